@@ -1,0 +1,105 @@
+"""The framework's configuration: defaults, loading a TOML file over them, and rendering it back.
+
+The defaults live in these models; ``configs/default.toml`` is the same set written out for users to
+copy (a test keeps the two equal). A user's file only needs the keys it changes.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from framework.errors import InputError, Problem
+
+CONFIG_ENV_VAR = "PLAYBOOK_TUNER_CONFIG"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReplaySettings(_Section):
+    """How historical trades are replayed. Fractions, not percent."""
+
+    fee: float = Field(0.0005, ge=0, lt=0.1, description="fee per side, fraction of notional")
+    maintenance_margin_rate: float = Field(
+        0.005, ge=0, lt=0.5, description="isolated-margin maintenance margin rate"
+    )
+
+
+class FreqtradeImportSettings(_Section):
+    """Where `import-freqtrade` takes each trade's confidence from (freqtrade records none)."""
+
+    confidence: float = Field(1.0, ge=0, le=1, description="constant confidence when no tag pattern is set")
+    confidence_tag_pattern: str = Field(
+        "",
+        description="regular expression with one group that reads a confidence (0-1 or 0-100) "
+        "out of enter_tag, e.g. 'conf=([0-9.]+)'; empty = use the constant",
+    )
+
+
+class Settings(_Section):
+    """Effective configuration. Durations in days unless the name says otherwise."""
+
+    min_trades_for_tuning: int = Field(50, ge=1)
+    lookback_days: int = Field(30, ge=1)
+    confidence_threshold: float = Field(0.7, ge=0, le=1)
+    max_parameter_change: float = Field(0.3, gt=0, le=1, description="max relative change per session")
+    retraining_frequency: int = Field(7, ge=1, description="days between scheduled tuning runs")
+    human_review_required: bool = True
+    replay: ReplaySettings = ReplaySettings()
+    freqtrade: FreqtradeImportSettings = FreqtradeImportSettings()
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load settings from ``path`` (or ``$PLAYBOOK_TUNER_CONFIG``) over the defaults.
+
+    With neither, the defaults are returned. Errors name the file and the key.
+    """
+    if path is None and os.environ.get(CONFIG_ENV_VAR):
+        path = Path(os.environ[CONFIG_ENV_VAR])
+    if path is None:
+        return Settings()
+    name = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError.single(name, "config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError.single(name, f"not valid TOML: {exc}") from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(
+            Problem(file=name, field=".".join(str(p) for p in err["loc"]), message=err["msg"])
+            for err in exc.errors()
+        ) from None
+
+
+def settings_to_toml(settings: Settings) -> str:
+    """Render settings as TOML, top-level keys first, one table per section."""
+    data = settings.model_dump()
+    lines: list[str] = []
+    sections = {k: v for k, v in data.items() if isinstance(v, dict)}
+    for key, value in data.items():
+        if key not in sections:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for section, values in sections.items():
+        lines.append("")
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
