@@ -1,0 +1,545 @@
+"""OHLCV candles as freqtrade stores them: file names, loading, validation, gaps, writing.
+
+freqtrade keeps candles in ``user_data/data/<exchange>/`` as ``<BASE>_<QUOTE>-<tf>.<ext>`` (spot) and,
+in the ``futures/`` subfolder, ``<BASE>_<QUOTE>_<SETTLE>-<tf>-<candle_type>.<ext>``. Symbols are written
+the ccxt way: ``ETH/BTC`` (spot), ``XRP/USDT:USDT`` (futures).
+
+A loaded frame is indexed by the bar's OPEN time (``date``, UTC, ns) and holds float64
+``open high low close volume``. Funding-rate files keep the rate (a fraction per funding interval,
+0.0001 = 0.01 %) in ``open``. Every problem in a file is an :class:`InputError` naming the file, the
+1-based data row and the field; the row problems of one file come together in one error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from framework.errors import InputError, Problem
+
+TIMEFRAMES: dict[str, pd.Timedelta] = {
+    "1s": pd.Timedelta(seconds=1),
+    "1m": pd.Timedelta(minutes=1),
+    "3m": pd.Timedelta(minutes=3),
+    "5m": pd.Timedelta(minutes=5),
+    "15m": pd.Timedelta(minutes=15),
+    "30m": pd.Timedelta(minutes=30),
+    "1h": pd.Timedelta(hours=1),
+    "2h": pd.Timedelta(hours=2),
+    "4h": pd.Timedelta(hours=4),
+    "6h": pd.Timedelta(hours=6),
+    "8h": pd.Timedelta(hours=8),
+    "12h": pd.Timedelta(hours=12),
+    "1d": pd.Timedelta(days=1),
+    "3d": pd.Timedelta(days=3),
+    "1w": pd.Timedelta(weeks=1),
+    # A calendar month, counted as 30 days the way ccxt and freqtrade count it.
+    "1M": pd.Timedelta(days=30),
+}
+"""freqtrade's timeframe strings and their bar length."""
+
+TRADABLE_TYPES: tuple[str, ...] = ("spot", "futures")
+FUTURES_TYPES: tuple[str, ...] = ("futures", "mark", "index", "premiumIndex", "funding_rate")
+CANDLE_TYPES: tuple[str, ...] = ("spot", *FUTURES_TYPES)
+EXTENSIONS: tuple[str, ...] = ("feather", "parquet", "csv", "json")
+COLUMNS: tuple[str, ...] = ("date", "open", "high", "low", "close", "volume")
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+
+# Bar spacings within this relative distance of a timeframe count as that timeframe: covers the
+# few-ms jitter of funding timestamps and 28-31 day months, and no two timeframes are this close.
+_SPACING_TOLERANCE = 0.1
+# Epoch milliseconds below this are before 1973: the column almost surely holds seconds.
+_MIN_EPOCH_MS = 100_000_000_000
+
+_FILE_NAME = re.compile(
+    r"^(?P<pair>.+)-(?P<tf>\d+[smhdwM])(?:-(?P<ctype>" + "|".join(FUTURES_TYPES) + r"))?"
+    r"\.(?P<ext>" + "|".join(EXTENSIONS) + r")$"
+)
+
+
+def timeframe_to_timedelta(tf: str) -> pd.Timedelta:
+    """Bar length of a freqtrade timeframe string ("5m" -> 5 minutes; "1M" -> 30 days).
+
+    Raises ``ValueError`` (not ``InputError``: there is no file to name) listing the valid strings;
+    the loaders turn a bad ``timeframe`` argument into an ``InputError`` naming the path.
+    """
+    try:
+        return TIMEFRAMES[tf]
+    except KeyError:
+        raise ValueError(f"unknown timeframe {tf!r}; use one of {', '.join(TIMEFRAMES)}") from None
+
+
+def timedelta_to_timeframe(td: pd.Timedelta) -> str | None:
+    """The freqtrade timeframe whose bar length is exactly ``td``, or None."""
+    for name, length in TIMEFRAMES.items():
+        if length == td:
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """Holes in a candle series' time grid (a missing bar is one whose open time has no row)."""
+
+    gaps: int
+    """Number of holes: spacings between consecutive bars longer than one timeframe."""
+    missing_bars: int
+    """Bars missing in all holes together."""
+    longest: pd.Timedelta
+    """Missing time of the longest hole (its missing bars x timeframe); 0 when there is none."""
+
+
+@dataclass(frozen=True, eq=False)
+class Candles:
+    """One candle file, validated. ``frame``: DatetimeIndex ``date`` (bar open, UTC, ns), float64
+    ``open high low close volume``; volume may be NaN (mark candles have none)."""
+
+    symbol: str
+    timeframe: str
+    candle_type: str
+    frame: pd.DataFrame
+    source: Path
+    gaps: GapReport
+
+
+@dataclass(frozen=True, eq=False)
+class Market:
+    """Candles of several symbols, as :func:`load_market` found them in a folder."""
+
+    candles: dict[str, Candles]
+    """Tradable candles (spot or futures) by symbol, one timeframe per symbol."""
+    funding: dict[str, Candles]
+    """Funding-rate series by symbol; the rate per interval (fraction) is in column ``open``."""
+    source: Path
+    skipped: tuple[Path, ...] = ()
+    """Files in the folder whose names are not freqtrade candle names; they were not read."""
+
+    def symbols(self) -> list[str]:
+        """Symbols with tradable candles, sorted."""
+        return sorted(self.candles)
+
+    def for_symbol(self, symbol: str) -> Candles:
+        """Tradable candles of ``symbol``; ``InputError`` naming the symbol, the source and what exists."""
+        try:
+            return self.candles[symbol]
+        except KeyError:
+            known = ", ".join(self.symbols()) or "none"
+            raise InputError.single(
+                str(self.source),
+                f"no candles for symbol {symbol!r}; candles exist for: {known}",
+                field="symbol",
+            ) from None
+
+
+def parse_candle_file_name(name: str) -> tuple[str, str, str] | None:
+    """(symbol, timeframe, candle_type) from a freqtrade candle file name, or None if it is not one.
+
+    ``ETH_BTC-5m.feather`` -> ("ETH/BTC", "5m", "spot");
+    ``XRP_USDT_USDT-8h-funding_rate.feather`` -> ("XRP/USDT:USDT", "8h", "funding_rate").
+    Spot names need exactly BASE_QUOTE, futures-type names BASE_QUOTE_SETTLE.
+    """
+    match = _FILE_NAME.match(name)
+    if match is None or match["tf"] not in TIMEFRAMES:
+        return None
+    parts = match["pair"].split("_")
+    candle_type = match["ctype"] or "spot"
+    if any(not part for part in parts):
+        return None
+    if candle_type == "spot" and len(parts) == 2:
+        symbol = f"{parts[0]}/{parts[1]}"
+    elif candle_type != "spot" and len(parts) == 3:
+        symbol = f"{parts[0]}/{parts[1]}:{parts[2]}"
+    else:
+        return None
+    return symbol, match["tf"], candle_type
+
+
+def candle_file_name(symbol: str, timeframe: str, candle_type: str = "spot", ext: str = "feather") -> str:
+    """freqtrade's file name for these candles (``XRP/USDT:USDT``, 5m, futures ->
+    ``XRP_USDT_USDT-5m-futures.feather``). ``ValueError`` on a symbol that does not fit the type."""
+    timeframe_to_timedelta(timeframe)
+    if candle_type not in CANDLE_TYPES:
+        raise ValueError(f"unknown candle type {candle_type!r}; use one of {', '.join(CANDLE_TYPES)}")
+    if ext not in EXTENSIONS:
+        raise ValueError(f"unknown extension {ext!r}; use one of {', '.join(EXTENSIONS)}")
+    pattern = r"[^/:_]+/[^/:_]+" if candle_type == "spot" else r"[^/:_]+/[^/:_]+:[^/:_]+"
+    if not re.fullmatch(pattern, symbol):
+        shape = "BASE/QUOTE" if candle_type == "spot" else "BASE/QUOTE:SETTLE"
+        raise ValueError(f"symbol {symbol!r} does not look like {shape} (needed for {candle_type} candles)")
+    pair = symbol.replace("/", "_").replace(":", "_")
+    suffix = "" if candle_type == "spot" else f"-{candle_type}"
+    return f"{pair}-{timeframe}{suffix}.{ext}"
+
+
+def load_candles(path: Path, *, symbol: str | None = None, timeframe: str | None = None) -> Candles:
+    """Load and validate one candle file (feather, parquet, csv or json).
+
+    Symbol, timeframe and candle type come from the freqtrade file name. For a file whose name is not
+    a freqtrade name (e.g. ``candles.json``) the symbol is ``symbol`` or else the file stem, the type
+    is futures when the symbol has ``:SETTLE`` and spot otherwise, and the timeframe is ``timeframe``
+    or else the most common spacing of the bars mapped to the nearest freqtrade timeframe (within
+    10 %). Arguments that contradict the file name, and a file name whose timeframe the bar spacing
+    contradicts, are an ``InputError``.
+
+    Dates may be datetimes (naive ones are taken as UTC), ISO-8601 strings or epoch milliseconds.
+    Columns other than date/open/high/low/close/volume are dropped. Rows are never sorted or dropped:
+    timestamps must be strictly increasing.
+    """
+    path = Path(path)
+    name = str(path)
+    parsed = parse_candle_file_name(path.name)
+    if timeframe is not None and timeframe not in TIMEFRAMES:
+        raise InputError.single(
+            name, f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}", field="timeframe"
+        )
+    if parsed is not None:
+        named_symbol, named_tf, candle_type = parsed
+        for arg, value, named in (("symbol", symbol, named_symbol), ("timeframe", timeframe, named_tf)):
+            if value is not None and value != named:
+                raise InputError.single(
+                    name, f"the file name says {arg} {named!r} but {value!r} was asked for", field=arg
+                )
+        symbol, timeframe = named_symbol, named_tf
+    else:
+        symbol = symbol or path.stem
+        candle_type = "futures" if ":" in symbol else "spot"
+
+    raw = _read_table(path)
+    frame = _validate(raw, name, funding=candle_type == "funding_rate")
+    timeframe = _check_timeframe(frame.index, name, timeframe, named=parsed is not None)
+    return Candles(
+        symbol=symbol,
+        timeframe=timeframe,
+        candle_type=candle_type,
+        frame=frame,
+        source=path,
+        gaps=gap_report(frame.index, TIMEFRAMES[timeframe]),
+    )
+
+
+def gap_report(index: pd.DatetimeIndex, timeframe: pd.Timedelta) -> GapReport:
+    """Holes in a strictly increasing DatetimeIndex of bar open times, for bars ``timeframe`` long.
+
+    A spacing counts as ``round(spacing / timeframe)`` bars, so ms jitter and uneven months add none.
+    """
+    steps = np.rint(np.diff(index.as_unit("ns").asi8) / timeframe.value).astype(np.int64)
+    missing = steps[steps > 1] - 1
+    if missing.size == 0:
+        return GapReport(gaps=0, missing_bars=0, longest=pd.Timedelta(0))
+    return GapReport(
+        gaps=int(missing.size), missing_bars=int(missing.sum()), longest=timeframe * int(missing.max())
+    )
+
+
+def write_candles(
+    frame: pd.DataFrame,
+    directory: Path,
+    symbol: str,
+    timeframe: str,
+    candle_type: str = "spot",
+    ext: str = "feather",
+) -> Path:
+    """Write candles as freqtrade does and return the file's path (``directory / candle_file_name(...)``).
+
+    ``frame`` has a ``date`` column or is indexed by bar open time (as :attr:`Candles.frame`). feather
+    and parquet store ``date`` as a UTC datetime, csv as ISO-8601 text, json as freqtrade's list of
+    ``[epoch_ms, open, high, low, close, volume]``. freqtrade keeps futures candles in a ``futures/``
+    subfolder: pass that folder as ``directory``. The directory is created when missing.
+    """
+    path = Path(directory) / candle_file_name(symbol, timeframe, candle_type, ext)
+    if "date" in frame.columns:
+        table = frame.reset_index(drop=True)
+    elif isinstance(frame.index, pd.DatetimeIndex):
+        table = frame.reset_index(names="date")
+    else:
+        raise ValueError("frame needs a DatetimeIndex of bar open times or a 'date' column")
+    missing = [column for column in COLUMNS if column not in table.columns]
+    if missing:
+        raise ValueError(f"frame lacks columns {missing}; it needs {list(COLUMNS)}")
+    table = table[list(COLUMNS)].copy()
+    table["date"] = pd.to_datetime(table["date"], utc=True).dt.as_unit("ns")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if ext == "feather":
+        table.to_feather(path)
+    elif ext == "parquet":
+        table.to_parquet(path, index=False)
+    elif ext == "csv":
+        table.to_csv(path, index=False)
+    else:
+        table["date"] = table["date"].dt.as_unit("ms").astype("int64")
+        rows = table.astype(object).where(table.notna(), None).to_numpy().tolist()
+        path.write_text(json.dumps(rows), encoding="utf-8")
+    return path
+
+
+def load_market(path: Path, *, timeframe: str | None = None) -> Market:
+    """Load the candles of a freqtrade data folder (``user_data/data/<exchange>``) or of one spot or
+    futures candle file.
+
+    A folder is read with its ``futures/`` subfolder, neither recursively. Spot and futures candles
+    are tradable and go to ``candles``; ``funding_rate`` files go to ``funding``; mark, index and
+    premiumIndex candles are not loaded (replay trades the traded price). When a symbol has several
+    timeframes, the one asked for is taken, or without ``timeframe`` the finest (replay needs the
+    finest price path). Funding always takes the finest funding file. Files whose names are not
+    freqtrade candle names are not read and are listed in ``Market.skipped``. A folder without
+    tradable candles, or two files holding the same symbol, type and timeframe, is an ``InputError``.
+    """
+    path = Path(path)
+    if timeframe is not None and timeframe not in TIMEFRAMES:
+        raise InputError.single(
+            str(path),
+            f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}",
+            field="timeframe",
+        )
+    if path.is_file():
+        return _market_from_file(path, timeframe)
+    if not path.is_dir():
+        raise InputError.single(str(path), "no such file or folder")
+
+    files = sorted(p for folder in (path, path / "futures") if folder.is_dir() for p in folder.iterdir())
+    named: dict[tuple[str, str, str], Path] = {}
+    skipped: list[Path] = []
+    for file in files:
+        if not file.is_file():
+            continue
+        parsed = parse_candle_file_name(file.name)
+        if parsed is None:
+            skipped.append(file)
+            continue
+        if parsed in named:
+            raise InputError.single(
+                str(file),
+                f"holds the same candles as {named[parsed]} ({parsed[0]} {parsed[1]} "
+                f"{parsed[2]}); keep one of the two",
+            )
+        named[parsed] = file
+
+    tradable = _pick_finest(
+        (key, file)
+        for key, file in named.items()
+        if key[2] in TRADABLE_TYPES and (timeframe is None or key[1] == timeframe)
+    )
+    funding = _pick_finest((key, file) for key, file in named.items() if key[2] == "funding_rate")
+    if not tradable:
+        found = ", ".join(sorted(f"{s} {tf} {ct}" for s, tf, ct in named)) or "no candle files"
+        wanted = f" at timeframe {timeframe}" if timeframe else ""
+        raise InputError.single(
+            str(path),
+            f"no spot or futures candles{wanted} in this folder or its futures/ subfolder (found: {found})",
+        )
+    return Market(
+        candles={symbol: load_candles(file) for symbol, file in tradable.items()},
+        funding={symbol: load_candles(file) for symbol, file in funding.items()},
+        source=path,
+        skipped=tuple(skipped),
+    )
+
+
+def _market_from_file(path: Path, timeframe: str | None) -> Market:
+    candles = load_candles(path, timeframe=timeframe)
+    if candles.candle_type not in TRADABLE_TYPES:
+        raise InputError.single(
+            str(path),
+            f"{candles.candle_type} candles are not tradable; give spot or futures candles "
+            "(or the folder that holds them with their funding rates)",
+        )
+    return Market(candles={candles.symbol: candles}, funding={}, source=path)
+
+
+def _pick_finest(entries: Iterable[tuple[tuple[str, str, str], Path]]) -> dict[str, Path]:
+    """Per symbol, the file with the shortest timeframe."""
+    best: dict[str, tuple[pd.Timedelta, Path]] = {}
+    for (symbol, tf, _), file in entries:
+        length = TIMEFRAMES[tf]
+        if symbol not in best or length < best[symbol][0]:
+            best[symbol] = (length, file)
+    return {symbol: file for symbol, (_, file) in sorted(best.items())}
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    name = str(path)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in EXTENSIONS:
+        raise InputError.single(name, f"unknown candle file type; use one of {', '.join(EXTENSIONS)}")
+    if not path.is_file():
+        raise InputError.single(name, "file not found")
+    if path.stat().st_size == 0:
+        raise InputError.single(name, "the file is empty")
+    try:
+        if suffix == "feather":
+            table = pd.read_feather(path)
+        elif suffix == "parquet":
+            table = pd.read_parquet(path)
+        elif suffix == "csv":
+            table = pd.read_csv(path)
+        else:
+            table = _read_json(path)
+    except (OSError, ValueError) as exc:  # pyarrow and pandas parse errors derive from these
+        raise InputError.single(name, f"cannot read as {suffix}: {exc}") from None
+    if len(table) == 0:
+        raise InputError.single(name, "the file holds no candles")
+    return table
+
+
+def _read_json(path: Path) -> pd.DataFrame:
+    """freqtrade's list of [epoch_ms, o, h, l, c, v], a list of records, or pandas' dict of columns."""
+    data: Any = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        return pd.DataFrame(data)
+    if not isinstance(data, list):
+        raise ValueError("expected a list of candles or an object of columns")
+    if not data:
+        return pd.DataFrame(columns=list(COLUMNS))
+    if isinstance(data[0], dict):
+        return pd.DataFrame.from_records(data)
+    table = pd.DataFrame(data)
+    if table.shape[1] < len(COLUMNS):
+        raise ValueError(f"each candle needs {len(COLUMNS)} values: {', '.join(COLUMNS)}")
+    table = table.iloc[:, : len(COLUMNS)]
+    table.columns = list(COLUMNS)
+    return table
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def _validate(raw: pd.DataFrame, name: str, *, funding: bool) -> pd.DataFrame:
+    """Check the columns and every row; return the indexed float64 frame or raise one InputError."""
+    missing = [column for column in COLUMNS if column not in raw.columns]
+    if missing:
+        raise InputError(
+            Problem(name, f"missing column (found: {', '.join(map(str, raw.columns))})", field=column)
+            for column in missing
+        )
+    problems: list[Problem] = []
+    dates = _parse_dates(raw["date"], name, problems)
+    parsed = {column: _parse_numbers(raw[column], name, problems) for column in (*PRICE_COLUMNS, "volume")}
+    values = {column: numbers for column, (numbers, _) in parsed.items()}
+
+    checked = ("open",) if funding else PRICE_COLUMNS
+    for column in checked:
+        column_values = values[column]
+        finite = np.isfinite(column_values)
+        _add_rows(problems, name, column, ~finite & ~parsed[column][1], "missing or infinite")
+        if not funding:
+            _add_rows(problems, name, column, finite & (column_values <= 0), "not positive")
+    volume = values["volume"]
+    _add_rows(problems, name, "volume", np.isinf(volume) | (volume < 0), "infinite or negative")
+    if not funding:
+        _add_rows(problems, name, "high", values["high"] < values["low"], "high is below low")
+
+    stamps = dates.asi8
+    valid = ~dates.isna()
+    ordered_pairs = valid[1:] & valid[:-1]
+    not_increasing = np.flatnonzero(ordered_pairs & (stamps[1:] <= stamps[:-1]))
+    if not_increasing.size:
+        row = int(not_increasing[0]) + 2
+        problems.append(
+            Problem(
+                name,
+                f"timestamps must be strictly increasing: {dates[row - 1]} is not after the previous row's "
+                f"{dates[row - 2]} ({not_increasing.size} such rows)",
+                row=row,
+                field="date",
+            )
+        )
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: (p.row or 0, COLUMNS.index(p.field or "date"))))
+
+    frame = pd.DataFrame(values, index=dates)
+    frame.index.name = "date"
+    return frame
+
+
+def _add_rows(problems: list[Problem], name: str, field: str, mask: np.ndarray, message: str) -> None:
+    problems.extend(Problem(name, message, row=int(i) + 1, field=field) for i in np.flatnonzero(mask))
+
+
+def _parse_numbers(column: pd.Series, name: str, problems: list[Problem]) -> tuple[np.ndarray, np.ndarray]:
+    """float64 values (NaN where missing or unparsable) and the mask of text that is not a number."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan), np.zeros(len(column), dtype=bool)
+    numbers = pd.to_numeric(column, errors="coerce").astype("float64")
+    not_numbers = (numbers.isna() & column.notna()).to_numpy()
+    _add_rows(problems, name, str(column.name), not_numbers, "not a number")
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan), not_numbers
+
+
+def _parse_dates(column: pd.Series, name: str, problems: list[Problem]) -> pd.DatetimeIndex:
+    """UTC ns DatetimeIndex from datetimes, epoch milliseconds or ISO-8601 text; bad rows are reported."""
+    missing = column.isna().to_numpy()
+    seconds_like = np.zeros(len(column), dtype=bool)
+    if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column):
+        parsed = pd.to_datetime(column, utc=True)
+    else:
+        numbers = pd.to_numeric(column, errors="coerce")
+        if numbers.notna().to_numpy().sum() == (~missing).sum():
+            millis = numbers.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+            seconds_like = np.isfinite(millis) & (np.abs(millis) < _MIN_EPOCH_MS)
+            millis[seconds_like | ~np.isfinite(millis)] = np.nan
+            parsed = pd.to_datetime(pd.Series(np.rint(millis)), unit="ms", utc=True)
+        else:
+            parsed = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601")
+    unparsed = parsed.isna().to_numpy() & ~missing
+    _add_rows(problems, name, "date", missing, "missing date")
+    _add_rows(
+        problems, name, "date", seconds_like, "epoch seconds? dates must be epoch milliseconds or ISO-8601"
+    )
+    _add_rows(problems, name, "date", unparsed & ~seconds_like, "not a date (expected ISO-8601 or epoch ms)")
+    return pd.DatetimeIndex(parsed).as_unit("ns")
+
+
+def _check_timeframe(index: pd.DatetimeIndex, name: str, timeframe: str | None, *, named: bool) -> str:
+    """The file's timeframe: ``timeframe`` checked against the bar spacing, or inferred from it."""
+    spacing = np.diff(index.asi8)
+    if spacing.size == 0:
+        if timeframe is None:
+            raise InputError.single(name, "one bar only: cannot infer the timeframe; pass timeframe")
+        return timeframe
+    said = "the file name says" if named else "the timeframe asked for is"
+    if timeframe is None:
+        said = "most bars are apart by"
+        seconds = np.rint(spacing / 1e9).astype(np.int64)
+        values, counts = np.unique(seconds, return_counts=True)
+        mode = pd.Timedelta(seconds=int(values[np.argmax(counts)]))
+        timeframe = _nearest_timeframe(mode)
+        if timeframe is None:
+            raise InputError.single(
+                name,
+                f"the bars are most often {mode} apart, which is no freqtrade timeframe "
+                f"({', '.join(TIMEFRAMES)})",
+                field="date",
+            )
+    row = int(np.argmin(spacing)) + 2
+    closest = pd.Timedelta(int(spacing[row - 2]))
+    if closest > (1 + _SPACING_TOLERANCE) * TIMEFRAMES[timeframe]:
+        raise InputError.single(
+            name,
+            f"{said} {timeframe} but no two bars are closer than {closest} (rows {row - 1} and {row})",
+            row=row,
+            field="date",
+        )
+    if closest < (1 - _SPACING_TOLERANCE) * TIMEFRAMES[timeframe]:
+        raise InputError.single(
+            name,
+            f"{said} {timeframe} but this bar opens only {closest} after the one before",
+            row=row,
+            field="date",
+        )
+    return timeframe
+
+
+def _nearest_timeframe(spacing: pd.Timedelta) -> str | None:
+    name = min(TIMEFRAMES, key=lambda tf: abs(np.log(spacing / TIMEFRAMES[tf])))
+    ratio = spacing / TIMEFRAMES[name]
+    return name if abs(ratio - 1) <= _SPACING_TOLERANCE else None
