@@ -1,0 +1,116 @@
+"""The exit-scan kernel, one rule per test, on hand-made bars (5-minute bars, times in ns)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from framework.replay import kernels
+
+STEP = 300 * 10**9
+MMR = 0.005
+
+
+def bars(*ohlc: tuple[float, float, float, float]) -> tuple[np.ndarray, ...]:
+    data = np.array(ohlc, dtype=np.float64)
+    times = np.arange(len(ohlc), dtype=np.int64) * STEP
+    return times, data[:, 0].copy(), data[:, 1].copy(), data[:, 2].copy(), data[:, 3].copy()
+
+
+def scan(
+    candles: tuple[np.ndarray, ...],
+    *,
+    entry_ns: int = 0,
+    entry: float = 100.0,
+    direction: float = 1.0,
+    stop_loss: float = 0.02,
+    rr: float = 2.0,
+    leverage: float = 1.0,
+    max_hold_ns: int = -1,
+    logged_exit_ns: int = 0,
+    logged_exit_price: float = 0.0,
+    binds: bool = False,
+    times: np.ndarray | None = None,
+) -> tuple[int, float, int]:
+    t, o, h, low, c = candles
+    if times is not None:
+        t = times
+    exit_ns, price, reason = kernels.scan_exit(
+        t, o, h, low, c, 0, len(t), STEP, entry_ns, entry, direction, stop_loss, rr, leverage,
+        max_hold_ns, logged_exit_ns, logged_exit_price, binds, MMR,
+    )  # fmt: skip
+    return int(exit_ns), float(price), int(reason)
+
+
+def test_take_profit_fills_at_the_level() -> None:
+    candles = bars((100, 101, 99, 100), (100, 104.5, 99.5, 104))
+    assert scan(candles) == (STEP, 104.0, kernels.TAKE_PROFIT)
+
+
+def test_stop_wins_when_a_bar_touches_both_levels() -> None:
+    candles = bars((100, 105, 97, 100))
+    assert scan(candles) == (0, 98.0, kernels.STOP_LOSS)
+
+
+def test_a_bar_that_opens_beyond_the_stop_fills_at_the_open() -> None:
+    candles = bars((100, 101, 99, 100), (96, 97, 95, 96))
+    assert scan(candles) == (STEP, 96.0, kernels.STOP_LOSS)
+
+
+def test_short_levels_mirror_long_ones() -> None:
+    candles = bars((100, 101, 99, 100), (100, 100.5, 95.5, 96))
+    assert scan(candles, direction=-1.0) == (STEP, 96.0, kernels.TAKE_PROFIT)
+
+
+def test_entry_inside_a_bar_skips_that_bar() -> None:
+    candles = bars((100, 100.5, 90, 100), (100, 104.2, 99, 104))
+    # the first bar's low of 90 may predate an entry at minute 2: only the second bar counts
+    assert scan(candles, entry_ns=120 * 10**9) == (STEP, 104.0, kernels.TAKE_PROFIT)
+
+
+def test_a_missing_bar_is_not_a_bar() -> None:
+    candles = bars((100, 100.5, 99.5, 100), (100, 104.5, 99.5, 104))
+    gapped = np.array([0, 3 * STEP], dtype=np.int64)
+    # entry in the hole between the bars: the scan starts at the next bar that exists
+    assert scan(candles, entry_ns=STEP, times=gapped) == (3 * STEP, 104.0, kernels.TAKE_PROFIT)
+
+
+def test_max_hold_exits_at_the_close_of_the_bar_where_it_elapses() -> None:
+    candles = bars((100, 100.5, 99.5, 100.2), (100.2, 100.6, 99.8, 100.4), (100.4, 100.9, 99.9, 100.7))
+    assert scan(candles, max_hold_ns=7 * 60 * 10**9) == (2 * STEP, 100.4, kernels.TIME)
+
+
+def test_logged_signal_exit_binds_unless_a_level_comes_first() -> None:
+    quiet = bars((100, 100.5, 99.5, 100.2), (100.2, 100.6, 99.8, 100.4), (100.4, 104.5, 99.9, 104))
+    assert scan(quiet, logged_exit_ns=2 * STEP, logged_exit_price=100.4, binds=True) == (
+        2 * STEP,
+        100.4,
+        kernels.SIGNAL,
+    )
+    # not binding (a logged stop or take-profit): the replay looks further
+    assert scan(quiet, logged_exit_ns=2 * STEP, logged_exit_price=100.4, binds=False) == (
+        2 * STEP,
+        104.0,
+        kernels.TAKE_PROFIT,
+    )
+
+
+def test_stop_beyond_the_liquidation_price_liquidates() -> None:
+    candles = bars((100, 100.5, 99.5, 100), (100, 100, 88, 90))
+    # leverage 10: liquidation at 100 * (1 - (0.1 - 0.005)) = 90.5, above a 15 % stop at 85
+    exit_ns, price, reason = scan(candles, leverage=10.0, stop_loss=0.15)
+    assert (exit_ns, reason) == (STEP, kernels.LIQUIDATION)
+    assert price == pytest.approx(90.5)
+
+
+def test_data_end_closes_at_the_last_close() -> None:
+    candles = bars((100, 100.5, 99.5, 100.3))
+    assert scan(candles) == (STEP, 100.3, kernels.END_OF_DATA)
+
+
+def test_margin_return_counts_leverage_and_fees_and_cannot_lose_more_than_the_margin() -> None:
+    assert kernels.margin_return(1.0, 2.0, 100.0, 104.0, 0.0005) == pytest.approx(
+        2 * 0.04 - 0.0005 * 2 * 2.04
+    )
+    assert kernels.margin_return(-1.0, 1.0, 100.0, 104.0, 0.0) == pytest.approx(-0.04)
+    assert kernels.margin_return(1.0, 50.0, 100.0, 90.0, 0.0) == -1.0
