@@ -1,0 +1,220 @@
+"""The ``playbook-tuner`` command line: parses options, calls the library, renders with rich."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from framework.config import load_settings, settings_to_toml
+from framework.errors import PlaybookTunerError, Problem
+from framework.freqtrade import import_freqtrade
+from framework.market import Market, load_market
+from framework.playbook import load_playbook
+from framework.regimes import classify, label_trades, summarize
+from framework.sample import write_sample
+from framework.trades import LoadedLog, load_signals, load_trades, write_log
+
+app = typer.Typer(
+    name="playbook-tuner",
+    help="Tune a trading bot's per-regime playbook from its own trade log, safely.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Piped output is not cut to 80 columns: long lines stay whole and tables get room.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+errors = Console(stderr=True, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML file over the defaults (or $PLAYBOOK_TUNER_CONFIG).")
+]
+REGIME_HEADERS = {"trending_up": "up", "trending_down": "down", "ranging": "ranging", "volatile": "volatile"}
+LenientOption = Annotated[
+    bool, typer.Option("--lenient", help="Drop bad rows and report each one instead of failing.")
+]
+
+
+def main() -> None:
+    """Console entry point: user errors print one clear message and exit with status 2."""
+    try:
+        app()
+    except PlaybookTunerError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        raise SystemExit(2) from None
+
+
+@app.command("config")
+def config_command(config: ConfigOption = None) -> None:
+    """Print the effective configuration as TOML."""
+    settings = load_settings(config)
+    source = str(config) if config else "built-in defaults (configs/default.toml)"
+    console.print(f"# effective configuration from {source}", highlight=False)
+    console.print(settings_to_toml(settings), highlight=False, markup=False)
+
+
+@app.command("import-freqtrade")
+def import_freqtrade_command(
+    path: Annotated[Path, typer.Argument(help="tradesv3.sqlite, or a backtest export (.json / .zip).")],
+    out: Annotated[Path, typer.Option("--out", help="Trade log to write (.csv or .parquet).")],
+    strategy: Annotated[str | None, typer.Option(help="Import only this strategy's trades.")] = None,
+    confidence: Annotated[
+        float | None, typer.Option(help="Constant confidence for every trade (0-1).")
+    ] = None,
+    confidence_tag_pattern: Annotated[
+        str | None, typer.Option(help="Regex with one group reading the confidence out of enter_tag.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Convert a freqtrade trade history into a playbook-tuner trade log."""
+    source_settings = load_settings(config).freqtrade
+    overrides = {
+        key: value
+        for key, value in (("confidence", confidence), ("confidence_tag_pattern", confidence_tag_pattern))
+        if value is not None
+    }
+    settings = source_settings.model_validate({**source_settings.model_dump(), **overrides})
+    result = import_freqtrade(path, settings, strategy=strategy)
+    for warning in result.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    write_log(result.log.frame, out)
+    frame = result.log.frame
+    console.print(
+        f"imported {len(frame)} trades ({frame['symbol'].nunique()} symbols, "
+        f"{frame['entry_time'].min():%Y-%m-%d} -> {frame['exit_time'].max():%Y-%m-%d}) into {out}",
+        highlight=False,
+    )
+    _print_counts("exit reasons", frame["exit_reason"].value_counts())
+
+
+@app.command("regimes")
+def regimes_command(
+    prices: Annotated[Path, typer.Option("--prices", help="Candle folder (freqtrade layout) or one file.")],
+    timeframe: Annotated[str | None, typer.Option(help="Use this timeframe when several exist.")] = None,
+) -> None:
+    """Classify every bar into a market regime; print each regime's share of time and transitions."""
+    market = load_market(prices, timeframe=timeframe)
+    table = Table(title=f"Share of time per market regime in {prices}")
+    table.add_column("symbol", no_wrap=True)
+    table.add_column("tf", no_wrap=True)
+    table.add_column("bars", justify="right")
+    for header in REGIME_HEADERS.values():
+        table.add_column(header, justify="right")
+    table.add_column("switches", justify="right")
+    table.add_column("gaps", justify="right")
+    transitions = pd.DataFrame(0, index=list(REGIME_HEADERS), columns=list(REGIME_HEADERS))
+    for symbol in market.symbols():
+        candles = market.for_symbol(symbol)
+        summary = summarize(classify(candles.frame))
+        transitions += summary.transitions
+        table.add_row(
+            symbol,
+            candles.timeframe,
+            str(len(candles.frame)),
+            *(f"{summary.share[r]:.1%}" for r in REGIME_HEADERS),
+            str(int(summary.transitions.to_numpy().sum())),
+            str(candles.gaps.gaps),
+        )
+    console.print(table)
+    console.print(
+        "up/down: trending_up/trending_down; switches: regime transitions; gaps: holes in the candles",
+        highlight=False,
+    )
+    matrix = Table(title="Regime transitions, all symbols (row: from, column: to)")
+    matrix.add_column("from", no_wrap=True)
+    for header in REGIME_HEADERS.values():
+        matrix.add_column(header, justify="right")
+    for regime, header in REGIME_HEADERS.items():
+        matrix.add_row(header, *(str(int(n)) for n in transitions.loc[regime]))
+    console.print(matrix)
+    _print_skipped(market)
+
+
+@app.command("sample")
+def sample_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the sample into.")] = Path("sample"),
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
+    symbols: Annotated[int, typer.Option(help="Number of synthetic symbols.")] = 3,
+    days: Annotated[int, typer.Option(help="Days of 5-minute candles.")] = 60,
+    structure: Annotated[
+        bool, typer.Option("--structure/--no-structure", help="Plant an edge, or make a market with none.")
+    ] = True,
+) -> None:
+    """Write a complete synthetic working set: candles, trade log, signal log, playbook."""
+    paths = write_sample(out, seed=seed, symbols=symbols, days=days, structure=structure)
+    trades = load_trades(paths.trades).frame
+    signals = load_signals(paths.signals).frame
+    console.print(
+        f"sample written to {paths.directory}: {symbols} symbols x {days} days of 5m candles in "
+        f"{paths.prices}, {len(trades)} trades in {paths.trades.name}, {len(signals)} signals "
+        f"({int(signals['taken'].sum())} taken) in {paths.signals.name}, {paths.playbook.name}",
+        highlight=False,
+    )
+    _print_counts("trades per regime at entry", trades["regime"].fillna("(warm-up)").value_counts())
+
+
+@app.command("check")
+def check_command(
+    trades: Annotated[Path | None, typer.Option(help="Trade log (.csv, .parquet, .sqlite).")] = None,
+    signals: Annotated[Path | None, typer.Option(help="Signal log (.csv, .parquet, .sqlite).")] = None,
+    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
+    playbook: Annotated[Path | None, typer.Option(help="Playbook YAML.")] = None,
+    lenient: LenientOption = False,
+) -> None:
+    """Load and validate inputs, and say what was found. Changes nothing."""
+    if not any((trades, signals, prices, playbook)):
+        raise typer.BadParameter("give at least one of --trades, --signals, --prices, --playbook")
+    market = load_market(prices) if prices else None
+    if market is not None:
+        for symbol in market.symbols():
+            candles = market.for_symbol(symbol)
+            frame = candles.frame
+            console.print(
+                f"candles {symbol} {candles.timeframe}: {len(frame)} bars {frame.index[0]} -> "
+                f"{frame.index[-1]}, {candles.gaps.gaps} gaps ({candles.gaps.missing_bars} missing bars, "
+                f"longest {candles.gaps.longest})",
+                highlight=False,
+            )
+        _print_skipped(market)
+    if trades:
+        log = load_trades(trades, lenient=lenient)
+        _report_log("trades", log)
+        if market is not None:
+            labelled = label_trades(log.frame, market)
+            _print_counts("trades per regime at entry", labelled["regime"].fillna("(warm-up)").value_counts())
+    if signals:
+        _report_log("signals", load_signals(signals, lenient=lenient))
+    if playbook:
+        book = load_playbook(playbook)
+        listed = ", ".join(book.overrides) or "none"
+        console.print(f"playbook {playbook}: valid; regimes with own parameters: {listed}", highlight=False)
+
+
+def _report_log(kind: str, log: LoadedLog) -> None:
+    console.print(f"{kind} {log.source}: {len(log.frame)} rows valid", highlight=False)
+    if log.ignored_columns:
+        console.print(f"  ignored columns: {', '.join(log.ignored_columns)}", highlight=False)
+    for problem in log.dropped:
+        _print_problem("dropped", problem)
+
+
+def _print_problem(prefix: str, problem: Problem) -> None:
+    errors.print(f"  [yellow]{prefix}[/] {problem}", highlight=False)
+
+
+def _print_counts(title: str, counts: pd.Series) -> None:
+    console.print(
+        f"{title}: " + ", ".join(f"{key} {value}" for key, value in counts.items()),
+        highlight=False,
+    )
+
+
+def _print_skipped(market: Market) -> None:
+    if market.skipped:
+        names = ", ".join(p.name for p in market.skipped)
+        console.print(f"not candle files (skipped): {names}", highlight=False)
