@@ -5,16 +5,15 @@ some of them, optional ``strategy_weights`` and optional ``bounds`` that limit w
 tuner) may be. Fractions, never percent: ``stop_loss: 0.02`` is 2% of the entry price.
 
 Parsing keeps the original text; :meth:`Playbook.with_changes` edits that text through ruamel.yaml's
-round trip, so comments, key order and untouched values survive. Every problem found in a file is
-reported in one :class:`~framework.errors.InputError` naming the dotted key and the YAML line.
+round trip (:mod:`framework.playbook_yaml`), so comments, key order and untouched values survive.
+Every problem found in a file is reported in one :class:`~framework.errors.InputError` naming the
+dotted key and the YAML line.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
 import hashlib
-import io
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -25,11 +24,11 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import pandas as pd
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from framework.errors import InputError, Problem
+from framework.playbook_yaml import ScalarEdit, edit_playbook_text, round_trip_yaml
 from framework.regimes import REGIMES
 
 TUNABLE_PARAMETERS = (
@@ -192,19 +191,8 @@ class Playbook:
         problems = [p for change in changes for p in self._check_change(change)]
         if problems:
             raise InputError(problems)
-        crlf = "\r\n" in self.text
-        preamble, body = _split_preamble(self.text.replace("\r\n", "\n") if crlf else self.text)
-        yaml = _round_trip_yaml()
-        data = yaml.load(body)
-        _match_indentation(yaml, data)
-        for change in changes:
-            _apply_change(data, change)
-        buffer = io.StringIO()
-        yaml.dump(data, buffer)
-        new_text = preamble + buffer.getvalue()
-        if crlf:
-            new_text = new_text.replace("\n", "\r\n")
-        return parse_playbook(new_text, self.source)
+        edits = [_scalar_edit(change) for change in changes]
+        return parse_playbook(edit_playbook_text(self.text, edits, _scalar_meaning), self.source)
 
     def _check_change(self, change: ParameterChange) -> list[Problem]:
         valid_regimes = (DEFAULT_REGIME, *REGIMES)
@@ -499,7 +487,7 @@ class _Checker:
 
 def _load_yaml(text: str, source: str) -> Any:
     try:
-        return _round_trip_yaml().load(text)
+        return round_trip_yaml().load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "malformed"
@@ -511,112 +499,13 @@ def _load_yaml(text: str, source: str) -> Any:
         raise InputError.single(source, f"not valid YAML: {exc}") from None
 
 
-def _round_trip_yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    return yaml
+def _scalar_edit(change: ParameterChange) -> ScalarEdit:
+    regime = None if change.regime == DEFAULT_REGIME else change.regime
+    return ScalarEdit(regime, change.parameter, _yaml_value(change), _normalised(change))
 
 
-def _split_preamble(text: str) -> tuple[str, str]:
-    """Split off the comments and ``---`` that open a document: ruamel's round trip drops them."""
-    lines = text.splitlines(keepends=True)
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            if re.match(r"^---\s*(#.*)?$", stripped):
-                return "".join(lines[: index + 1]), "".join(lines[index + 1 :])
-            break
-    return "", text
-
-
-def _match_indentation(yaml: YAML, data: CommentedMap) -> None:
-    """Dump with the file's own mapping indentation (ruamel would otherwise use 2)."""
-    for value in data.values():
-        if isinstance(value, CommentedMap) and value:
-            indent = value.lc.col - data.lc.col
-            if indent > 0:
-                yaml.indent(mapping=indent)
-            return
-
-
-def _apply_change(data: CommentedMap, change: ParameterChange) -> None:
-    value = _yaml_value(change)
-    if change.regime == DEFAULT_REGIME:
-        _set_parameter(data["default"], change, value)
-        return
-    new_block = CommentedMap([(change.parameter, value)])
-    regimes = data.get("regimes")
-    if regimes is None:
-        section = CommentedMap([(change.regime, new_block)])
-        if "regimes" in data:
-            _replace_empty(data, "regimes", section)
-        else:
-            _insert_after(data, "default", "regimes", section)
-    elif change.regime not in regimes:
-        _insert_after(regimes, _last_key(regimes), change.regime, new_block)
-    elif regimes[change.regime] is None:
-        _replace_empty(regimes, change.regime, new_block)
-    else:
-        _set_parameter(regimes[change.regime], change, value)
-
-
-def _set_parameter(block: CommentedMap, change: ParameterChange, value: Any) -> None:
-    if change.parameter not in block:
-        _insert_after(block, _last_key(block), change.parameter, value)
-    elif _block_value(block, change.parameter) != _normalised(change):
-        block[change.parameter] = value  # an equal value keeps the file's own spelling
-
-
-def _last_key(mapping: CommentedMap) -> Any:
-    return next(reversed(mapping), None)
-
-
-# ruamel attaches the blank lines and comments that follow a block to the block's last key; when a key
-# is added after it, that trailing text must move to the new key or it would end up above it.
-def _insert_after(mapping: CommentedMap, after: Any, key: str, value: Any) -> None:
-    if after is None:
-        mapping.fa.set_block_style()
-        mapping[key] = value
-        return
-    holder = _deepest_last(mapping, after)
-    mapping.insert(list(mapping).index(after) + 1, key, value)
-    _move_trailing_text(holder, _deepest_last(mapping, key))
-
-
-def _replace_empty(mapping: CommentedMap, key: str, value: CommentedMap) -> None:
-    mapping[key] = value
-    _move_trailing_text((mapping, key), _deepest_last(mapping, key))
-
-
-def _deepest_last(mapping: CommentedMap, key: Any) -> tuple[CommentedMap, Any]:
-    value = mapping[key]
-    while isinstance(value, CommentedMap) and value:
-        mapping, key = value, _last_key(value)
-        value = mapping[key]
-    return mapping, key
-
-
-def _move_trailing_text(source: tuple[CommentedMap, Any], target: tuple[CommentedMap, Any]) -> None:
-    source_map, source_key = source
-    target_map, target_key = target
-    if (source_map, source_key) == (target_map, target_key):
-        return
-    item = source_map.ca.items.get(source_key)
-    if not item or item[2] is None:
-        return
-    token = item[2]
-    own_line, _, trailing = token.value.partition("\n")
-    if not trailing:
-        return
-    moved = copy.copy(token)
-    moved.value = "\n" + trailing
-    token.value = own_line + "\n"
-    target_map.ca.items.setdefault(target_key, [None, None, None, None])[2] = moved
-
-
-def _block_value(block: CommentedMap, parameter: str) -> object:
-    raw = block[parameter]
+def _scalar_meaning(parameter: str, raw: Any) -> object:
+    """What a value already in the file means, to compare with :func:`_normalised`."""
     if parameter == "max_hold":
         return parse_duration(raw)
     return float(raw)

@@ -9,8 +9,8 @@ Publishing a playbook writes the live file the bot reads. The file and the versi
 even if the process dies half-way, so a publish goes in three steps:
 
 1. a transaction records the new version as ``pending``;
-2. the text is written to ``<live>.tmp-<pid>`` beside the live file, fsynced, renamed over the live
-   file with ``os.replace`` and the directory fsynced;
+2. :func:`framework.livefile.write_atomically` writes the text to ``<live>.tmp-<pid>`` beside the
+   live file, fsyncs it, renames it over the live file with ``os.replace`` and fsyncs the directory;
 3. a transaction marks the version ``live`` and writes the audit entry.
 
 Opening a store (and every publish) settles ``pending`` rows whose writer is gone: when the live
@@ -21,7 +21,6 @@ times are timezone-aware UTC, stored as ISO-8601 text.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import InputError, StoreError
+from framework.livefile import process_alive, remove_stray_temporaries, write_atomically
 from framework.playbook import parse_playbook
 
 STATUSES = ("pending", "applied", "rejected", "expired")
@@ -561,7 +561,7 @@ class Store:
         pending = self._begin_publish(target, text, author, reason)
         try:
             try:
-                _write_atomically(target, text)
+                write_atomically(target, text)
             except BaseException as exc:
                 published = self._settle(pending.version, event)
                 if not isinstance(exc, OSError):
@@ -631,7 +631,7 @@ class Store:
     def _publish_in_progress(self, version: int, pid: int) -> bool:
         if pid == os.getpid():
             return (self._key, version) in _PUBLISHING
-        return _process_alive(pid)
+        return process_alive(pid)
 
     def _settle(self, version: int, event: str) -> bool:
         """Make a pending version agree with its live file: live if the file holds its text, else gone.
@@ -658,7 +658,7 @@ class Store:
                 return True
             db.execute("DELETE FROM playbook_versions WHERE version = ?", (version,))
             self._write_audit(db, author, "publish_discarded_on_recovery", detail)
-            _remove_stray_temporaries(target, pid)
+            remove_stray_temporaries(target, pid)
             return False
 
 
@@ -731,59 +731,6 @@ def _version_detail(version: PlaybookVersion) -> dict[str, Any]:
         "path": version.path,
         "reason": version.reason,
     }
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    """Step 2: write a temporary file beside ``target``, fsync it, rename it over ``target``, fsync
-    the directory. The file keeps ``target``'s permission bits."""
-    temporary = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_directory(target.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # file systems that cannot sync a directory
-            raise
-    finally:
-        os.close(descriptor)
-
-
-def _remove_stray_temporaries(target: Path, writer_pid: int | None) -> None:
-    for temporary in target.parent.glob(f"{target.name}.tmp-*"):
-        suffix = temporary.name.rsplit("-", 1)[-1]
-        if not suffix.isdigit():
-            continue
-        pid = int(suffix)
-        if pid == writer_pid or (pid != os.getpid() and not _process_alive(pid)):
-            temporary.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists but belongs to another user
-    return True
 
 
 def _read_live_file(target: Path) -> str:
