@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +19,8 @@ from framework.freqtrade import import_freqtrade
 from framework.market import Market, load_market
 from framework.playbook import load_playbook
 from framework.regimes import classify, label_trades, summarize
+from framework.replay import prepare, replay_candidates
+from framework.replay.engine import DEFAULT_INITIAL_EQUITY
 from framework.sample import write_sample
 from framework.trades import LoadedLog, load_signals, load_trades, write_log
 
@@ -158,6 +162,55 @@ def sample_command(
     _print_counts("trades per regime at entry", trades["regime"].fillna("(warm-up)").value_counts())
 
 
+@app.command("replay")
+def replay_command(
+    trades: Annotated[Path, typer.Option(help="Trade log (.csv, .parquet, .sqlite).")],
+    prices: Annotated[Path, typer.Option(help="Candle folder (freqtrade layout).")],
+    playbook: Annotated[Path, typer.Option(help="Playbook YAML to replay the trades under.")],
+    out: Annotated[Path | None, typer.Option(help="Write per-trade outcomes here (.csv / .parquet).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics as JSON here.")] = None,
+    config: ConfigOption = None,
+    lenient: LenientOption = False,
+) -> None:
+    """Replay the logged trades under a playbook and print what they would have made."""
+    settings = load_settings(config)
+    log = load_trades(trades, lenient=lenient)
+    for problem in log.dropped:
+        _print_problem("dropped", problem)
+    market = load_market(prices)
+    labelled = label_trades(log.frame, market)
+    inputs = prepare(labelled, market, settings.replay)
+    result = replay_candidates(inputs, [load_playbook(playbook)], settings.replay, per_trade=True)
+    outcomes = result.trades(0)
+    metrics = {name: _json_number(value) for name, value in result.metrics.iloc[0].items()}
+    table = Table(title=f"{playbook.name} replayed over {len(outcomes)} trades from {trades.name}")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        table.add_row(name, _format_metric(name, value))
+    console.print(table)
+    console.print(
+        "daily returns on UTC calendar days (zero days included), annualised with sqrt(365); "
+        f"initial equity {DEFAULT_INITIAL_EQUITY:,.0f}, margin compounding on realised equity",
+        highlight=False,
+    )
+    _print_counts("exit reasons", outcomes["exit_reason"].value_counts())
+    if out:
+        write_log(outcomes, out)
+        console.print(f"per-trade outcomes written to {out}", highlight=False)
+    if json_out:
+        document = {
+            "trades": str(trades),
+            "prices": str(prices),
+            "playbook": str(playbook),
+            "initial_equity": DEFAULT_INITIAL_EQUITY,
+            "annualisation": "daily returns on UTC calendar days, zero days included, x sqrt(365)",
+            "metrics": metrics,
+        }
+        json_out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        console.print(f"metrics written to {json_out}", highlight=False)
+
+
 @app.command("check")
 def check_command(
     trades: Annotated[Path | None, typer.Option(help="Trade log (.csv, .parquet, .sqlite).")] = None,
@@ -193,6 +246,21 @@ def check_command(
         book = load_playbook(playbook)
         listed = ", ".join(book.overrides) or "none"
         console.print(f"playbook {playbook}: valid; regimes with own parameters: {listed}", highlight=False)
+
+
+def _json_number(value: float) -> float | None:
+    """JSON has no NaN or infinity: those become null."""
+    return float(value) if math.isfinite(value) else None
+
+
+def _format_metric(name: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if name in ("trades_taken", "liquidations"):
+        return f"{value:.0f}"
+    if name in ("total_return", "max_drawdown", "win_rate", "exposure", "expectancy"):
+        return f"{value:.2%}"
+    return f"{value:.3f}"
 
 
 def _report_log(kind: str, log: LoadedLog) -> None:

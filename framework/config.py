@@ -29,6 +29,9 @@ class ReplaySettings(_Section):
     maintenance_margin_rate: float = Field(
         0.005, ge=0, lt=0.5, description="isolated-margin maintenance margin rate"
     )
+    funding: bool = Field(
+        True, description="charge funding where the candles folder has a funding-rate series"
+    )
 
 
 class FreqtradeImportSettings(_Section):

@@ -28,7 +28,7 @@ from framework.config import ReplaySettings
 from framework.market import Market, load_market, write_candles
 from framework.playbook import Playbook, parse_playbook
 from framework.regimes import REGIMES, classify, regime_at
-from framework.replay import kernels
+from framework.replay import kernels, prepare, replay_candidates
 from framework.strategy import Strategy, check_signals, load_strategy
 from framework.trades import validate_signals, validate_trades, write_log
 
@@ -203,9 +203,18 @@ def run_bot(
             _trade_symbol(
                 candles.frame, symbol, strategy, labels, playbook, settings, trade_rows, signal_rows
             )
-    trades = pd.DataFrame(trade_rows)
-    trades = trades.sort_values(["entry_time", "trade_id"], ignore_index=True)
-    return _with_compounding(trades, playbook), pd.DataFrame(signal_rows)
+    trades = pd.DataFrame(trade_rows).sort_values(["entry_time", "trade_id"], ignore_index=True)
+    # Stakes compound on the equity realised before each entry: the replay's portfolio computes them.
+    sized = replay_candidates(
+        prepare(trades, market, settings), [playbook], settings, initial_equity=INITIAL_EQUITY, per_trade=True
+    ).trades(0)
+    ratio = trades["exit_price"] / trades["entry_price"]
+    trades = trades.assign(
+        stake=sized["margin"].to_numpy(),
+        pnl=sized["pnl"].to_numpy(),
+        fees=sized["margin"].to_numpy() * trades["leverage"] * settings.fee * (1.0 + ratio),
+    )
+    return trades, pd.DataFrame(signal_rows)
 
 
 def _trade_symbol(
@@ -224,6 +233,7 @@ def _trade_symbol(
     opens, highs, lows, closes = (frame[c].to_numpy(np.float64) for c in ("open", "high", "low", "close"))
     entries = signals["entry"].to_numpy()
     exit_flags = {1: signals["exit_long"].to_numpy(bool), -1: signals["exit_short"].to_numpy(bool)}
+    low_tree, high_tree, tree_size = kernels.build_trees(lows, highs)
     entry_times = pd.DatetimeIndex(times[:-1] + step, tz="UTC")
     known_regime = regime_at(labels, pd.Timedelta(SAMPLE_TIMEFRAME), entry_times)
     busy_until = np.iinfo(np.int64).min
@@ -255,12 +265,16 @@ def _trade_symbol(
         later_exits = np.flatnonzero(exit_flags[direction][i + 1 :])
         has_signal_exit = later_exits.size > 0
         signal_exit_bar = i + 1 + (later_exits[0] if has_signal_exit else 0)
-        max_hold = -1 if params.max_hold is None else params.max_hold.value
-        exit_ns, exit_price, reason = kernels.scan_exit(
-            times, opens, highs, lows, closes, 0, len(times), step,
-            entry_ns, opens[i + 1], float(direction), params.stop_loss, params.risk_reward_ratio,
-            params.leverage, max_hold, times[signal_exit_bar] + step, closes[signal_exit_bar],
-            has_signal_exit, settings.maintenance_margin_rate,
+        signal_exit_ns = times[signal_exit_bar] + step
+        first_bar, bar_bound = kernels.trade_windows(
+            times, np.zeros(1, np.int64), np.full(1, len(times)), np.full(1, step),
+            np.full(1, entry_ns), np.full(1, signal_exit_ns), np.full(1, has_signal_exit),
+        )  # fmt: skip
+        exit_ns, exit_price, reason = kernels.trade_exit(
+            times, opens, closes, low_tree, high_tree, tree_size, first_bar[0], bar_bound[0], len(times) - 1,
+            step, entry_ns, opens[i + 1], float(direction), params.stop_loss, params.risk_reward_ratio,
+            params.leverage, -1 if params.max_hold is None else params.max_hold.value, signal_exit_ns,
+            closes[signal_exit_bar], has_signal_exit, settings.maintenance_margin_rate,
         )  # fmt: skip
         busy_until = exit_ns
         if reason == kernels.END_OF_DATA:
@@ -277,47 +291,10 @@ def _trade_symbol(
                 "leverage": params.leverage,
                 "stop_loss": entry_price * (1 - direction * params.stop_loss),
                 "take_profit": entry_price * (1 + direction * params.stop_loss * params.risk_reward_ratio),
-                "return": kernels.margin_return(
-                    float(direction), params.leverage, entry_price, exit_price, settings.fee
-                )
-                if reason != kernels.LIQUIDATION
-                else -1.0,
-                "fee_rate": settings.fee,
-                "position_size": params.position_size,
                 "min_rate": min(lows[held].min(initial=entry_price), exit_price),
                 "max_rate": max(highs[held].max(initial=entry_price), exit_price),
             }
         )
-
-
-def _with_compounding(trades: pd.DataFrame, playbook: Playbook) -> pd.DataFrame:
-    """Fill stake, pnl and fees: margin = position_size x strategy weight x equity realised at entry.
-
-    ``trades`` is sorted by entry time and holds each trade's ``return`` on margin; the helper
-    columns ``return``, ``fee_rate`` and ``position_size`` are dropped from the returned copy.
-    """
-    count = len(trades)
-    entry_times = trades["entry_time"].to_numpy()
-    exit_order = np.argsort(trades["exit_time"].to_numpy(), kind="stable")
-    sorted_exits = trades["exit_time"].to_numpy()[exit_order]
-    exit_rank = np.empty(count, dtype=np.int64)
-    exit_rank[exit_order] = np.arange(count)
-    returns = trades["return"].to_numpy(np.float64)
-    margin_share = trades["position_size"].to_numpy(np.float64) * np.array(
-        [playbook.strategy_weight(s) for s in trades["strategy"]]
-    )
-    realised_by_exit_rank = np.zeros(count)
-    stakes = np.empty(count)
-    for i in range(count):
-        closed_before = np.searchsorted(sorted_exits, entry_times[i], side="right")
-        stakes[i] = margin_share[i] * (INITIAL_EQUITY + realised_by_exit_rank[:closed_before].sum())
-        realised_by_exit_rank[exit_rank[i]] = stakes[i] * returns[i]
-    ratio = trades["exit_price"].to_numpy(np.float64) / trades["entry_price"].to_numpy(np.float64)
-    return trades.assign(
-        stake=stakes,
-        pnl=stakes * returns,
-        fees=stakes * trades["leverage"] * trades["fee_rate"] * (1.0 + ratio),
-    ).drop(columns=["return", "fee_rate", "position_size"])
 
 
 def _symbol_names(count: int) -> list[str]:

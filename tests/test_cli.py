@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -109,3 +110,53 @@ def test_regimes_on_real_candles(freqtrade_data: Path) -> None:
     assert result.returncode == 0, result.stderr
     for pair in ("ETH/BTC", "ADA/BTC", "ZEC/BTC"):
         assert pair in result.stdout
+
+
+def test_replay_prints_metrics_and_writes_outcomes(tmp_path: Path, sample_dir: Path) -> None:
+    out, metrics = tmp_path / "outcomes.csv", tmp_path / "metrics.json"
+    result = run(
+        "replay",
+        "--trades", sample_dir / "trades.csv",
+        "--prices", sample_dir / "prices",
+        "--playbook", sample_dir / "playbook.yaml",
+        "--out", out,
+        "--json", metrics,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "sharpe" in result.stdout and "sqrt(365)" in result.stdout
+    outcomes = pd.read_csv(out)
+    logged = pd.read_csv(sample_dir / "trades.csv")
+    assert len(outcomes) == len(logged)
+    assert list(outcomes.columns[:6]) == [
+        "trade_id",
+        "taken",
+        "exit_time",
+        "exit_price",
+        "exit_reason",
+        "return",
+    ]
+    document = json.loads(metrics.read_text())
+    assert document["metrics"]["trades_taken"] == len(logged)
+    # the sample's own playbook gives back the bot's own profit
+    expected = logged["pnl"].sum() / document["initial_equity"]
+    assert document["metrics"]["total_return"] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.shared_data
+def test_replay_on_real_freqtrade_trades(tmp_path: Path, freqtrade_data: Path) -> None:
+    trades = tmp_path / "trades.csv"
+    imported = run(
+        "import-freqtrade", freqtrade_data / "backtest_results" / "backtest-result.json", "--out", trades
+    )
+    assert imported.returncode == 0, imported.stderr
+    playbook = tmp_path / "playbook.yaml"
+    playbook.write_text(
+        "default:\n  leverage: 1.0\n  stop_loss: 0.05\n  risk_reward_ratio: 1.0\n"
+        "  confidence_threshold: 0.5\n  position_size: 0.1\n  max_hold: 12h\n"
+    )
+    metrics = tmp_path / "metrics.json"
+    result = run(
+        "replay", "--trades", trades, "--prices", freqtrade_data, "--playbook", playbook, "--json", metrics
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(metrics.read_text())["metrics"]["trades_taken"] == 179

@@ -35,9 +35,15 @@ def scan(
     t, o, h, low, c = candles
     if times is not None:
         t = times
-    exit_ns, price, reason = kernels.scan_exit(
-        t, o, h, low, c, 0, len(t), STEP, entry_ns, entry, direction, stop_loss, rr, leverage,
-        max_hold_ns, logged_exit_ns, logged_exit_price, binds, MMR,
+    one = np.ones(1, dtype=np.int64)
+    first_bar, bar_bound = kernels.trade_windows(
+        t, 0 * one, len(t) * one, STEP * one, entry_ns * one, logged_exit_ns * one, np.full(1, binds)
+    )
+    low_tree, high_tree, size = kernels.build_trees(low, h)
+    exit_ns, price, reason = kernels.trade_exit(
+        t, o, c, low_tree, high_tree, size, first_bar[0], bar_bound[0], len(t) - 1, STEP,
+        entry_ns, entry, direction, stop_loss, rr, leverage, max_hold_ns,
+        logged_exit_ns, logged_exit_price, binds, MMR,
     )  # fmt: skip
     return int(exit_ns), float(price), int(reason)
 

@@ -1,5 +1,5 @@
 """Replay of historical trades under candidate playbooks: numba kernels and their pandas wrapper."""
 
-from framework.replay.engine import ReplayInputs, prepare, replay, replay_prepared
+from framework.replay.engine import ReplayInputs, SweepResult, prepare, replay, replay_candidates
 
-__all__ = ["ReplayInputs", "prepare", "replay", "replay_prepared"]
+__all__ = ["ReplayInputs", "SweepResult", "prepare", "replay", "replay_candidates"]

@@ -1,11 +1,26 @@
-"""Pandas-facing side of the replay: trade log + candles + playbook in, per-trade outcomes out.
+"""Pandas-facing side of the replay: trade log + candles + candidate playbooks in, outcomes out.
 
-The flat arrays the kernels need are built once per (trades, market) pair by :func:`prepare` and
-reused for every playbook replayed over them.
+:func:`prepare` builds the flat arrays the kernels need once per (trades, market) pair; every
+candidate playbook replayed over them reuses them. :func:`replay_candidates` replays K playbooks at
+once and returns one row of metrics per candidate, with per-trade outcomes and daily equity only when
+asked for.
+
+Metrics (per candidate), on a calendar grid of UTC day ends with every day included (zero-trade days
+too), the equity marked to the last close at each day end:
+
+- ``total_return``, ``log_growth`` (ln of final / initial equity), ``max_drawdown`` (negative fraction,
+  the initial equity counts as the first peak);
+- ``sharpe`` = mean / standard deviation (ddof 1) of daily returns x sqrt(365); ``sortino`` = mean /
+  sqrt(mean(min(r, 0)^2)) x sqrt(365); ``calmar`` = annualised return / |max_drawdown|, with a 365-day year
+  as vectorbt uses;
+- ``win_rate`` (share of taken trades with a positive return), ``profit_factor`` (gross profit / gross
+  loss in quote currency), ``expectancy`` (mean return on margin per taken trade, fraction),
+  ``trades_taken``, ``liquidations``, ``exposure`` (share of the grid's time with a trade open).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,146 +29,299 @@ import pandas as pd
 from framework.config import ReplaySettings
 from framework.errors import InputError, Problem
 from framework.market import Market, timeframe_to_timedelta
-from framework.playbook import TUNABLE_PARAMETERS, Playbook
+from framework.playbook import Playbook
+from framework.regimes import REGIMES
 from framework.replay import kernels
 
 # Logged exits caused by the parameters being tuned do not bind a replay: it looks for the exit anew.
 NON_BINDING_EXIT_REASONS = ("stop_loss", "take_profit", "liquidation")
+# Parameter groups of a playbook: one per regime, then the default block (trades with no regime).
+PARAMETER_GROUPS: tuple[str | None, ...] = (*REGIMES, None)
+KERNEL_PARAMETERS = ("leverage", "stop_loss", "risk_reward_ratio", "confidence_threshold", "position_size")
+DEFAULT_INITIAL_EQUITY = 10_000.0
+_NANOS_PER_DAY = kernels.NANOS_PER_DAY
 
 
 @dataclass(frozen=True)
 class ReplayInputs:
-    """Flat arrays of N trades and the bars of their symbols (times in int64 ns, UTC)."""
+    """Flat arrays of N trades (sorted by entry) and the bars of their symbols; times in int64 ns, UTC.
 
+    ``order[i]`` is the row of the caller's trade frame that became trade ``i`` here.
+    """
+
+    order: np.ndarray
     trade_id: np.ndarray
-    regime: np.ndarray  # object array of str | None
-    confidence: np.ndarray
-    times: np.ndarray
-    opens: np.ndarray
-    highs: np.ndarray
-    lows: np.ndarray
-    closes: np.ndarray
-    bar_start: np.ndarray
-    bar_stop: np.ndarray
-    timeframe_ns: np.ndarray
-    entry_ns: np.ndarray
-    entry_price: np.ndarray
-    direction: np.ndarray
-    logged_exit_ns: np.ndarray
-    logged_exit_price: np.ndarray
-    logged_exit_binds: np.ndarray
+    strategies: tuple[str, ...]
+    arrays: dict[str, np.ndarray]
 
 
-def prepare(trades: pd.DataFrame, market: Market) -> ReplayInputs:
+@dataclass(frozen=True)
+class SweepResult:
+    """What :func:`replay_candidates` found. ``metrics``: one row per candidate (``METRIC_NAMES``)."""
+
+    metrics: pd.DataFrame
+    per_trade: dict[str, np.ndarray] | None
+    equity: pd.DataFrame | None
+    inputs: ReplayInputs
+
+    def trades(self, candidate: int) -> pd.DataFrame:
+        """Per-trade outcomes of one candidate, in the caller's trade order.
+
+        Columns ``trade_id, taken, exit_time, exit_price, exit_reason, return`` (return on margin,
+        fraction; -1 = margin lost), ``margin`` and ``pnl`` (quote currency, from the compounding
+        portfolio). A trade below the confidence threshold is not taken and its exit columns are empty.
+        """
+        if self.per_trade is None:
+            raise ValueError("replay_candidates(..., per_trade=True) keeps per-trade outcomes")
+        taken = self.per_trade["taken"][candidate]
+        reasons = np.array(kernels.EXIT_REASON_NAMES, dtype=object)[self.per_trade["reason"][candidate]]
+        frame = pd.DataFrame(
+            {
+                "trade_id": self.inputs.trade_id,
+                "taken": taken,
+                "exit_time": pd.to_datetime(
+                    np.where(taken, self.per_trade["exit_ns"][candidate], np.iinfo(np.int64).min), utc=True
+                ),
+                "exit_price": np.where(taken, self.per_trade["exit_price"][candidate], np.nan),
+                "exit_reason": np.where(taken, reasons, None),
+                "return": np.where(taken, self.per_trade["return"][candidate], np.nan),
+                "margin": np.where(taken, self.per_trade["margin"][candidate], np.nan),
+                "pnl": np.where(
+                    taken, self.per_trade["margin"][candidate] * self.per_trade["return"][candidate], np.nan
+                ),
+            }
+        )
+        restore = np.empty_like(self.inputs.order)
+        restore[self.inputs.order] = np.arange(len(self.inputs.order))
+        return frame.iloc[restore].reset_index(drop=True)
+
+
+def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | None = None) -> ReplayInputs:
     """Gather the arrays for replaying ``trades`` (a canonical trade log) over ``market``.
 
-    Raises InputError naming the trade when its symbol has no candles or its entry lies after the
-    symbol's last bar.
+    Funding (``market.funding``) is charged when ``settings.funding`` is on. Raises InputError naming the
+    trade when its symbol has no candles or its entry lies after the symbol's last bar.
     """
+    settings = settings or ReplaySettings()
+    order = np.argsort(_ns(trades["entry_time"]), kind="stable")
+    trades = trades.iloc[order].reset_index(drop=True)
     symbols = list(dict.fromkeys(trades["symbol"]))
-    offsets: dict[str, tuple[int, int, int]] = {}
-    parts: list[pd.DataFrame] = []
-    position = 0
-    for symbol in symbols:
-        candles = market.for_symbol(symbol)
-        step = int(timeframe_to_timedelta(candles.timeframe).value)
-        offsets[symbol] = (position, position + len(candles.frame), step)
-        parts.append(candles.frame)
-        position += len(candles.frame)
-    bars = pd.concat(parts) if parts else pd.DataFrame(columns=["open", "high", "low", "close"])
-
-    starts = np.array([offsets[s][0] for s in trades["symbol"]], dtype=np.int64)
-    stops = np.array([offsets[s][1] for s in trades["symbol"]], dtype=np.int64)
-    steps = np.array([offsets[s][2] for s in trades["symbol"]], dtype=np.int64)
+    bars, segments = _concatenate_bars(market, symbols)
     times = _ns(bars.index)
+    symbol_index = np.array([symbols.index(s) for s in trades["symbol"]], dtype=np.int64)
+    seg_start, seg_stop, step = (segments[symbol_index, c] for c in range(3))
+
     entry_ns = _ns(trades["entry_time"])
-    last_close = times[np.maximum(stops - 1, 0)] + steps
+    last_close = times[np.maximum(seg_stop - 1, 0)] + step
     late = np.flatnonzero(entry_ns >= last_close)
     if late.size:
         raise InputError(
             Problem(
                 file="trade log",
                 field="entry_time",
-                message=f"trade {trades['trade_id'].iloc[i]!r} enters after the last candle of "
-                f"{trades['symbol'].iloc[i]} ({pd.Timestamp(last_close[i], tz='UTC')})",
+                message=f"trade {trades['trade_id'].iat[i]!r} enters after the last candle of "
+                f"{trades['symbol'].iat[i]} ({pd.Timestamp(last_close[i], tz='UTC')})",
             )
             for i in late
         )
-    regimes = trades["regime"].astype(object).where(trades["regime"].notna(), None).to_numpy()
-    return ReplayInputs(
-        trade_id=trades["trade_id"].to_numpy(dtype=object),
-        regime=regimes,
-        confidence=trades["confidence"].to_numpy(dtype=np.float64),
-        times=times,
-        opens=bars["open"].to_numpy(dtype=np.float64),
-        highs=bars["high"].to_numpy(dtype=np.float64),
-        lows=bars["low"].to_numpy(dtype=np.float64),
-        closes=bars["close"].to_numpy(dtype=np.float64),
-        bar_start=starts,
-        bar_stop=stops,
-        timeframe_ns=steps,
-        entry_ns=entry_ns,
-        entry_price=trades["entry_price"].to_numpy(dtype=np.float64),
-        direction=np.where(trades["side"].to_numpy() == "short", -1.0, 1.0),
-        logged_exit_ns=_ns(trades["exit_time"]),
-        logged_exit_price=trades["exit_price"].to_numpy(dtype=np.float64),
-        logged_exit_binds=~trades["exit_reason"].isin(NON_BINDING_EXIT_REASONS).to_numpy(),
+    logged_exit_ns = _ns(trades["exit_time"])
+    binds = ~trades["exit_reason"].isin(NON_BINDING_EXIT_REASONS).to_numpy()
+    first_bar, bar_bound = kernels.trade_windows(
+        times, seg_start, seg_stop, step, entry_ns, logged_exit_ns, binds
     )
 
-
-def parameter_arrays(inputs: ReplayInputs, playbook: Playbook) -> dict[str, np.ndarray]:
-    """Each trade's parameters under ``playbook`` (by the regime at its entry), as float arrays.
-
-    ``max_hold_ns`` is -1 where the playbook sets no limit.
-    """
-    per_regime = {regime: playbook.parameters_for(regime) for regime in set(inputs.regime)}
+    day_ends = _day_grid(entry_ns, np.maximum(logged_exit_ns.max(initial=0), last_close.max(initial=0)))
+    day_close, day_close_ns = _day_closes(times, bars["close"].to_numpy(np.float64), segments, day_ends)
+    funding_times, funding_cumulative, funding_start, funding_stop = _funding(
+        market, symbols, symbol_index, settings.funding
+    )
+    low_tree, high_tree, size = kernels.build_trees(
+        bars["low"].to_numpy(np.float64), bars["high"].to_numpy(np.float64)
+    )
+    regimes = trades["regime"].astype(object).where(trades["regime"].notna(), None)
+    strategies = tuple(dict.fromkeys(trades["strategy"]))
     arrays = {
-        name: np.array([getattr(per_regime[r], name) for r in inputs.regime], dtype=np.float64)
-        for name in TUNABLE_PARAMETERS
+        "times": times,
+        "opens": bars["open"].to_numpy(np.float64),
+        "closes": bars["close"].to_numpy(np.float64),
+        "low_tree": low_tree,
+        "high_tree": high_tree,
+        "size": np.int64(size),
+        "trade_first_bar": first_bar,
+        "trade_bar_bound": bar_bound,
+        "trade_last_bar": seg_stop - 1,
+        "trade_timeframe_ns": step,
+        "entry_ns": entry_ns,
+        "entry_price": trades["entry_price"].to_numpy(np.float64),
+        "direction": np.where(trades["side"].to_numpy() == "short", -1.0, 1.0),
+        "confidence": trades["confidence"].to_numpy(np.float64),
+        "group": np.array([PARAMETER_GROUPS.index(r) for r in regimes], dtype=np.int64),
+        "strategy": np.array([strategies.index(s) for s in trades["strategy"]], dtype=np.int64),
+        "logged_exit_ns": logged_exit_ns,
+        "logged_exit_price": trades["exit_price"].to_numpy(np.float64),
+        "logged_exit_binds": binds,
+        "funding_times": funding_times,
+        "funding_cumulative": funding_cumulative,
+        "trade_funding_start": funding_start,
+        "trade_funding_stop": funding_stop,
+        "day_ends": day_ends,
+        "trade_day_close_start": symbol_index * len(day_ends),
+        "day_close": day_close,
+        "day_close_ns": day_close_ns,
     }
-    max_hold = {r: p.max_hold for r, p in per_regime.items()}
-    arrays["max_hold_ns"] = np.array(
-        [-1 if (hold := max_hold[r]) is None else hold.value for r in inputs.regime], dtype=np.int64
+    return ReplayInputs(
+        order=order, trade_id=trades["trade_id"].to_numpy(dtype=object), strategies=strategies, arrays=arrays
     )
-    return arrays
+
+
+def candidate_tables(
+    inputs: ReplayInputs, playbooks: Sequence[Playbook]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel's view of K playbooks.
+
+    Returns parameters (K, groups, 5), max_hold_ns (K, groups) and strategy weights (K, strategies).
+    """
+    parameters = np.empty((len(playbooks), len(PARAMETER_GROUPS), len(KERNEL_PARAMETERS)))
+    max_hold = np.empty((len(playbooks), len(PARAMETER_GROUPS)), dtype=np.int64)
+    weights = np.empty((len(playbooks), max(len(inputs.strategies), 1)))
+    for k, playbook in enumerate(playbooks):
+        for g, regime in enumerate(PARAMETER_GROUPS):
+            block = playbook.parameters_for(regime)
+            parameters[k, g] = [getattr(block, name) for name in KERNEL_PARAMETERS]
+            max_hold[k, g] = -1 if block.max_hold is None else block.max_hold.value
+        weights[k, : len(inputs.strategies)] = [playbook.strategy_weight(s) for s in inputs.strategies]
+    return parameters, max_hold, weights
+
+
+def replay_candidates(
+    inputs: ReplayInputs,
+    playbooks: Sequence[Playbook],
+    settings: ReplaySettings,
+    *,
+    initial_equity: float = DEFAULT_INITIAL_EQUITY,
+    per_trade: bool = False,
+    equity: bool = False,
+) -> SweepResult:
+    """Replay the prepared trades under every playbook in ``playbooks`` at once.
+
+    Memory stays O(K + N + days) unless ``per_trade`` (K x N outcomes) or ``equity`` (K x days daily
+    equity, quote currency) is asked for.
+    """
+    parameters, max_hold, weights = candidate_tables(inputs, playbooks)
+    k, n = len(playbooks), len(inputs.trade_id)
+    days = len(inputs.arrays["day_ends"])
+    rows = k if per_trade else 0
+    out = {
+        "taken": np.zeros((rows, n), dtype=np.bool_),
+        "exit_ns": np.zeros((rows, n), dtype=np.int64),
+        "exit_price": np.zeros((rows, n)),
+        "reason": np.zeros((rows, n), dtype=np.int8),
+        "return": np.zeros((rows, n)),
+        "margin": np.zeros((rows, n)),
+    }
+    out_equity = np.zeros((k if equity else 0, days))
+    a = inputs.arrays
+    metrics = kernels.sweep(
+        a["times"], a["opens"], a["closes"], a["low_tree"], a["high_tree"], a["size"],
+        a["trade_first_bar"], a["trade_bar_bound"], a["trade_last_bar"], a["trade_timeframe_ns"],
+        a["entry_ns"], a["entry_price"], a["direction"], a["confidence"], a["group"], a["strategy"],
+        a["logged_exit_ns"], a["logged_exit_price"], a["logged_exit_binds"],
+        a["funding_times"], a["funding_cumulative"], a["trade_funding_start"], a["trade_funding_stop"],
+        a["day_ends"], a["trade_day_close_start"], a["day_close"], a["day_close_ns"],
+        parameters, max_hold, weights, settings.maintenance_margin_rate, settings.fee, initial_equity,
+        out["taken"], out["exit_ns"], out["exit_price"], out["reason"], out["return"], out["margin"],
+        out_equity,
+    )  # fmt: skip
+    metrics_frame = pd.DataFrame(metrics, columns=list(kernels.METRIC_NAMES))
+    equity_frame = (
+        pd.DataFrame(out_equity.T, index=pd.to_datetime(a["day_ends"], utc=True).rename("day_end"))
+        if equity
+        else None
+    )
+    return SweepResult(
+        metrics=metrics_frame, per_trade=out if per_trade else None, equity=equity_frame, inputs=inputs
+    )
 
 
 def replay(
     trades: pd.DataFrame, market: Market, playbook: Playbook, settings: ReplaySettings
 ) -> pd.DataFrame:
-    """Replay ``trades`` under ``playbook``; one row per trade.
+    """Replay ``trades`` under one ``playbook``: per-trade outcomes in the trade frame's order.
 
-    Columns: ``trade_id, taken, exit_time, exit_price, exit_reason, return`` where ``return`` is the
-    return on margin (fraction; -1 = margin lost). A trade below its regime's confidence threshold is
-    not taken; its exit columns are empty.
+    See :meth:`SweepResult.trades` for the columns.
     """
-    inputs = prepare(trades, market)
-    return replay_prepared(inputs, playbook, settings)
+    inputs = prepare(trades, market, settings)
+    return replay_candidates(inputs, [playbook], settings, per_trade=True).trades(0)
 
 
-def replay_prepared(inputs: ReplayInputs, playbook: Playbook, settings: ReplaySettings) -> pd.DataFrame:
-    """:func:`replay` over inputs already built by :func:`prepare`."""
-    params = parameter_arrays(inputs, playbook)
-    exit_ns, exit_price, reason, returns = kernels.replay_trades(
-        inputs.times, inputs.opens, inputs.highs, inputs.lows, inputs.closes,
-        inputs.bar_start, inputs.bar_stop, inputs.timeframe_ns,
-        inputs.entry_ns, inputs.entry_price, inputs.direction,
-        inputs.logged_exit_ns, inputs.logged_exit_price, inputs.logged_exit_binds,
-        params["stop_loss"], params["risk_reward_ratio"], params["leverage"], params["max_hold_ns"],
-        settings.maintenance_margin_rate, settings.fee,
-    )  # fmt: skip
-    taken = inputs.confidence >= params["confidence_threshold"]
-    reasons = np.array(kernels.EXIT_REASON_NAMES, dtype=object)[reason]
-    return pd.DataFrame(
-        {
-            "trade_id": inputs.trade_id,
-            "taken": taken,
-            "exit_time": pd.to_datetime(np.where(taken, exit_ns, np.iinfo(np.int64).min), utc=True),
-            "exit_price": np.where(taken, exit_price, np.nan),
-            "exit_reason": np.where(taken, reasons, None),
-            "return": np.where(taken, returns, np.nan),
-        }
-    )
+def _concatenate_bars(market: Market, symbols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """All symbols' bars end to end, and per symbol (start, stop, timeframe in ns)."""
+    parts: list[pd.DataFrame] = []
+    segments = np.zeros((len(symbols), 3), dtype=np.int64)
+    position = 0
+    for s, symbol in enumerate(symbols):
+        candles = market.for_symbol(symbol)
+        segments[s] = (
+            position,
+            position + len(candles.frame),
+            timeframe_to_timedelta(candles.timeframe).value,
+        )
+        parts.append(candles.frame[["open", "high", "low", "close"]])
+        position += len(candles.frame)
+    if not parts:
+        empty = pd.DataFrame(
+            {c: np.empty(0) for c in ("open", "high", "low", "close")},
+            index=pd.DatetimeIndex([], tz="UTC"),
+        )
+        return empty, segments
+    return pd.concat(parts), segments
+
+
+def _day_grid(entry_ns: np.ndarray, last_ns: int) -> np.ndarray:
+    """UTC midnights from the first one after the first entry to the first one at or after ``last_ns``."""
+    if entry_ns.size == 0:
+        return np.empty(0, dtype=np.int64)
+    first = (entry_ns.min() // _NANOS_PER_DAY + 1) * _NANOS_PER_DAY
+    last = -(-int(last_ns) // _NANOS_PER_DAY) * _NANOS_PER_DAY
+    return np.arange(first, max(last, first) + 1, _NANOS_PER_DAY, dtype=np.int64)
+
+
+def _day_closes(
+    times: np.ndarray, closes: np.ndarray, segments: np.ndarray, day_ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per symbol and day end: the close of the last bar that closed by then, and that bar's close time."""
+    price = np.full(len(segments) * len(day_ends), np.nan)
+    when = np.full(len(segments) * len(day_ends), np.iinfo(np.int64).min, dtype=np.int64)
+    for s, (start, stop, step) in enumerate(segments):
+        bar_closes = times[start:stop] + step
+        last = np.searchsorted(bar_closes, day_ends, side="right") - 1
+        known = last >= 0
+        block = slice(s * len(day_ends), (s + 1) * len(day_ends))
+        price[block] = np.where(known, closes[start:stop][np.maximum(last, 0)], np.nan)
+        when[block] = np.where(known, bar_closes[np.maximum(last, 0)], np.iinfo(np.int64).min)
+    return price, when
+
+
+def _funding(
+    market: Market, symbols: list[str], symbol_index: np.ndarray, enabled: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Funding times and running sums of rates for the symbols that have a funding series."""
+    times: list[np.ndarray] = []
+    cumulative: list[np.ndarray] = []
+    bounds = np.zeros((len(symbols), 2), dtype=np.int64)
+    position = 0
+    for s, symbol in enumerate(symbols):
+        series = market.funding.get(symbol) if enabled else None
+        if series is None:
+            bounds[s] = (position, position)
+            continue
+        times.append(_ns(series.frame.index))
+        cumulative.append(np.cumsum(series.frame["open"].to_numpy(np.float64)))
+        bounds[s] = (position, position + len(series.frame))
+        position += len(series.frame)
+    flat_times = np.concatenate(times) if times else np.empty(0, dtype=np.int64)
+    flat_cumulative = np.concatenate(cumulative) if cumulative else np.empty(0)
+    return flat_times, flat_cumulative, bounds[symbol_index, 0], bounds[symbol_index, 1]
 
 
 def _ns(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:

@@ -1,14 +1,18 @@
 """Numba kernels of the replay: plain numpy arrays in and out, nothing of pandas, files or configs.
 
-Bars of every symbol are concatenated into flat arrays; trade ``i`` reads the slice
-``bar_start[i]:bar_stop[i]`` of its symbol. Times are int64 nanoseconds since the epoch (UTC), bar
-times are bar open times. The rules are written out in docs/REPLAY.md; each is pinned by a test.
+Bars of every symbol are concatenated into flat arrays; a trade only ever looks at bars of its own
+symbol, between indices prepared for it. Times are int64 nanoseconds since the epoch (UTC); bar times
+are bar open times. The rules are written out in docs/REPLAY.md; each is pinned by a test.
+
+Finding where a trade exits is a first-touch question (the first bar whose low reaches the stop, whose
+high reaches the take-profit...). Segment trees of the lows' minima and the highs' maxima answer it in
+O(log bars) per trade and candidate instead of a bar-by-bar scan.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 STOP_LOSS = 0
 TAKE_PROFIT = 1
@@ -18,7 +22,122 @@ TIME = 4
 END_OF_DATA = 5
 EXIT_REASON_NAMES = ("stop_loss", "take_profit", "liquidation", "signal", "time", "end_of_data")
 
-NO_LIMIT = np.iinfo(np.int64).max
+# Columns of the per-regime parameter table given to the sweep.
+LEVERAGE = 0
+STOP = 1
+RISK_REWARD = 2
+THRESHOLD = 3
+POSITION_SIZE = 4
+N_PARAMETERS = 5
+
+# Columns of the metrics table the sweep returns.
+METRIC_NAMES = (
+    "total_return",
+    "log_growth",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "trades_taken",
+    "liquidations",
+    "exposure",
+)
+DAYS_PER_YEAR = 365.0
+NANOS_PER_DAY = 86_400 * 10**9
+
+_NO_BAR = -1
+
+
+# --- first-touch search -------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def build_trees(lows, highs):
+    """Segment trees over the bars: minima of ``lows`` and maxima of ``highs``.
+
+    Returns ``(low_tree, high_tree, size)``; leaf ``j`` sits at ``size + j`` and padding leaves hold
+    +inf (lows) and -inf (highs) so they are never touched.
+    """
+    n = lows.shape[0]
+    size = 1
+    while size < max(n, 1):
+        size *= 2
+    low_tree = np.full(2 * size, np.inf)
+    high_tree = np.full(2 * size, -np.inf)
+    low_tree[size : size + n] = lows
+    high_tree[size : size + n] = highs
+    for node in range(size - 1, 0, -1):
+        low_tree[node] = min(low_tree[2 * node], low_tree[2 * node + 1])
+        high_tree[node] = max(high_tree[2 * node], high_tree[2 * node + 1])
+    return low_tree, high_tree, size
+
+
+@njit(cache=True)
+def _reaches(value, level, below):
+    return value <= level if below else value >= level
+
+
+@njit(cache=True)
+def first_touch(tree, size, start, stop, level, below):
+    """First bar index in ``[start, stop)`` whose value reaches ``level`` (<= when ``below``, else >=).
+
+    ``tree`` is a min tree when ``below`` and a max tree otherwise. Returns -1 when no bar does.
+    """
+    if start >= stop:
+        return _NO_BAR
+    left_nodes = np.empty(64, dtype=np.int64)
+    right_nodes = np.empty(64, dtype=np.int64)
+    n_left = 0
+    n_right = 0
+    lo = start + size
+    hi = stop + size
+    while lo < hi:
+        if lo & 1:
+            left_nodes[n_left] = lo
+            n_left += 1
+            lo += 1
+        if hi & 1:
+            hi -= 1
+            right_nodes[n_right] = hi
+            n_right += 1
+        lo >>= 1
+        hi >>= 1
+    for k in range(n_left + n_right):
+        node = left_nodes[k] if k < n_left else right_nodes[n_right - 1 - (k - n_left)]
+        if _reaches(tree[node], level, below):
+            while node < size:
+                node = 2 * node if _reaches(tree[2 * node], level, below) else 2 * node + 1
+            return node - size
+    return _NO_BAR
+
+
+# --- one trade ----------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def trade_windows(times, seg_start, seg_stop, timeframe_ns, entry_ns, logged_exit_ns, logged_exit_binds):
+    """Per trade, the bars that may end it: ``[first_bar, bar_bound)``.
+
+    The first bar opens at or after the entry (a bar that opened before it may have made its high or
+    low earlier). With a binding logged exit the bound stops before the first bar closing after it.
+    """
+    n = entry_ns.shape[0]
+    first_bar = np.empty(n, dtype=np.int64)
+    bar_bound = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        segment = times[seg_start[i] : seg_stop[i]]
+        first_bar[i] = seg_start[i] + np.searchsorted(segment, entry_ns[i])
+        if logged_exit_binds[i]:
+            closed_by_exit = seg_start[i] + np.searchsorted(
+                segment, logged_exit_ns[i] - timeframe_ns[i], "right"
+            )
+            bar_bound[i] = max(first_bar[i], closed_by_exit)
+        else:
+            bar_bound[i] = seg_stop[i]
+    return first_bar, bar_bound
 
 
 @njit(cache=True)
@@ -30,80 +149,273 @@ def margin_return(direction, leverage, entry_price, exit_price, fee):
 
 
 @njit(cache=True)
-def scan_exit(
-    times, opens, highs, lows, closes, bar_start, bar_stop, timeframe_ns,
+def trade_exit(
+    times, opens, closes, low_tree, high_tree, size, first_bar, bar_bound, last_bar, timeframe_ns,
     entry_ns, entry_price, direction, stop_loss, risk_reward_ratio, leverage, max_hold_ns,
     logged_exit_ns, logged_exit_price, logged_exit_binds, maintenance_margin_rate,
 ):  # fmt: skip
-    """Find where one trade exits under one set of parameters.
+    """Where one trade exits under one set of parameters: ``(exit_ns, exit_price, reason)``.
 
-    Returns ``(exit_ns, exit_price, reason)``. ``max_hold_ns`` < 0 means no limit. When
-    ``logged_exit_binds`` the trade leaves at the logged time and price (reason SIGNAL) unless a level
-    or ``max_hold`` is reached in a bar that ends at or before the logged exit.
+    Bars ``first_bar .. bar_bound - 1`` may end the trade (``bar_bound`` stops before the first bar that
+    closes after a binding logged exit); ``last_bar`` is the symbol's last bar. ``max_hold_ns`` < 0
+    means no limit.
     """
     stop_price = entry_price * (1.0 - direction * stop_loss)
     take_price = entry_price * (1.0 + direction * stop_loss * risk_reward_ratio)
     liquidation_price = entry_price * (1.0 - direction * (1.0 / leverage - maintenance_margin_rate))
     liquidation_first = direction * (liquidation_price - stop_price) >= 0.0
-    deadline = entry_ns + max_hold_ns if max_hold_ns >= 0 else NO_LIMIT
+    adverse_level = liquidation_price if liquidation_first else stop_price
+    long = direction > 0.0
 
-    first = bar_start + np.searchsorted(times[bar_start:bar_stop], entry_ns)
-    for j in range(first, bar_stop):
-        bar_close_ns = times[j] + timeframe_ns
-        if logged_exit_binds and bar_close_ns > logged_exit_ns:
-            break
-        open_ = opens[j]
-        adverse = lows[j] if direction > 0 else highs[j]
-        favourable = highs[j] if direction > 0 else lows[j]
+    deadline_bar = _NO_BAR
+    if max_hold_ns >= 0:
+        due = entry_ns + max_hold_ns - timeframe_ns  # first bar whose close is at or after the deadline
+        candidate = first_bar + np.searchsorted(times[first_bar:bar_bound], due)
+        if candidate < bar_bound:
+            deadline_bar = candidate
+    search_stop = bar_bound if deadline_bar == _NO_BAR else deadline_bar + 1
+
+    adverse_tree = low_tree if long else high_tree
+    favourable_tree = high_tree if long else low_tree
+    adverse_bar = first_touch(adverse_tree, size, first_bar, search_stop, adverse_level, long)
+    if adverse_bar != _NO_BAR:
+        search_stop = adverse_bar + 1
+    favourable_bar = first_touch(favourable_tree, size, first_bar, search_stop, take_price, not long)
+
+    if adverse_bar != _NO_BAR and (favourable_bar == _NO_BAR or adverse_bar <= favourable_bar):
+        open_ = opens[adverse_bar]
+        if direction * (open_ - liquidation_price) <= 0.0:
+            return times[adverse_bar], open_, LIQUIDATION
         if liquidation_first:
-            if direction * (adverse - liquidation_price) <= 0.0:
-                fill = open_ if direction * (open_ - liquidation_price) <= 0.0 else liquidation_price
-                return times[j], fill, LIQUIDATION
-        else:
-            if direction * (open_ - liquidation_price) <= 0.0:
-                return times[j], open_, LIQUIDATION
-            if direction * (adverse - stop_price) <= 0.0:
-                fill = open_ if direction * (open_ - stop_price) <= 0.0 else stop_price
-                return times[j], fill, STOP_LOSS
-        if direction * (favourable - take_price) >= 0.0:
-            fill = open_ if direction * (open_ - take_price) >= 0.0 else take_price
-            return times[j], fill, TAKE_PROFIT
-        if bar_close_ns >= deadline:
-            return bar_close_ns, closes[j], TIME
+            return times[adverse_bar], liquidation_price, LIQUIDATION
+        fill = open_ if direction * (open_ - stop_price) <= 0.0 else stop_price
+        return times[adverse_bar], fill, STOP_LOSS
+    if favourable_bar != _NO_BAR:
+        open_ = opens[favourable_bar]
+        fill = open_ if direction * (open_ - take_price) >= 0.0 else take_price
+        return times[favourable_bar], fill, TAKE_PROFIT
+    if deadline_bar != _NO_BAR:
+        return times[deadline_bar] + timeframe_ns, closes[deadline_bar], TIME
     if logged_exit_binds:
         return logged_exit_ns, logged_exit_price, SIGNAL
-    last = bar_stop - 1
-    return times[last] + timeframe_ns, closes[last], END_OF_DATA
+    return times[last_bar] + timeframe_ns, closes[last_bar], END_OF_DATA
 
 
 @njit(cache=True)
-def replay_trades(
-    times, opens, highs, lows, closes, bar_start, bar_stop, timeframe_ns,
-    entry_ns, entry_price, direction, logged_exit_ns, logged_exit_price, logged_exit_binds,
-    stop_loss, risk_reward_ratio, leverage, max_hold_ns, maintenance_margin_rate, fee,
-):  # fmt: skip
-    """Replay N trades, each with its own parameters (arrays of length N).
+def _funding_paid(funding_times, funding_cumulative, start, stop, entry_ns, exit_ns):
+    """Sum of funding rates with a funding time in (entry, exit], from the symbol's slice of the series."""
+    if start >= stop:
+        return 0.0
+    times = funding_times[start:stop]
+    after_entry = np.searchsorted(times, entry_ns, side="right")
+    through_exit = np.searchsorted(times, exit_ns, side="right")
+    if through_exit <= after_entry:
+        return 0.0
+    before = funding_cumulative[start + after_entry - 1] if after_entry > 0 else 0.0
+    return funding_cumulative[start + through_exit - 1] - before
 
-    Returns ``(exit_ns, exit_price, reason, margin_return)`` arrays of length N. A liquidation's
-    return is -1 (the whole margin).
-    """
+
+# --- K candidates at once -----------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _one_candidate(
+    k, times, opens, closes, low_tree, high_tree, size,
+    trade_first_bar, trade_bar_bound, trade_last_bar, trade_timeframe_ns,
+    entry_ns, entry_price, direction, confidence, group, strategy,
+    logged_exit_ns, logged_exit_price, logged_exit_binds,
+    funding_times, funding_cumulative, trade_funding_start, trade_funding_stop,
+    day_ends, trade_day_close_start, day_close, day_close_ns,
+    parameters, max_hold_ns, weights, maintenance_margin_rate, fee, initial_equity,
+    out_taken, out_exit_ns, out_exit_price, out_reason, out_return, out_margin, out_equity,
+):  # fmt: skip
     n = entry_ns.shape[0]
-    exit_ns = np.empty(n, dtype=np.int64)
-    exit_price = np.empty(n, dtype=np.float64)
-    reason = np.empty(n, dtype=np.int8)
-    returns = np.empty(n, dtype=np.float64)
+    n_days = day_ends.shape[0]
+    returns = np.zeros(n)
+    exits = np.zeros(n, dtype=np.int64)
+    taken = np.zeros(n, dtype=np.bool_)
+    liquidations = 0
     for i in range(n):
-        t, price, why = scan_exit(
-            times, opens, highs, lows, closes, bar_start[i], bar_stop[i], timeframe_ns[i],
-            entry_ns[i], entry_price[i], direction[i], stop_loss[i], risk_reward_ratio[i], leverage[i],
-            max_hold_ns[i], logged_exit_ns[i], logged_exit_price[i], logged_exit_binds[i],
-            maintenance_margin_rate,
+        g = group[i]
+        if confidence[i] < parameters[k, g, THRESHOLD]:
+            continue
+        leverage = parameters[k, g, LEVERAGE]
+        t, price, why = trade_exit(
+            times, opens, closes, low_tree, high_tree, size, trade_first_bar[i], trade_bar_bound[i],
+            trade_last_bar[i], trade_timeframe_ns[i], entry_ns[i], entry_price[i], direction[i],
+            parameters[k, g, STOP], parameters[k, g, RISK_REWARD], leverage, max_hold_ns[k, g],
+            logged_exit_ns[i], logged_exit_price[i], logged_exit_binds[i], maintenance_margin_rate,
         )  # fmt: skip
-        exit_ns[i] = t
-        exit_price[i] = price
-        reason[i] = why
         if why == LIQUIDATION:
-            returns[i] = -1.0
+            r = -1.0
+            liquidations += 1
         else:
-            returns[i] = margin_return(direction[i], leverage[i], entry_price[i], price, fee)
-    return exit_ns, exit_price, reason, returns
+            r = margin_return(direction[i], leverage, entry_price[i], price, fee)
+            funding = _funding_paid(
+                funding_times,
+                funding_cumulative,
+                trade_funding_start[i],
+                trade_funding_stop[i],
+                entry_ns[i],
+                t,
+            )
+            r = max(r - direction[i] * leverage * funding, -1.0)
+        taken[i] = True
+        exits[i] = t
+        returns[i] = r
+        if out_taken.shape[0] > 0:
+            out_taken[k, i] = True
+            out_exit_ns[k, i] = t
+            out_exit_price[k, i] = price
+            out_reason[k, i] = why
+            out_return[k, i] = r
+
+    # Portfolio: margin = position_size x strategy weight x equity realised before the entry. A trade
+    # that closed before entry i also entered before it, so its pnl is known when i is sized.
+    taken_index = np.flatnonzero(taken)
+    by_exit = taken_index[np.argsort(exits[taken_index], kind="mergesort")]
+    pnl = np.zeros(n)
+    margin = np.zeros(n)
+    realised = initial_equity
+    closed = 0
+    for trade in taken_index:
+        while closed < by_exit.shape[0] and exits[by_exit[closed]] < entry_ns[trade]:
+            realised += pnl[by_exit[closed]]
+            closed += 1
+        share = parameters[k, group[trade], POSITION_SIZE] * weights[k, strategy[trade]]
+        margin[trade] = share * max(realised, 0.0)
+        pnl[trade] = margin[trade] * returns[trade]
+    if out_margin.shape[0] > 0:
+        out_margin[k, :] = margin
+
+    # Equity at each day end: pnl of trades closed by then, open trades marked to the last close.
+    equity = np.full(n_days, initial_equity)
+    realised_by_day = np.zeros(n_days)
+    for trade in taken_index:
+        exit_day = np.searchsorted(day_ends, exits[trade])
+        if exit_day < n_days:
+            realised_by_day[exit_day] += pnl[trade]
+        leverage = parameters[k, group[trade], LEVERAGE]
+        day = np.searchsorted(day_ends, entry_ns[trade])
+        while day < n_days and day_ends[day] < exits[trade]:
+            mark_at = trade_day_close_start[trade] + day
+            mark = day_close[mark_at] if day_close_ns[mark_at] > entry_ns[trade] else entry_price[trade]
+            unrealised = leverage * direction[trade] * (mark / entry_price[trade] - 1.0) - fee * leverage
+            equity[day] += margin[trade] * max(unrealised, -1.0)
+            day += 1
+    cumulative = 0.0
+    for day in range(n_days):
+        cumulative += realised_by_day[day]
+        equity[day] += cumulative
+    if out_equity.shape[0] > 0:
+        out_equity[k, :] = equity
+    return _metrics(equity, initial_equity, returns, pnl, taken, exits, entry_ns, liquidations, day_ends)
+
+
+@njit(cache=True)
+def _metrics(equity, initial_equity, returns, pnl, taken, exits, entry_ns, liquidations, day_ends):
+    out = np.full(len(METRIC_NAMES), np.nan)
+    n_days = equity.shape[0]
+    final = equity[n_days - 1] if n_days > 0 else initial_equity
+    out[0] = final / initial_equity - 1.0
+    out[1] = np.log(final / initial_equity) if final > 0.0 else -np.inf
+    daily = np.empty(n_days)
+    previous = initial_equity
+    peak = initial_equity
+    worst = 0.0
+    for day in range(n_days):
+        daily[day] = equity[day] / previous - 1.0 if previous > 0.0 else 0.0
+        previous = equity[day]
+        peak = max(peak, equity[day])
+        worst = min(worst, equity[day] / peak - 1.0)
+    if n_days > 1:
+        mean = daily.mean()
+        spread = np.sqrt(((daily - mean) ** 2).sum() / (n_days - 1))
+        downside = np.sqrt((np.minimum(daily, 0.0) ** 2).mean())
+        out[2] = mean / spread * np.sqrt(DAYS_PER_YEAR) if spread > 0.0 else np.nan
+        out[3] = mean / downside * np.sqrt(DAYS_PER_YEAR) if downside > 0.0 else np.inf
+    out[4] = worst
+    if n_days > 0 and worst < 0.0 and final > 0.0:
+        annualised = (final / initial_equity) ** (DAYS_PER_YEAR / n_days) - 1.0
+        out[5] = annualised / -worst
+    n_taken = taken.sum()
+    out[9] = n_taken
+    out[10] = liquidations
+    if n_taken > 0:
+        wins = 0
+        gains = 0.0
+        losses = 0.0
+        total_return = 0.0
+        for i in range(taken.shape[0]):
+            if taken[i]:
+                total_return += returns[i]
+                if returns[i] > 0.0:
+                    wins += 1
+                if pnl[i] > 0.0:
+                    gains += pnl[i]
+                else:
+                    losses -= pnl[i]
+        out[6] = wins / n_taken
+        out[7] = gains / losses if losses > 0.0 else np.inf
+        out[8] = total_return / n_taken
+    out[11] = _exposure(taken, entry_ns, exits, day_ends)
+    return out
+
+
+@njit(cache=True)
+def _exposure(taken, entry_ns, exits, day_ends):
+    """Share of the calendar grid's time with at least one open trade (trades sorted by entry)."""
+    if day_ends.shape[0] == 0:
+        return 0.0
+    span = day_ends[-1] - (day_ends[0] - NANOS_PER_DAY)
+    covered = 0
+    open_until = np.iinfo(np.int64).min
+    open_from = 0
+    for i in range(taken.shape[0]):
+        if not taken[i]:
+            continue
+        if entry_ns[i] > open_until:
+            if open_until > np.iinfo(np.int64).min:
+                covered += open_until - open_from
+            open_from = entry_ns[i]
+            open_until = exits[i]
+        else:
+            open_until = max(open_until, exits[i])
+    if open_until > np.iinfo(np.int64).min:
+        covered += open_until - open_from
+    return covered / span
+
+
+@njit(cache=True, parallel=True)
+def sweep(
+    times, opens, closes, low_tree, high_tree, size,
+    trade_first_bar, trade_bar_bound, trade_last_bar, trade_timeframe_ns,
+    entry_ns, entry_price, direction, confidence, group, strategy,
+    logged_exit_ns, logged_exit_price, logged_exit_binds,
+    funding_times, funding_cumulative, trade_funding_start, trade_funding_stop,
+    day_ends, trade_day_close_start, day_close, day_close_ns,
+    parameters, max_hold_ns, weights, maintenance_margin_rate, fee, initial_equity,
+    out_taken, out_exit_ns, out_exit_price, out_reason, out_return, out_margin, out_equity,
+):  # fmt: skip
+    """Replay N trades under K candidates; return the (K, len(METRIC_NAMES)) metrics table.
+
+    ``parameters[k, g]`` holds candidate k's (leverage, stop_loss, risk_reward_ratio,
+    confidence_threshold, position_size) for parameter group g (a regime, or the default block) and
+    ``max_hold_ns[k, g]`` its holding limit (-1: none); ``weights[k, s]`` scales strategy s's margin.
+    The ``out_*`` arrays are filled per trade (shape (K, N)) and per day (K, days) when they are given
+    with K rows, and ignored when they have zero rows.
+    """
+    n_candidates = parameters.shape[0]
+    metrics = np.empty((n_candidates, len(METRIC_NAMES)))
+    for k in prange(n_candidates):
+        metrics[k] = _one_candidate(
+            k, times, opens, closes, low_tree, high_tree, size,
+            trade_first_bar, trade_bar_bound, trade_last_bar, trade_timeframe_ns,
+            entry_ns, entry_price, direction, confidence, group, strategy,
+            logged_exit_ns, logged_exit_price, logged_exit_binds,
+            funding_times, funding_cumulative, trade_funding_start, trade_funding_stop,
+            day_ends, trade_day_close_start, day_close, day_close_ns,
+            parameters, max_hold_ns, weights, maintenance_margin_rate, fee, initial_equity,
+            out_taken, out_exit_ns, out_exit_price, out_reason, out_return, out_margin, out_equity,
+        )  # fmt: skip
+    return metrics
