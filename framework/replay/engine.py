@@ -281,9 +281,10 @@ def _day_grid(entry_ns: np.ndarray, last_ns: int) -> np.ndarray:
     """UTC midnights from the first one after the first entry to the first one at or after ``last_ns``."""
     if entry_ns.size == 0:
         return np.empty(0, dtype=np.int64)
-    first = (entry_ns.min() // _NANOS_PER_DAY + 1) * _NANOS_PER_DAY
-    last = -(-int(last_ns) // _NANOS_PER_DAY) * _NANOS_PER_DAY
-    return np.arange(first, max(last, first) + 1, _NANOS_PER_DAY, dtype=np.int64)
+    first = (int(entry_ns.min()) // _NANOS_PER_DAY + 1) * _NANOS_PER_DAY
+    last = max(-(-int(last_ns) // _NANOS_PER_DAY) * _NANOS_PER_DAY, first)
+    # integer day counts: np.arange over int64 nanoseconds computes its length in float64 and can drop a day
+    return first + _NANOS_PER_DAY * np.arange((last - first) // _NANOS_PER_DAY + 1, dtype=np.int64)
 
 
 def _day_closes(

@@ -333,7 +333,10 @@ def _metrics(equity, initial_equity, returns, pnl, taken, exits, entry_ns, liqui
         spread = np.sqrt(((daily - mean) ** 2).sum() / (n_days - 1))
         downside = np.sqrt((np.minimum(daily, 0.0) ** 2).mean())
         out[2] = mean / spread * np.sqrt(DAYS_PER_YEAR) if spread > 0.0 else np.nan
-        out[3] = mean / downside * np.sqrt(DAYS_PER_YEAR) if downside > 0.0 else np.inf
+        if downside > 0.0:
+            out[3] = mean / downside * np.sqrt(DAYS_PER_YEAR)
+        elif mean > 0.0:
+            out[3] = np.inf
     out[4] = worst
     if n_days > 0 and worst < 0.0 and final > 0.0:
         annualised = (final / initial_equity) ** (DAYS_PER_YEAR / n_days) - 1.0
