@@ -40,6 +40,8 @@ TUNABLE_PARAMETERS = (
 )
 PARAMETERS = (*TUNABLE_PARAMETERS, "max_hold")
 DEFAULT_REGIME = "default"
+STRATEGY_WEIGHTS = "strategy_weights"
+"""Pseudo-regime of a :class:`ParameterChange` that sets a strategy's weight (``parameter`` = strategy)."""
 SECTIONS = ("default", "regimes", "strategy_weights", "bounds")
 
 DEFAULT_BOUNDS: dict[str, tuple[float, float]] = {
@@ -116,7 +118,8 @@ class ParameterChange:
     """Set ``parameter`` of ``regime`` (``"default"`` or a regime name) to ``value``.
 
     ``value`` is a number for the tunable parameters and a ``pd.Timedelta`` or ``None`` (no limit)
-    for ``max_hold``.
+    for ``max_hold``. With ``regime`` = :data:`STRATEGY_WEIGHTS`, ``parameter`` names a strategy and
+    ``value`` is its weight (>= 0).
     """
 
     regime: str
@@ -126,8 +129,8 @@ class ParameterChange:
     @property
     def dotted_key(self) -> str:
         """The dotted key this change edits, e.g. ``regimes.volatile.leverage``."""
-        if self.regime == DEFAULT_REGIME:
-            return f"{DEFAULT_REGIME}.{self.parameter}"
+        if self.regime in (DEFAULT_REGIME, STRATEGY_WEIGHTS):
+            return f"{self.regime}.{self.parameter}"
         return f"regimes.{self.regime}.{self.parameter}"
 
 
@@ -195,6 +198,11 @@ class Playbook:
         return parse_playbook(edit_playbook_text(self.text, edits, _scalar_meaning), self.source)
 
     def _check_change(self, change: ParameterChange) -> list[Problem]:
+        if change.regime == STRATEGY_WEIGHTS:
+            if not _is_number(change.value) or not 0 <= float(change.value) < math.inf:  # type: ignore[arg-type]
+                message = f"a strategy weight must be a number >= 0, got {_describe(change.value)}"
+                return [Problem(self.source, message, field=change.dotted_key)]
+            return []
         valid_regimes = (DEFAULT_REGIME, *REGIMES)
         if change.regime not in valid_regimes:
             message = f"unknown regime '{change.regime}'; valid: {', '.join(valid_regimes)}"
@@ -500,8 +508,11 @@ def _load_yaml(text: str, source: str) -> Any:
 
 
 def _scalar_edit(change: ParameterChange) -> ScalarEdit:
-    regime = None if change.regime == DEFAULT_REGIME else change.regime
-    return ScalarEdit(regime, change.parameter, _yaml_value(change), _normalised(change))
+    if change.regime in (DEFAULT_REGIME, STRATEGY_WEIGHTS):
+        path: tuple[str, ...] = (change.regime,)
+    else:
+        path = ("regimes", change.regime)
+    return ScalarEdit(path, change.parameter, _yaml_value(change), _normalised(change))
 
 
 def _scalar_meaning(parameter: str, raw: Any) -> object:

@@ -20,16 +20,19 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 
+_SECTION_ORDER = ("default", "regimes", "strategy_weights", "bounds")
+
+
 @dataclass(frozen=True)
 class ScalarEdit:
-    """Set ``key`` of a parameter block to the YAML scalar ``scalar`` (int, float, text or None).
+    """Set ``key`` of the mapping at ``path`` to the YAML scalar ``scalar`` (int, float, text or None).
 
-    ``regime`` names a block under ``regimes`` (created, with the section, when missing) or is None
-    for the ``default`` block. ``means`` is what ``scalar`` stands for; a value already in the file
-    that means the same keeps its own spelling (see :func:`edit_playbook_text`).
+    ``path`` is ``("default",)``, ``("regimes", <regime>)`` or ``("strategy_weights",)``; mappings on
+    it that are missing or empty are created. ``means`` is what ``scalar`` stands for; a value already
+    in the file that means the same keeps its own spelling (see :func:`edit_playbook_text`).
     """
 
-    regime: str | None
+    path: tuple[str, ...]
     key: str
     scalar: Any
     means: object
@@ -90,23 +93,29 @@ def _match_indentation(yaml: YAML, data: CommentedMap) -> None:
 
 
 def _apply_edit(data: CommentedMap, edit: ScalarEdit, read_scalar: Callable[[str, Any], object]) -> None:
-    if edit.regime is None:
-        _set_scalar(data["default"], edit, read_scalar)
-        return
-    new_block = CommentedMap([(edit.key, edit.scalar)])
-    regimes = data.get("regimes")
-    if regimes is None:
-        section = CommentedMap([(edit.regime, new_block)])
-        if "regimes" in data:
-            _replace_empty(data, "regimes", section)
-        else:
-            _insert_after(data, "default", "regimes", section)
-    elif edit.regime not in regimes:
-        _insert_after(regimes, _last_key(regimes), edit.regime, new_block)
-    elif regimes[edit.regime] is None:
-        _replace_empty(regimes, edit.regime, new_block)
-    else:
-        _set_scalar(regimes[edit.regime], edit, read_scalar)
+    mapping = data
+    for depth, name in enumerate(edit.path):
+        child = mapping.get(name)
+        if not isinstance(child, CommentedMap) or not child:
+            created = CommentedMap([(edit.key, edit.scalar)])
+            for inner in reversed(edit.path[depth + 1 :]):
+                created = CommentedMap([(inner, created)])
+            if name in mapping:
+                _replace_empty(mapping, name, created)
+            else:
+                _insert_after(mapping, _anchor(mapping, name, top_level=depth == 0), name, created)
+            return
+        mapping = child
+    _set_scalar(mapping, edit, read_scalar)
+
+
+def _anchor(mapping: CommentedMap, name: str, *, top_level: bool) -> Any:
+    """The key a new ``name`` goes after: the nearest earlier playbook section, else the last key."""
+    if top_level and name in _SECTION_ORDER:
+        earlier = [s for s in _SECTION_ORDER[: _SECTION_ORDER.index(name)] if s in mapping]
+        if earlier:
+            return earlier[-1]
+    return _last_key(mapping)
 
 
 def _set_scalar(block: CommentedMap, edit: ScalarEdit, read_scalar: Callable[[str, Any], object]) -> None:

@@ -14,6 +14,7 @@ from framework.errors import InputError, Problem
 from framework.playbook import (
     DEFAULT_BOUNDS,
     PARAMETERS,
+    STRATEGY_WEIGHTS,
     ParameterChange,
     RegimeParameters,
     format_duration,
@@ -467,3 +468,45 @@ def test_format_duration_is_the_inverse_of_parse_duration(td: pd.Timedelta | Non
 def test_format_duration_rejects_non_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         format_duration(pd.Timedelta(0))
+
+
+WEIGHTED = """\
+default:
+  leverage: 2.0
+  stop_loss: 0.02
+  risk_reward_ratio: 2.0
+  confidence_threshold: 0.7
+  position_size: 0.1
+  max_hold: 48h
+strategy_weights:   # how much margin each strategy gets
+  momentum: 1.0     # the trend follower
+  mean_reversion: 0.5
+"""
+
+
+def test_strategy_weight_changes_keep_comments_and_add_missing_strategies() -> None:
+    changed = parse_playbook(WEIGHTED).with_changes(
+        [
+            ParameterChange(STRATEGY_WEIGHTS, "momentum", 1.3),
+            ParameterChange(STRATEGY_WEIGHTS, "breakout", 0.2),
+        ]
+    )
+    assert changed.strategy_weight("momentum") == 1.3
+    assert changed.strategy_weight("mean_reversion") == 0.5
+    assert changed.strategy_weight("breakout") == 0.2
+    assert "# the trend follower" in changed.text and "# how much margin each strategy gets" in changed.text
+    assert "momentum: 1.3" in changed.text
+
+
+def test_strategy_weights_section_is_created_when_missing() -> None:
+    text = WEIGHTED.split("strategy_weights:")[0] + "bounds:\n  leverage: [1, 5]\n"
+    changed = parse_playbook(text).with_changes([ParameterChange(STRATEGY_WEIGHTS, "momentum", 0.8)])
+    assert changed.strategy_weight("momentum") == 0.8
+    assert changed.text.index("strategy_weights:") < changed.text.index("bounds:")
+
+
+@pytest.mark.parametrize("weight", [-0.1, "heavy"])
+def test_bad_strategy_weights_are_refused(weight: object) -> None:
+    playbook = parse_playbook(WEIGHTED)
+    with pytest.raises(InputError, match=r"strategy_weights\.momentum.*>= 0"):
+        playbook.with_changes([ParameterChange(STRATEGY_WEIGHTS, "momentum", weight)])  # type: ignore[arg-type]
