@@ -1,5 +1,25 @@
 """Replay of historical trades under candidate playbooks: numba kernels and their pandas wrapper."""
 
-from framework.replay.engine import ReplayInputs, SweepResult, prepare, replay, replay_candidates
+from framework.replay.engine import (
+    CandidateTables,
+    ReplayInputs,
+    SweepResult,
+    candidate_tables,
+    prepare,
+    replay,
+    replay_candidates,
+    replay_tables,
+    tables_for_changes,
+)
 
-__all__ = ["ReplayInputs", "SweepResult", "prepare", "replay", "replay_candidates"]
+__all__ = [
+    "CandidateTables",
+    "ReplayInputs",
+    "SweepResult",
+    "candidate_tables",
+    "prepare",
+    "replay",
+    "replay_candidates",
+    "replay_tables",
+    "tables_for_changes",
+]

@@ -29,7 +29,7 @@ import pandas as pd
 from framework.config import ReplaySettings
 from framework.errors import InputError, Problem
 from framework.market import Market, timeframe_to_timedelta
-from framework.playbook import Playbook
+from framework.playbook import DEFAULT_REGIME, STRATEGY_WEIGHTS, ParameterChange, Playbook
 from framework.regimes import REGIMES
 from framework.replay import kernels
 
@@ -174,13 +174,25 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
     )
 
 
-def candidate_tables(
-    inputs: ReplayInputs, playbooks: Sequence[Playbook]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The kernel's view of K playbooks.
+@dataclass(frozen=True)
+class CandidateTables:
+    """The kernel's view of K candidate playbooks.
 
-    Returns parameters (K, groups, 5), max_hold_ns (K, groups) and strategy weights (K, strategies).
+    ``parameters`` (K, groups, 5): leverage, stop_loss, risk_reward_ratio, confidence_threshold,
+    position_size per parameter group (``PARAMETER_GROUPS``); ``max_hold_ns`` (K, groups), -1 for no
+    limit; ``weights`` (K, strategies of the prepared trades).
     """
+
+    parameters: np.ndarray
+    max_hold_ns: np.ndarray
+    weights: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.parameters.shape[0])
+
+
+def candidate_tables(inputs: ReplayInputs, playbooks: Sequence[Playbook]) -> CandidateTables:
+    """Tables of K whole playbooks."""
     parameters = np.empty((len(playbooks), len(PARAMETER_GROUPS), len(KERNEL_PARAMETERS)))
     max_hold = np.empty((len(playbooks), len(PARAMETER_GROUPS)), dtype=np.int64)
     weights = np.empty((len(playbooks), max(len(inputs.strategies), 1)))
@@ -190,7 +202,47 @@ def candidate_tables(
             parameters[k, g] = [getattr(block, name) for name in KERNEL_PARAMETERS]
             max_hold[k, g] = -1 if block.max_hold is None else block.max_hold.value
         weights[k, : len(inputs.strategies)] = [playbook.strategy_weight(s) for s in inputs.strategies]
-    return parameters, max_hold, weights
+    return CandidateTables(parameters, max_hold, weights)
+
+
+def tables_for_changes(
+    inputs: ReplayInputs, base: Playbook, change_sets: Sequence[Sequence[ParameterChange]]
+) -> CandidateTables:
+    """Tables of K candidates, each ``base`` with one set of changes, without rewriting any YAML.
+
+    A change to the ``default`` block reaches every regime that does not set the parameter itself, as
+    :meth:`Playbook.with_changes` would; regime changes in the same set win over default ones. The
+    changes are not checked against bounds: that is the caller's job (the safety rules).
+    """
+    base_tables = candidate_tables(inputs, [base])
+    k = len(change_sets)
+    parameters = np.repeat(base_tables.parameters, k, axis=0)
+    max_hold = np.repeat(base_tables.max_hold_ns, k, axis=0)
+    weights = np.repeat(base_tables.weights, k, axis=0)
+    for row, changes in enumerate(change_sets):
+        ordered = sorted(changes, key=lambda c: c.regime != DEFAULT_REGIME)
+        for change in ordered:
+            if change.regime == STRATEGY_WEIGHTS:
+                if change.parameter in inputs.strategies:
+                    weights[row, inputs.strategies.index(change.parameter)] = float(change.value)  # type: ignore[arg-type]
+                continue
+            groups = _groups_reached(base, change)
+            if change.parameter == "max_hold":
+                value = change.value
+                max_hold[row, groups] = value.value if isinstance(value, pd.Timedelta) else -1
+            else:
+                parameters[row, groups, KERNEL_PARAMETERS.index(change.parameter)] = float(change.value)  # type: ignore[arg-type]
+    return CandidateTables(parameters, max_hold, weights)
+
+
+def _groups_reached(base: Playbook, change: ParameterChange) -> list[int]:
+    if change.regime != DEFAULT_REGIME:
+        return [PARAMETER_GROUPS.index(change.regime)]
+    return [
+        g
+        for g, regime in enumerate(PARAMETER_GROUPS)
+        if regime is None or change.parameter not in base.overrides.get(regime, {})
+    ]
 
 
 def replay_candidates(
@@ -207,8 +259,23 @@ def replay_candidates(
     Memory stays O(K + N + days) unless ``per_trade`` (K x N outcomes) or ``equity`` (K x days daily
     equity, quote currency) is asked for.
     """
-    parameters, max_hold, weights = candidate_tables(inputs, playbooks)
-    k, n = len(playbooks), len(inputs.trade_id)
+    tables = candidate_tables(inputs, playbooks)
+    return replay_tables(
+        inputs, tables, settings, initial_equity=initial_equity, per_trade=per_trade, equity=equity
+    )
+
+
+def replay_tables(
+    inputs: ReplayInputs,
+    tables: CandidateTables,
+    settings: ReplaySettings,
+    *,
+    initial_equity: float = DEFAULT_INITIAL_EQUITY,
+    per_trade: bool = False,
+    equity: bool = False,
+) -> SweepResult:
+    """:func:`replay_candidates` for candidates given as tables (see :func:`tables_for_changes`)."""
+    k, n = len(tables), len(inputs.trade_id)
     days = len(inputs.arrays["day_ends"])
     rows = k if per_trade else 0
     out = {
@@ -228,7 +295,8 @@ def replay_candidates(
         a["logged_exit_ns"], a["logged_exit_price"], a["logged_exit_binds"],
         a["funding_times"], a["funding_cumulative"], a["trade_funding_start"], a["trade_funding_stop"],
         a["day_ends"], a["trade_day_close_start"], a["day_close"], a["day_close_ns"],
-        parameters, max_hold, weights, settings.maintenance_margin_rate, settings.fee, initial_equity,
+        tables.parameters, tables.max_hold_ns, tables.weights,
+        settings.maintenance_margin_rate, settings.fee, initial_equity,
         out["taken"], out["exit_ns"], out["exit_price"], out["reason"], out["return"], out["margin"],
         out_equity,
     )  # fmt: skip
