@@ -98,7 +98,7 @@ def _ema_nb(values: np.ndarray, span: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _wilder_nb(values: np.ndarray, period: int, start: int) -> np.ndarray:
+def wilder_nb(values: np.ndarray, period: int, start: int) -> np.ndarray:
     """Wilder's smoothing: NaN until ``start + period - 1``, seeded there with the mean of the first
     ``period`` values from ``start``, then ``prev + (value - prev) / period``."""
     n = values.shape[0]
@@ -116,7 +116,7 @@ def _wilder_nb(values: np.ndarray, period: int, start: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _true_range_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+def true_range_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
     out = np.empty_like(high)
     out[0] = high[0] - low[0]
     for i in range(1, high.shape[0]):
@@ -137,10 +137,10 @@ def _adx_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -
             plus_dm[i] = up
         if down > up and down > 0.0:
             minus_dm[i] = down
-    true_range = _true_range_nb(high, low, close)
-    smooth_tr = _wilder_nb(true_range, period, 1)
-    smooth_plus = _wilder_nb(plus_dm, period, 1)
-    smooth_minus = _wilder_nb(minus_dm, period, 1)
+    true_range = true_range_nb(high, low, close)
+    smooth_tr = wilder_nb(true_range, period, 1)
+    smooth_plus = wilder_nb(plus_dm, period, 1)
+    smooth_minus = wilder_nb(minus_dm, period, 1)
     dx = np.zeros(n)
     for i in range(period, n):
         if smooth_tr[i] > 0.0:
@@ -148,11 +148,11 @@ def _adx_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -
             minus_di = 100.0 * smooth_minus[i] / smooth_tr[i]
             if plus_di + minus_di > 0.0:
                 dx[i] = 100.0 * abs(plus_di - minus_di) / (plus_di + minus_di)
-    return _wilder_nb(dx, period, period)
+    return wilder_nb(dx, period, period)
 
 
 @njit(cache=True)
-def _trailing_rank_nb(values: np.ndarray, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
+def trailing_rank_nb(values: np.ndarray, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
     """Per bar, over the non-NaN values of the trailing ``window`` (current bar included):
     the current value's rank (0-1; share of the other values below it, ties counting half) and its
     ratio to the window's mean. Both NaN while fewer than ``min_periods`` values are present."""
@@ -255,7 +255,7 @@ def _classify_nb(
 ) -> np.ndarray:
     """Regime codes (index into REGIMES, -1 in the warm-up) for float64 high, low, close."""
     n = close.shape[0]
-    atr = _wilder_nb(_true_range_nb(high, low, close), atr_period, 0)
+    atr = wilder_nb(true_range_nb(high, low, close), atr_period, 0)
     ema = _ema_nb(close, ema_span)
     slope = np.full(n, np.nan)
     vol = np.full(n, np.nan)
@@ -266,7 +266,7 @@ def _classify_nb(
                 change = ema[i] - ema[i - slope_bars]
                 slope[i] = change / atr[i] if atr[i] > 0.0 else 0.0
     adx = _adx_nb(high, low, close, adx_period)
-    vol_rank, vol_ratio = _trailing_rank_nb(vol, vol_window, vol_min_periods)
+    vol_rank, vol_ratio = trailing_rank_nb(vol, vol_window, vol_min_periods)
     raw = _raw_regimes_nb(
         slope, adx, vol_rank, vol_ratio, warmup, adx_trend, slope_min, vol_quantile, vol_ratio_min
     )
