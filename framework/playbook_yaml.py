@@ -19,7 +19,6 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-
 _SECTION_ORDER = ("default", "regimes", "strategy_weights", "bounds")
 
 

@@ -80,7 +80,9 @@ class SweepResult:
                 "trade_id": self.inputs.trade_id,
                 "taken": taken,
                 "exit_time": pd.to_datetime(
-                    np.where(taken, self.per_trade["exit_ns"][candidate], np.iinfo(np.int64).min), utc=True
+                    np.where(taken, self.per_trade["exit_ns"][candidate], np.iinfo(np.int64).min),
+                    unit="ns",
+                    utc=True,
                 ),
                 "exit_price": np.where(taken, self.per_trade["exit_price"][candidate], np.nan),
                 "exit_reason": np.where(taken, reasons, None),
@@ -302,7 +304,7 @@ def replay_tables(
     )  # fmt: skip
     metrics_frame = pd.DataFrame(metrics, columns=list(kernels.METRIC_NAMES))
     equity_frame = (
-        pd.DataFrame(out_equity.T, index=pd.to_datetime(a["day_ends"], utc=True).rename("day_end"))
+        pd.DataFrame(out_equity.T, index=pd.to_datetime(a["day_ends"], unit="ns", utc=True).rename("day_end"))
         if equity
         else None
     )
