@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -18,11 +19,16 @@ from framework.errors import PlaybookTunerError, Problem
 from framework.freqtrade import import_freqtrade
 from framework.market import Market, load_market
 from framework.playbook import load_playbook
+from framework.quality import data_quality
 from framework.regimes import classify, label_trades, summarize
 from framework.replay import prepare, replay_candidates
 from framework.replay.engine import DEFAULT_INITIAL_EQUITY
-from framework.sample import write_sample
+from framework.safety import RISK_ICONS
+from framework.sample import cached_sample, write_sample
+from framework.search import DataRef, run_worker
 from framework.trades import LoadedLog, load_signals, load_trades, write_log
+from framework.tuners import load_tuners
+from framework.tuning import build_context, run_tuners
 
 app = typer.Typer(
     name="playbook-tuner",
@@ -211,6 +217,84 @@ def replay_command(
         console.print(f"metrics written to {json_out}", highlight=False)
 
 
+@app.command("propose")
+def propose_command(
+    trades: Annotated[Path | None, typer.Option(help="Trade log; default: the embedded sample.")] = None,
+    signals: Annotated[Path | None, typer.Option(help="Signal log (lets a threshold be lowered).")] = None,
+    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
+    playbook: Annotated[Path | None, typer.Option(help="Current playbook YAML.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the models and searches.")] = 0,
+    config: ConfigOption = None,
+    lenient: LenientOption = False,
+) -> None:
+    """Run the tuners and print their proposals after the safety rules. Nothing is validated or applied."""
+    settings = load_settings(config)
+    files = _inputs(trades, signals, prices, playbook)
+    log = load_trades(files.trades, lenient=lenient)
+    signal_log = load_signals(files.signals, lenient=lenient).frame if files.signals else None
+    market = load_market(files.prices)
+    book = load_playbook(files.playbook)
+    tuners = load_tuners(list(settings.tuners), settings.tuner_options)
+    with console.status(f"tuning on {len(log.frame)} trades from {files.trades.name}..."):
+        data_ref = DataRef(
+            trades=str(files.trades), prices=str(files.prices), playbook=str(files.playbook),
+            config=str(config) if config else None,
+        )  # fmt: skip
+        context = build_context(
+            log.frame, market, book, settings, signals=signal_log, seed=seed,
+            search_storage=settings.search_storage or None, data_ref=data_ref,
+        )  # fmt: skip
+        result = run_tuners(tuners, context)
+    quality = data_quality(context.trades, settings)
+    table = Table(title=f"Proposals for {files.playbook.name} (safety rules applied, not yet validated)")
+    for column in ("block", "tuner", "change", "risk", "tuner conf.", "model R2 / MAE", "trials"):
+        table.add_column(column, no_wrap=column != "change")
+    for safe in result.accepted:
+        proposal = safe.proposal
+        model = f"{proposal.model.r2:.2f} / {proposal.model.mae:.4f}" if proposal.model else "-"
+        change = f"{proposal.parameter}: {proposal.current:g} -> " + ", ".join(
+            f"{c:g}" for c in safe.candidates
+        )
+        risks = " ".join(RISK_ICONS[r] for r in safe.risks)
+        row = (proposal.regime, proposal.tuner, change, risks, f"{proposal.confidence:.0%}", model)
+        table.add_row(*row, str(proposal.n_trials))
+    console.print(table)
+    for safe in result.accepted:
+        console.print(
+            f"  {safe.proposal.regime} {safe.proposal.parameter}: {safe.proposal.rationale}", highlight=False
+        )
+        for note in safe.notes:
+            console.print(f"    safety: {note}", highlight=False)
+    console.print(f"not proposed ({len(result.refused)}):", highlight=False)
+    for refusal in result.refused:
+        console.print(
+            f"  {refusal.tuner} {refusal.regime} {refusal.parameter}: {refusal.reason}", highlight=False
+        )
+    parts = ", ".join(f"{name} {value:.0f} %" for name, value in quality.parts.items())
+    console.print(
+        f"data quality {quality.score:.0f} % ({parts}); {len(context.trades)} trades", highlight=False
+    )
+
+
+@app.command("worker")
+def worker_command(
+    study: Annotated[str, typer.Option(help="Name of the shared study.")],
+    storage: Annotated[
+        str, typer.Option(help="Storage URL: sqlite:///f.db, postgresql://..., journal:///f.log.")
+    ],
+    trials: Annotated[
+        int | None, typer.Option(help="Run this many trials instead of the study's budget.")
+    ] = None,
+) -> None:
+    """Join a shared parameter search (started by a tuner with search_storage set) and run its trials."""
+    result = run_worker(study, storage, trials)
+    console.print(
+        f"study {study}: {result.n_trials} trials, {result.n_feasible} feasible, "
+        f"best {result.best_value:.4f} with {result.best_params} ({result.seconds:.1f} s)",
+        highlight=False,
+    )
+
+
 @app.command("check")
 def check_command(
     trades: Annotated[Path | None, typer.Option(help="Trade log (.csv, .parquet, .sqlite).")] = None,
@@ -246,6 +330,29 @@ def check_command(
         book = load_playbook(playbook)
         listed = ", ".join(book.overrides) or "none"
         console.print(f"playbook {playbook}: valid; regimes with own parameters: {listed}", highlight=False)
+
+
+@dataclass(frozen=True)
+class _InputFiles:
+    trades: Path
+    signals: Path | None
+    prices: Path
+    playbook: Path
+
+
+def _inputs(
+    trades: Path | None, signals: Path | None, prices: Path | None, playbook: Path | None
+) -> _InputFiles:
+    """The files given, or the embedded sample's when no trade log is given."""
+    if trades is None:
+        if any((signals, prices, playbook)):
+            raise typer.BadParameter("--signals, --prices and --playbook go with --trades")
+        sample = cached_sample()
+        console.print(f"using the embedded sample in {sample.directory}", highlight=False)
+        return _InputFiles(sample.trades, sample.signals, sample.prices, sample.playbook)
+    if prices is None or playbook is None:
+        raise typer.BadParameter("--trades needs --prices and --playbook")
+    return _InputFiles(trades, signals, prices, playbook)
 
 
 def _json_number(value: float) -> float | None:

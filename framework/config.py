@@ -54,6 +54,16 @@ class Settings(_Section):
     max_parameter_change: float = Field(0.3, gt=0, le=1, description="max relative change per session")
     retraining_frequency: int = Field(7, ge=1, description="days between scheduled tuning runs")
     human_review_required: bool = True
+    tuners: tuple[str, ...] = Field(
+        ("leverage", "risk_ratio", "confidence_threshold", "strategy_weights"),
+        description="built-in names, dotted paths 'package.module:Class', or entry-point names",
+    )
+    tuner_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="keyword arguments per tuner, keyed as in `tuners`"
+    )
+    search_storage: str = Field(
+        "", description="Optuna storage shared by workers: sqlite:///f.db, postgresql://..., journal:///f.log"
+    )
     replay: ReplaySettings = ReplaySettings()
     freqtrade: FreqtradeImportSettings = FreqtradeImportSettings()
 
@@ -99,10 +109,12 @@ def settings_to_toml(settings: Settings) -> str:
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} = {_toml_value(v)}" for key, v in value.items()) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return repr(value)

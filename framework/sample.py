@@ -17,6 +17,7 @@ own playbook gives back the logged exits.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -139,14 +140,7 @@ def write_sample(
     playbook = parse_playbook(SAMPLE_PLAYBOOK, source="sample playbook")
     market = load_market(prices_dir)
     trades, signals = run_bot(market, playbook, ReplaySettings())
-    paths = SampleSet(
-        directory=directory,
-        prices=prices_dir,
-        trades=directory / "trades.csv",
-        signals=directory / "signals.csv",
-        playbook=directory / "playbook.yaml",
-        truth=directory / "truth.json",
-    )
+    paths = _sample_paths(directory)
     write_log(validate_trades(trades, source="sample trades").frame, paths.trades)
     write_log(validate_signals(signals, source="sample signals").frame, paths.signals)
     paths.playbook.write_text(playbook.text, encoding="utf-8")
@@ -161,6 +155,22 @@ def write_sample(
     }
     paths.truth.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return paths
+
+
+def cached_sample(seed: int = 7) -> SampleSet:
+    """The default sample, written on first use into the user's cache folder and reused after.
+
+    The folder is ``$PLAYBOOK_TUNER_CACHE`` or ``$XDG_CACHE_HOME/playbook-tuner`` (``~/.cache`` by
+    default), then ``sample-<seed>``; a sample missing any file is written anew.
+    """
+    root = os.environ.get("PLAYBOOK_TUNER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "playbook-tuner"
+    )
+    directory = Path(root) / f"sample-{seed}"
+    paths = _sample_paths(directory)
+    if all(p.exists() for p in (paths.trades, paths.signals, paths.playbook, paths.truth)):
+        return paths
+    return write_sample(directory, seed=seed)
 
 
 def generate_candles(
@@ -295,6 +305,17 @@ def _trade_symbol(
                 "max_rate": max(highs[held].max(initial=entry_price), exit_price),
             }
         )
+
+
+def _sample_paths(directory: Path) -> SampleSet:
+    return SampleSet(
+        directory=directory,
+        prices=directory / "prices",
+        trades=directory / "trades.csv",
+        signals=directory / "signals.csv",
+        playbook=directory / "playbook.yaml",
+        truth=directory / "truth.json",
+    )
 
 
 def _symbol_names(count: int) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -160,3 +161,21 @@ def test_replay_on_real_freqtrade_trades(tmp_path: Path, freqtrade_data: Path) -
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(metrics.read_text())["metrics"]["trades_taken"] == 179
+
+
+def test_propose_runs_every_tuner_on_the_embedded_sample(tmp_path: Path) -> None:
+    config = tmp_path / "fast.toml"
+    config.write_text("[tuner_options]\nrisk_ratio = {trials = 10}\n")
+    result = subprocess.run(
+        [str(COMMAND), "propose", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PLAYBOOK_TUNER_CACHE": str(tmp_path / "cache")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "using the embedded sample" in result.stdout
+    assert (tmp_path / "cache" / "sample-7" / "trades.csv").exists()
+    for tuner in ("leverage", "risk_ratio", "confidence_threshold", "strategy_weights"):
+        assert tuner in result.stdout
+    assert "data quality" in result.stdout and "not yet validated" in result.stdout

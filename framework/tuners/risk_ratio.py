@@ -1,0 +1,152 @@
+"""Stop-loss and risk/reward tuner: an Optuna search of the (stop_loss, risk_reward_ratio) plane per
+regime, its range drawn from how far trades really moved, scored by replaying the trades."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from framework.market import Market
+from framework.regimes import REGIMES
+from framework.search import SearchResult, SearchSpec, run_search
+from framework.tuners.base import NoProposal, Proposal, Tuner, TuningContext
+
+
+class RiskRatioTuner(Tuner):
+    """Search stop and target per regime with Optuna (TPE, seeded), the replay as objective.
+
+    The stop range spans the ``stop_quantiles`` of the trades' adverse excursions (how far price went
+    against them: the log's ``min_rate``/``max_rate`` where present, else the candles between entry and
+    exit) and at least the largest change a session allows around the current stop, within the bounds.
+    Trials maximise replayed log growth; a trial that liquidates or worsens the max drawdown by more
+    than ``drawdown_slack`` is infeasible. The best ``top`` feasible trials that beat the current
+    playbook become the candidates.
+    """
+
+    name = "risk_ratio"
+    parameters = ("stop_loss", "risk_reward_ratio")
+
+    def __init__(
+        self,
+        trials: int = 40,
+        stop_quantiles: tuple[float, float] = (0.2, 0.9),
+        risk_reward_range: tuple[float, float] = (0.5, 4.0),
+        drawdown_slack: float = 0.05,
+        top: int = 3,
+    ):
+        self.trials = trials
+        self.stop_quantiles = stop_quantiles
+        self.risk_reward_range = risk_reward_range
+        self.drawdown_slack = drawdown_slack
+        self.top = top
+
+    def propose(self, context: TuningContext) -> list[Proposal | NoProposal]:
+        adverse, favourable = excursions(context.trades, context.market)
+        baseline = context.replay.baseline()
+        self.searches_: dict[str, int] = {}
+        outcomes: list[Proposal | NoProposal] = []
+        for regime in REGIMES:
+            in_regime = (context.trades["regime"] == regime).to_numpy()
+            if not in_regime.any():
+                for parameter in self.parameters:
+                    outcomes.append(NoProposal(self.name, regime, parameter, f"no trades in {regime}"))
+                continue
+            space = self._space(context, regime, adverse[in_regime])
+            spec = SearchSpec(
+                study_name=f"risk_ratio-{regime}-{context.seed}",
+                regime=regime,
+                space=space,
+                objective="log_growth",
+                max_drawdown_floor=float(baseline["max_drawdown"]) - self.drawdown_slack,
+                seed=context.seed,
+                n_trials=self.trials,
+                data=context.data_ref,
+            )
+            result = run_search(
+                spec, context.replay.inputs, context.playbook, context.replay.settings, context.search_storage
+            )
+            self.searches_[regime] = result.n_trials
+            outcomes.extend(self._proposals(context, regime, result, baseline, favourable[in_regime]))
+        return outcomes
+
+    def _space(
+        self, context: TuningContext, regime: str, adverse: np.ndarray
+    ) -> dict[str, tuple[float, float]]:
+        """Stops between the excursion quantiles, widened to what one session may change the current
+        stop by (a stopped-out trade's excursion ends at the old stop), within the bounds."""
+        bounds = context.playbook.bounds
+        current = float(context.playbook.value(regime, "stop_loss"))  # type: ignore[arg-type]
+        reach = context.settings.max_parameter_change
+        finite = adverse[np.isfinite(adverse) & (adverse > 0)]
+        low_q, high_q = self.stop_quantiles
+        stop_low, stop_high = current * (1 - reach), current * (1 + reach)
+        if finite.size:
+            stop_low = min(stop_low, float(np.quantile(finite, low_q)))
+            stop_high = max(stop_high, float(np.quantile(finite, high_q)))
+        stop = (max(stop_low, bounds["stop_loss"][0]), min(stop_high, bounds["stop_loss"][1]))
+        rr_low, rr_high = self.risk_reward_range
+        rr = (max(rr_low, bounds["risk_reward_ratio"][0]), min(rr_high, bounds["risk_reward_ratio"][1]))
+        return {"stop_loss": stop, "risk_reward_ratio": rr}
+
+    def _proposals(
+        self,
+        context: TuningContext,
+        regime: str,
+        result: SearchResult,
+        baseline: pd.Series,
+        favourable: np.ndarray,
+    ) -> list[Proposal | NoProposal]:
+        trials = result.trials
+        better = trials[trials["feasible"] & (trials["value"] > baseline["log_growth"])]
+        better = better.sort_values("value", ascending=False).head(self.top)
+        if better.empty:
+            reason = (
+                f"none of {result.n_trials} searched (stop, target) pairs beats the current ones in {regime} "
+                "on replayed log growth within the drawdown limit"
+            )
+            return [NoProposal(self.name, regime, p, reason) for p in self.parameters]
+        best = better.iloc[0]
+        typical_move = float(np.nanmedian(favourable)) if np.isfinite(favourable).any() else float("nan")
+        rationale = (
+            f"{regime}: best of {result.n_trials} trials, stop {best['stop_loss']:.4f} and target "
+            f"{best['stop_loss'] * best['risk_reward_ratio']:.4f} (median favourable move "
+            f"{typical_move:.4f}) replay to log growth {best['value']:.3f} "
+            f"vs {baseline['log_growth']:.3f} now"
+        )
+        confidence = float(result.n_feasible / max(result.n_trials, 1))
+        return [
+            Proposal(
+                tuner=self.name,
+                regime=regime,
+                parameter=parameter,
+                current=float(context.playbook.value(regime, parameter)),  # type: ignore[arg-type]
+                candidates=tuple(dict.fromkeys(round(float(v), 6) for v in better[parameter])),
+                confidence=confidence,
+                rationale=rationale,
+                n_trials=result.n_trials,
+            )
+            for parameter in self.parameters
+        ]
+
+
+def excursions(trades: pd.DataFrame, market: Market) -> tuple[np.ndarray, np.ndarray]:
+    """How far price moved against and for each trade while it was open, as fractions of the entry.
+
+    From the log's ``min_rate``/``max_rate`` where both are present, else from the symbol's candles
+    whose bars lie within [entry, exit]; NaN when neither is available.
+    """
+    direction = np.where(trades["side"].to_numpy() == "short", -1.0, 1.0)
+    entry = trades["entry_price"].to_numpy(np.float64)
+    low = trades["min_rate"].to_numpy(np.float64).copy()
+    high = trades["max_rate"].to_numpy(np.float64).copy()
+    missing = np.flatnonzero(~(np.isfinite(low) & np.isfinite(high)))
+    for position in missing:
+        row = trades.iloc[position]
+        if row["symbol"] not in market.candles:
+            continue
+        bars = market.candles[row["symbol"]].frame.loc[row["entry_time"] : row["exit_time"]]
+        if not bars.empty:
+            low[position], high[position] = bars["low"].min(), bars["high"].max()
+    adverse = np.where(direction > 0, (entry - low) / entry, (high - entry) / entry)
+    favourable = np.where(direction > 0, (high - entry) / entry, (entry - low) / entry)
+    return adverse, favourable

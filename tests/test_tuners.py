@@ -1,0 +1,224 @@
+"""Tuners: the registry, a user's own tuner end to end, and every built-in tuner on the sample."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from framework.config import Settings
+from framework.errors import InputError
+from framework.market import load_market
+from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, load_playbook
+from framework.sample import write_sample
+from framework.trades import load_signals, load_trades
+from framework.tuners.base import Proposal, Tuner
+from framework.tuners.confidence import ConfidenceTuner
+from framework.tuners.leverage import LeverageTuner
+from framework.tuners.registry import BUILTIN_TUNERS, load_tuners, tuner_class
+from framework.tuners.risk_ratio import RiskRatioTuner
+from framework.tuners.strategy_weights import StrategyWeightTuner
+from framework.tuning import TuningPass, build_context, run_tuners
+
+# The README's example of a user tuner, verbatim.
+USER_TUNER = '''
+from framework import REGIMES
+from framework.tuners import NoProposal, Proposal, Tuner
+
+
+class TrimLosers(Tuner):
+    """Propose a smaller position size in regimes whose trades return less than `below` on average."""
+
+    name = "trim_losers"
+    parameters = ("position_size",)
+
+    def __init__(self, cut: float = 0.2, below: float = 0.0):
+        self.cut = cut
+        self.below = below
+
+    def propose(self, context):
+        returns = context.features.frame["outcome_return"]
+        outcomes = []
+        for regime in REGIMES:
+            mean = returns[context.trades["regime"] == regime].mean()
+            size = context.playbook.parameters_for(regime).position_size
+            if mean < self.below:
+                why = f"trades in {regime} returned {mean:.2%} on average"
+                smaller = (size * (1 - self.cut),)
+                outcomes.append(Proposal(self.name, regime, "position_size", size, smaller, 0.5, why))
+            else:
+                outcomes.append(NoProposal(self.name, regime, "position_size", f"{regime} trades pay"))
+        return outcomes
+'''
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sample(tmp_path_factory.mktemp("tuners"), seed=2).directory
+
+
+@pytest.fixture(scope="module")
+def context(sample: Path):  # type: ignore[no-untyped-def]
+    return build_context(
+        load_trades(sample / "trades.csv").frame,
+        load_market(sample / "prices"),
+        load_playbook(sample / "playbook.yaml"),
+        Settings(),
+        seed=3,
+    )
+
+
+def _assert_safe(result: TuningPass, settings: Settings) -> None:
+    """Every accepted candidate is inside the bounds and the largest change per session."""
+    for safe in result.accepted:
+        proposal = safe.proposal
+        low, high = (0.0, 5.0) if proposal.regime == STRATEGY_WEIGHTS else _bounds(proposal)
+        for value in safe.candidates:
+            assert low <= value <= high
+            assert (
+                abs(value - proposal.current) <= settings.max_parameter_change * abs(proposal.current) + 1e-12
+            )
+            assert value != proposal.current
+
+
+_BOOK: dict[str, tuple[float, float]] = {}
+
+
+def _bounds(proposal: Proposal) -> tuple[float, float]:
+    return _BOOK[proposal.parameter]
+
+
+def test_registry_finds_builtins_paths_and_entry_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in BUILTIN_TUNERS:
+        assert issubclass(tuner_class(name), Tuner)
+    assert tuner_class("framework.tuners.leverage:LeverageTuner") is LeverageTuner
+    assert tuner_class("framework.tuners.leverage.LeverageTuner") is LeverageTuner
+    (tmp_path / "mytuners.py").write_text(USER_TUNER)
+    dist = tmp_path / "mytuners-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mytuners\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[playbook_tuner.tuners]\ntrim = mytuners:TrimLosers\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert tuner_class("trim").__name__ == "TrimLosers"
+    (tuner,) = load_tuners(["trim"], {"trim": {"cut": 0.1}})
+    assert tuner.get_params() == {"cut": 0.1, "below": 0.0}
+
+
+def test_registry_errors_name_the_tuner() -> None:
+    with pytest.raises(InputError, match="unknown tuner 'magic'; built-in: leverage, risk_ratio"):
+        tuner_class("magic")
+    with pytest.raises(InputError, match="is not a Tuner subclass"):
+        tuner_class("framework.config:Settings")
+    with pytest.raises(InputError, match="options of tuner 'leverage'"):
+        load_tuners(["leverage"], {"leverage": {"no_such_option": 1}})
+
+
+def test_user_tuner_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, context) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "mytuners.py").write_text(USER_TUNER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tuner,) = load_tuners(["mytuners:TrimLosers"], {"mytuners:TrimLosers": {"below": 1.0}})
+    result = run_tuners([tuner], context)
+    assert len(result.outcomes) == 4
+    assert len(result.accepted) == 4  # every regime returns less than 100 % on average
+    for safe in result.accepted:
+        assert safe.proposal.tuner == "trim_losers"
+        assert safe.candidates == (pytest.approx(safe.proposal.current * 0.8),)
+        assert safe.risks == ("low",)  # a 20 % smaller position removes risk
+    sys.modules.pop("mytuners", None)
+
+
+def test_confidence_tuner_only_raises_without_a_signal_log_and_finds_the_planted_edge(context) -> None:  # type: ignore[no-untyped-def]
+    _BOOK.update(context.playbook.bounds)
+    result = run_tuners([ConfidenceTuner()], context)
+    _assert_safe(result, context.settings)
+    raised = {s.proposal.regime for s in result.accepted}
+    for safe in result.accepted:
+        assert all(value > safe.proposal.current for value in safe.candidates)
+    assert raised & {"trending_up", "trending_down"}, "confident trend trades pay in the sample"
+
+
+def test_confidence_tuner_may_lower_with_a_signal_log(sample: Path, context) -> None:  # type: ignore[no-untyped-def]
+    with_signals = build_context(
+        context.trades,
+        context.market,
+        context.playbook,
+        context.settings,
+        signals=load_signals(sample / "signals.csv").frame,
+    )
+    assert len(with_signals.replay.inputs.trade_id) > len(context.trades)
+    pd.testing.assert_series_equal(
+        with_signals.replay.baseline(), context.replay.baseline(), check_names=False
+    )
+    lowered = with_signals.replay.evaluate([[ParameterChange("ranging", "confidence_threshold", 0.2)]])
+    assert lowered["trades_taken"].iat[0] > context.replay.baseline()["trades_taken"]
+    plain = {p.regime: p.n_trials for p in ConfidenceTuner().propose(context) if isinstance(p, Proposal)}
+    result = run_tuners([ConfidenceTuner()], with_signals)
+    for safe in result.accepted:  # lower thresholds were tried too
+        if safe.proposal.regime in plain:
+            assert safe.proposal.n_trials > plain[safe.proposal.regime]
+
+
+def test_strategy_weights_follow_the_planted_structure(context) -> None:  # type: ignore[no-untyped-def]
+    result = run_tuners([StrategyWeightTuner()], context)
+    moves = {s.proposal.parameter: np.sign(s.candidates[0] - s.proposal.current) for s in result.accepted}
+    assert moves.get("momentum", 0) >= 0 and moves.get("mean_reversion", 0) <= 0
+    assert moves, "the sample's momentum out-earns mean reversion"
+
+
+def test_leverage_tuner_reports_its_model_and_respects_the_kelly_ceiling(context) -> None:  # type: ignore[no-untyped-def]
+    _BOOK.update(context.playbook.bounds)
+    tuner = LeverageTuner()
+    result = run_tuners([tuner], context)
+    _assert_safe(result, context.settings)
+    assert np.isfinite(tuner.report_.r2) and tuner.report_.mae > 0
+    assert tuner.report_.target == "outcome_efficiency"
+    for safe in result.accepted:
+        assert safe.proposal.model is tuner.report_
+        assert "Kelly ceiling" in safe.proposal.rationale
+    assert len(result.outcomes) == 4
+
+
+def test_risk_ratio_tuner_searches_each_regime_with_optuna(context) -> None:  # type: ignore[no-untyped-def]
+    _BOOK.update(context.playbook.bounds)
+    tuner = RiskRatioTuner(trials=15)
+    result = run_tuners([tuner], context)
+    _assert_safe(result, context.settings)
+    assert tuner.searches_ and all(n == 15 for n in tuner.searches_.values())
+    for safe in result.accepted:
+        assert safe.proposal.n_trials == 15
+        assert safe.proposal.parameter in ("stop_loss", "risk_reward_ratio")
+
+
+@pytest.mark.shared_data
+def test_every_tuner_runs_on_real_freqtrade_trades_and_respects_the_rules(freqtrade_data: Path) -> None:
+    from framework.config import FreqtradeImportSettings
+    from framework.freqtrade import import_freqtrade
+    from framework.playbook import parse_playbook
+
+    trades = import_freqtrade(
+        freqtrade_data / "backtest_results" / "backtest-result.json", FreqtradeImportSettings()
+    ).log.frame
+    playbook = parse_playbook(
+        "default:\n  leverage: 1.0\n  stop_loss: 0.05\n  risk_reward_ratio: 1.0\n"
+        "  confidence_threshold: 0.5\n  position_size: 0.1\n  max_hold: 12h\n"
+    )
+    settings = Settings()
+    real = build_context(trades, load_market(freqtrade_data), playbook, settings, seed=1)
+    _BOOK.update(playbook.bounds)
+    result = run_tuners(load_tuners(list(BUILTIN_TUNERS), {"risk_ratio": {"trials": 10}}), real)
+    _assert_safe(result, settings)
+    counts = real.trades["regime"].value_counts()
+    for refusal in result.refused:
+        if refusal.reason.startswith("not enough trades in "):
+            regime = refusal.reason.split()[4]
+            assert counts.get(regime, 0) < settings.min_trades_for_tuning
+    for safe in result.accepted:
+        where = safe.proposal.regime
+        n = len(real.trades) if where == "default" else counts.get(where, 0)
+        if where != STRATEGY_WEIGHTS:
+            assert n >= settings.min_trades_for_tuning
