@@ -18,6 +18,7 @@ from framework.config import load_settings, settings_to_toml
 from framework.errors import PlaybookTunerError, Problem
 from framework.freqtrade import import_freqtrade
 from framework.market import Market, load_market
+from framework.models import ModelStore
 from framework.playbook import load_playbook
 from framework.quality import data_quality
 from framework.regimes import classify, label_trades, summarize
@@ -224,6 +225,9 @@ def propose_command(
     prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
     playbook: Annotated[Path | None, typer.Option(help="Current playbook YAML.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the models and searches.")] = 0,
+    models: Annotated[
+        Path | None, typer.Option(help="Save the fitted models here (joblib, versioned).")
+    ] = None,
     config: ConfigOption = None,
     lenient: LenientOption = False,
 ) -> None:
@@ -244,7 +248,7 @@ def propose_command(
             log.frame, market, book, settings, signals=signal_log, seed=seed,
             search_storage=settings.search_storage or None, data_ref=data_ref,
         )  # fmt: skip
-        result = run_tuners(tuners, context)
+        result = run_tuners(tuners, context, ModelStore(models) if models else None)
     quality = data_quality(context.trades, settings)
     table = Table(title=f"Proposals for {files.playbook.name} (safety rules applied, not yet validated)")
     for column in ("block", "tuner", "change", "risk", "tuner conf.", "model R2 / MAE", "trials"):
@@ -270,6 +274,8 @@ def propose_command(
         console.print(
             f"  {refusal.tuner} {refusal.regime} {refusal.parameter}: {refusal.reason}", highlight=False
         )
+    for saved in result.saved_models:
+        console.print(f"model saved: {saved.path} (version {saved.version})", highlight=False)
     parts = ", ".join(f"{name} {value:.0f} %" for name, value in quality.parts.items())
     console.print(
         f"data quality {quality.score:.0f} % ({parts}); {len(context.trades)} trades", highlight=False

@@ -10,6 +10,7 @@ import pandas as pd
 from framework.config import Settings
 from framework.features import build_features
 from framework.market import Market
+from framework.models import ModelStore, SavedModel
 from framework.playbook import Playbook
 from framework.regimes import label_trades
 from framework.replay import prepare
@@ -28,6 +29,7 @@ class TuningPass:
     outcomes: tuple[Proposal | NoProposal, ...]
     accepted: tuple[SafeProposal, ...]
     refused: tuple[Refusal, ...]
+    saved_models: tuple[SavedModel, ...] = ()
 
 
 def build_context(
@@ -66,11 +68,22 @@ def build_context(
     )
 
 
-def run_tuners(tuners: Sequence[Tuner], context: TuningContext) -> TuningPass:
-    """Every tuner's outcomes for the context, then the safety rules."""
-    outcomes = [outcome for tuner in tuners for outcome in tuner.propose(context)]
+def run_tuners(
+    tuners: Sequence[Tuner], context: TuningContext, model_store: ModelStore | None = None
+) -> TuningPass:
+    """Every tuner's outcomes for the context, then the safety rules.
+
+    With ``model_store``, every model a tuner fitted is saved there as a new version.
+    """
+    outcomes: list[Proposal | NoProposal] = []
+    saved: list[SavedModel] = []
+    for tuner in tuners:
+        outcomes.extend(tuner.propose(context))
+        if model_store is not None:
+            for name, (model, report) in tuner.fitted_models().items():
+                saved.append(model_store.save(name, model, report))
     accepted, refused = apply_safety(outcomes, context.playbook, context.trades, context.settings)
-    return TuningPass(tuple(outcomes), tuple(accepted), tuple(refused))
+    return TuningPass(tuple(outcomes), tuple(accepted), tuple(refused), tuple(saved))
 
 
 def _untaken_signals(signals: pd.DataFrame, market: Market, playbook: Playbook) -> pd.DataFrame:

@@ -167,7 +167,7 @@ def test_propose_runs_every_tuner_on_the_embedded_sample(tmp_path: Path) -> None
     config = tmp_path / "fast.toml"
     config.write_text("[tuner_options]\nrisk_ratio = {trials = 10}\n")
     result = subprocess.run(
-        [str(COMMAND), "propose", "--config", str(config)],
+        [str(COMMAND), "propose", "--config", str(config), "--models", str(tmp_path / "models")],
         capture_output=True,
         text=True,
         timeout=600,
@@ -179,3 +179,5 @@ def test_propose_runs_every_tuner_on_the_embedded_sample(tmp_path: Path) -> None
     for tuner in ("leverage", "risk_ratio", "confidence_threshold", "strategy_weights"):
         assert tuner in result.stdout
     assert "data quality" in result.stdout and "not yet validated" in result.stdout
+    assert "model saved:" in result.stdout
+    assert (tmp_path / "models" / "leverage-efficiency-v1.joblib").exists()

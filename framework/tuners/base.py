@@ -150,3 +150,8 @@ class Tuner(ABC):
     @abstractmethod
     def propose(self, context: TuningContext) -> list[Proposal | NoProposal]:
         """Proposals for the context's training window."""
+
+    def fitted_models(self) -> dict[str, tuple[Any, ModelReport]]:
+        """Models fitted by the last :meth:`propose`, by name, with their reports, for the pipeline
+        to persist (none by default)."""
+        return {}

@@ -3,6 +3,8 @@ liquidations decide, under a fractional-Kelly ceiling."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -65,6 +67,10 @@ class LeverageTuner(Tuner):
                 continue
             outcomes.append(self._regime(context, regime, X[in_regime], y[in_regime], baseline))
         return outcomes
+
+    def fitted_models(self) -> dict[str, tuple[Any, ModelReport]]:
+        """The efficiency model of the last :meth:`propose`."""
+        return {"leverage-efficiency": (self.model_, self.report_)} if hasattr(self, "model_") else {}
 
     def _regime(
         self, context: TuningContext, regime: str, X: pd.DataFrame, efficiency: pd.Series, baseline: pd.Series
