@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import optuna
 import pandas as pd
 import typer
 from rich.console import Console
@@ -53,6 +54,7 @@ LenientOption = Annotated[
 
 def main() -> None:
     """Console entry point: user errors print one clear message and exit with status 2."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per study would drown the output
     try:
         app()
     except PlaybookTunerError as exc:
@@ -228,6 +230,9 @@ def propose_command(
     models: Annotated[
         Path | None, typer.Option(help="Save the fitted models here (joblib, versioned).")
     ] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL shared with workers (overrides search_storage).")
+    ] = None,
     config: ConfigOption = None,
     lenient: LenientOption = False,
 ) -> None:
@@ -246,7 +251,7 @@ def propose_command(
         )  # fmt: skip
         context = build_context(
             log.frame, market, book, settings, signals=signal_log, seed=seed,
-            search_storage=settings.search_storage or None, data_ref=data_ref,
+            search_storage=storage or settings.search_storage or None, data_ref=data_ref,
         )  # fmt: skip
         result = run_tuners(tuners, context, ModelStore(models) if models else None)
     quality = data_quality(context.trades, settings)

@@ -94,8 +94,8 @@ SUBSTEPS = 6  # intrabar path steps that make high and low
 # trade logs really show it, over several seeds. (The classifier sees the hidden regimes only in part,
 # so these are stated for the regimes the bot labels, not the hidden ones.)
 PLANTED_DIRECTIONS = {
-    "trending_up": {"confidence_threshold": "up"},
-    "trending_down": {"confidence_threshold": "up"},
+    "trending_up": {"confidence_threshold": "up", "leverage": "up"},
+    "trending_down": {"confidence_threshold": "up", "leverage": "up"},
     "strategy_weights": {"momentum": "up", "mean_reversion": "down"},
 }
 

@@ -106,6 +106,18 @@ def test_momentum_confidence_carries_the_planted_edge_in_trending_regimes(
             assert abs(_t_stat(confident)) < 2, "with no structure there is nothing to find"
 
 
+def test_trending_regimes_pay_on_average_only_with_structure(samples: dict[tuple[int, bool], Path]) -> None:
+    """A positive expectancy with a Kelly leverage far above the playbook's: more leverage grows faster."""
+    for structure in (True, False):
+        trades = pd.concat(_trades(samples[(seed, structure)]) for seed in SEEDS)
+        for regime in ("trending_up", "trending_down"):
+            returns = trades.loc[trades["regime"] == regime, "margin_return"]
+            if structure:
+                assert _t_stat(returns) > 2, regime
+            else:
+                assert _t_stat(returns) < 2, regime
+
+
 def test_momentum_outearns_mean_reversion_only_with_structure(samples: dict[tuple[int, bool], Path]) -> None:
     for structure in (True, False):
         trades = pd.concat(_trades(samples[(seed, structure)]) for seed in SEEDS)

@@ -181,6 +181,9 @@ def test_leverage_tuner_reports_its_model_and_respects_the_kelly_ceiling(context
         assert safe.proposal.model is tuner.report_
         assert "Kelly ceiling" in safe.proposal.rationale
     assert len(result.outcomes) == 4
+    trending = [s for s in result.accepted if s.proposal.regime in ("trending_up", "trending_down")]
+    assert trending, "the sample's trends pay: more leverage there grows the account"
+    assert all(min(s.candidates) > s.proposal.current for s in trending)
 
 
 def test_risk_ratio_tuner_searches_each_regime_with_optuna(context) -> None:  # type: ignore[no-untyped-def]
@@ -188,7 +191,7 @@ def test_risk_ratio_tuner_searches_each_regime_with_optuna(context) -> None:  # 
     tuner = RiskRatioTuner(trials=15)
     result = run_tuners([tuner], context)
     _assert_safe(result, context.settings)
-    assert tuner.searches_ and all(n == 15 for n in tuner.searches_.values())
+    assert tuner.searches_ and all(search.n_trials == 15 for search in tuner.searches_.values())
     for safe in result.accepted:
         assert safe.proposal.n_trials == 15
         assert safe.proposal.parameter in ("stop_loss", "risk_reward_ratio")

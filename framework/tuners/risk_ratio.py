@@ -43,7 +43,7 @@ class RiskRatioTuner(Tuner):
     def propose(self, context: TuningContext) -> list[Proposal | NoProposal]:
         adverse, favourable = excursions(context.trades, context.market)
         baseline = context.replay.baseline()
-        self.searches_: dict[str, int] = {}
+        self.searches_: dict[str, SearchResult] = {}
         outcomes: list[Proposal | NoProposal] = []
         for regime in REGIMES:
             in_regime = (context.trades["regime"] == regime).to_numpy()
@@ -65,7 +65,7 @@ class RiskRatioTuner(Tuner):
             result = run_search(
                 spec, context.replay.inputs, context.playbook, context.replay.settings, context.search_storage
             )
-            self.searches_[regime] = result.n_trials
+            self.searches_[regime] = result
             outcomes.extend(self._proposals(context, regime, result, baseline, favourable[in_regime]))
         return outcomes
 
