@@ -39,6 +39,7 @@ from framework.config import ReplaySettings
 from framework.market import Candles, Market, gap_report
 from framework.playbook import ParameterChange, Playbook, parse_playbook
 from framework.replay import prepare, replay_candidates
+from framework.replay.vectorbt_reference import signal_portfolio
 from framework.trades import validate_trades
 
 BARS = 500_000
@@ -153,39 +154,16 @@ def run_ours(
 
 def run_vectorbt(candles: Candles, signals: dict[str, np.ndarray]) -> np.ndarray:
     """vectorbt's total return per GRID column."""
-    import vectorbt as vbt
-
-    frame = candles.frame
-    flags = {}
-    for name, bars, side in (
-        ("entries", signals["entry_bar"], ~signals["short"]),
-        ("exits", signals["exit_bar"], ~signals["short"]),
-        ("short_entries", signals["entry_bar"], signals["short"]),
-        ("short_exits", signals["exit_bar"], signals["short"]),
-    ):
-        flag = np.zeros(len(frame), dtype=bool)
-        flag[bars[side]] = True
-        flags[name] = pd.Series(flag, index=frame.index)
-    leverage, stop_loss, risk_reward = (np.array(column) for column in zip(*GRID, strict=True))
-    portfolio = vbt.Portfolio.from_signals(
-        frame["close"],
-        **flags,
-        open=frame["open"],
-        high=frame["high"],
-        low=frame["low"],
-        sl_stop=stop_loss[None],
-        tp_stop=(stop_loss * risk_reward)[None],
-        size=(leverage * POSITION_SIZE * (1.0 + FEE))[None],
-        size_type="percent",
-        fees=FEE,
-        init_cash=INITIAL_EQUITY,
-        stop_entry_price="fillprice",
-        upon_opposite_entry="ignore",
-        accumulate=False,
-        freq=STEP,
-        broadcast_kwargs={
-            "columns_from": pd.MultiIndex.from_tuples(GRID, names=["leverage", "stop_loss", "risk_reward"])
-        },
+    portfolio = signal_portfolio(
+        candles.frame,
+        signals["entry_bar"],
+        signals["exit_bar"],
+        signals["short"],
+        pd.MultiIndex.from_tuples(GRID, names=["leverage", "stop_loss", "risk_reward"]),
+        np.full(len(GRID), POSITION_SIZE),
+        FEE,
+        INITIAL_EQUITY,
+        STEP,
     )
     return portfolio.total_return().to_numpy()
 

@@ -38,6 +38,7 @@ from framework.config import ReplaySettings
 from framework.market import Candles, Market, load_candles, timeframe_to_timedelta
 from framework.playbook import ParameterChange, Playbook, parse_playbook
 from framework.replay import kernels, prepare, replay_candidates
+from framework.replay.vectorbt_reference import signal_portfolio
 from framework.trades import validate_trades
 
 pytestmark = pytest.mark.shared_data
@@ -124,42 +125,18 @@ def run_vectorbt(
     candles: Candles, entry_bars: np.ndarray, exit_bars: np.ndarray, shorts: np.ndarray
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """vectorbt's trades (fields as (candidates, trades) arrays) and total return per GRID column."""
-    # vectorbt takes seconds to import: only tests that use it pay for it.
-    import vectorbt as vbt
-
     frame = candles.frame
-    signals = {
-        name: np.zeros(len(frame), dtype=bool) for name in ("long_in", "long_out", "short_in", "short_out")
-    }
-    signals["long_in"][entry_bars[~shorts]] = True
-    signals["long_out"][exit_bars[~shorts]] = True
-    signals["short_in"][entry_bars[shorts]] = True
-    signals["short_out"][exit_bars[shorts]] = True
-    as_series = {name: pd.Series(values, index=frame.index) for name, values in signals.items()}
-    leverage, stop_loss, risk_reward = (np.array(column) for column in zip(*GRID, strict=True))
-    position_size = np.array([POSITION_SIZES[lev] for lev in leverage])
-    portfolio = vbt.Portfolio.from_signals(
-        frame["close"],
-        entries=as_series["long_in"],
-        exits=as_series["long_out"],
-        short_entries=as_series["short_in"],
-        short_exits=as_series["short_out"],
-        open=frame["open"],
-        high=frame["high"],
-        low=frame["low"],
-        sl_stop=stop_loss[None],
-        tp_stop=(stop_loss * risk_reward)[None],
-        size=(leverage * position_size * (1.0 + FEE))[None],
-        size_type="percent",
-        fees=FEE,
-        init_cash=INITIAL_EQUITY,
-        stop_entry_price="fillprice",
-        upon_opposite_entry="ignore",
-        accumulate=False,
-        freq=timeframe_to_timedelta(candles.timeframe),
-        broadcast_kwargs={
-            "columns_from": pd.MultiIndex.from_tuples(GRID, names=["leverage", "stop_loss", "risk_reward"])
-        },
+    leverage = np.array([row[0] for row in GRID])
+    portfolio = signal_portfolio(
+        frame,
+        entry_bars,
+        exit_bars,
+        shorts,
+        pd.MultiIndex.from_tuples(GRID, names=["leverage", "stop_loss", "risk_reward"]),
+        np.array([POSITION_SIZES[lev] for lev in leverage]),
+        FEE,
+        INITIAL_EQUITY,
+        timeframe_to_timedelta(candles.timeframe),
     )
     total_return = portfolio.total_return()
     assert list(total_return.index) == list(GRID)
