@@ -28,9 +28,10 @@ from framework.replay.engine import DEFAULT_INITIAL_EQUITY
 from framework.safety import RISK_ICONS
 from framework.sample import cached_sample, write_sample
 from framework.search import DataRef, run_worker
+from framework.strategy import load_strategy
 from framework.trades import LoadedLog, load_signals, load_trades, write_log
 from framework.tuners import load_tuners
-from framework.tuning import build_context, run_tuners
+from framework.tuning import build_context, regenerate_signals, run_tuners
 
 app = typer.Typer(
     name="playbook-tuner",
@@ -233,6 +234,13 @@ def propose_command(
     storage: Annotated[
         str | None, typer.Option(help="Optuna storage URL shared with workers (overrides search_storage).")
     ] = None,
+    regenerate_signals_with: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--regenerate-signals",
+            help="Without a signal log, rebuild one with this strategy (name or path.py:Class; repeatable).",
+        ),
+    ] = None,
     config: ConfigOption = None,
     lenient: LenientOption = False,
 ) -> None:
@@ -242,6 +250,12 @@ def propose_command(
     log = load_trades(files.trades, lenient=lenient)
     signal_log = load_signals(files.signals, lenient=lenient).frame if files.signals else None
     market = load_market(files.prices)
+    if regenerate_signals_with:
+        if signal_log is not None:
+            raise typer.BadParameter("give either --signals or --regenerate-signals")
+        strategies = [load_strategy(spec) for spec in regenerate_signals_with]
+        signal_log = regenerate_signals(label_trades(log.frame, market), market, strategies)
+        console.print(f"regenerated {len(signal_log)} signals ({int(signal_log['taken'].sum())} taken)")
     book = load_playbook(files.playbook)
     tuners = load_tuners(list(settings.tuners), settings.tuner_options)
     with console.status(f"tuning on {len(log.frame)} trades from {files.trades.name}..."):

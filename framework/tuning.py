@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from framework.config import Settings
+from framework.errors import InputError
 from framework.features import build_features
 from framework.market import Market
 from framework.models import ModelStore, SavedModel
@@ -16,6 +18,8 @@ from framework.regimes import label_trades
 from framework.replay import prepare
 from framework.safety import Refusal, SafeProposal, apply_safety
 from framework.search import DataRef
+from framework.strategy import Strategy, check_signals
+from framework.trades import validate_signals
 from framework.tuners.base import NoProposal, Proposal, ReplayHandle, Tuner, TuningContext
 
 # An untaken signal has no logged exit: replayed, it runs until a level, max_hold or the data's end.
@@ -84,6 +88,44 @@ def run_tuners(
                 saved.append(model_store.save(name, model, report))
     accepted, refused = apply_safety(outcomes, context.playbook, context.trades, context.settings)
     return TuningPass(tuple(outcomes), tuple(accepted), tuple(refused), tuple(saved))
+
+
+def regenerate_signals(trades: pd.DataFrame, market: Market, strategies: Sequence[Strategy]) -> pd.DataFrame:
+    """A signal log rebuilt by running ``strategies`` over the candles, for bots that keep none.
+
+    Every entry a strategy signals on a symbol the trade log trades becomes a signal at the next bar's
+    open (time and price), as the bot would act on it; it is ``taken`` when the log has a trade of that
+    strategy and symbol entering then. Only the strategies named in the log's ``strategy`` column are
+    run. The result is a validated signal log.
+    """
+    executed = set(zip(trades["symbol"], trades["strategy"], trades["entry_time"], strict=True))
+    rows: list[pd.DataFrame] = []
+    for strategy in strategies:
+        for symbol in sorted(set(trades.loc[trades["strategy"] == strategy.name, "symbol"])):
+            candles = market.for_symbol(symbol)
+            frame = candles.frame
+            signals = check_signals(strategy, frame, strategy.signals(frame))
+            bars = np.flatnonzero(signals["entry"].to_numpy()[:-1] != 0)
+            entry_times = frame.index[bars + 1]
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "signal_id": [f"{symbol}:{strategy.name}:{t.isoformat()}" for t in entry_times],
+                        "symbol": symbol,
+                        "side": np.where(signals["entry"].to_numpy()[bars] > 0, "long", "short"),
+                        "entry_time": entry_times,
+                        "entry_price": frame["open"].to_numpy()[bars + 1],
+                        "confidence": signals["confidence"].to_numpy()[bars],
+                        "taken": [(symbol, strategy.name, t) in executed for t in entry_times],
+                        "strategy": strategy.name,
+                        "forecast_return": signals["forecast_return"].to_numpy()[bars],
+                        "timeframe": candles.timeframe,
+                    }
+                )
+            )
+    if not rows:
+        raise InputError.single("trade log", "no trade of the given strategies to regenerate signals for")
+    return validate_signals(pd.concat(rows, ignore_index=True), source="regenerated signals").frame
 
 
 def _untaken_signals(signals: pd.DataFrame, market: Market, playbook: Playbook) -> pd.DataFrame:

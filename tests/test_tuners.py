@@ -14,6 +14,7 @@ from framework.errors import InputError
 from framework.market import load_market
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, load_playbook
 from framework.sample import write_sample
+from framework.strategy import load_strategy
 from framework.trades import load_signals, load_trades
 from framework.tuners.base import Proposal, Tuner
 from framework.tuners.confidence import ConfidenceTuner
@@ -21,7 +22,7 @@ from framework.tuners.leverage import LeverageTuner
 from framework.tuners.registry import BUILTIN_TUNERS, load_tuners, tuner_class
 from framework.tuners.risk_ratio import RiskRatioTuner
 from framework.tuners.strategy_weights import StrategyWeightTuner
-from framework.tuning import TuningPass, build_context, run_tuners
+from framework.tuning import TuningPass, build_context, regenerate_signals, run_tuners
 
 # The README's example of a user tuner, verbatim.
 USER_TUNER = '''
@@ -161,6 +162,19 @@ def test_confidence_tuner_may_lower_with_a_signal_log(sample: Path, context) -> 
     for safe in result.accepted:  # lower thresholds were tried too
         if safe.proposal.regime in plain:
             assert safe.proposal.n_trials > plain[safe.proposal.regime]
+
+
+def test_signals_regenerated_by_the_strategies_match_the_bot_s_trades(sample: Path, context) -> None:  # type: ignore[no-untyped-def]
+    strategies = [load_strategy("momentum"), load_strategy("mean_reversion")]
+    regenerated = regenerate_signals(context.trades, context.market, strategies)
+    logged = load_signals(sample / "signals.csv").frame
+    assert regenerated["taken"].sum() == len(context.trades)  # every trade found among the signals
+    assert len(regenerated) >= len(logged)  # also the signals the bot skipped while in a position
+    with_signals = build_context(
+        context.trades, context.market, context.playbook, context.settings, signals=regenerated
+    )
+    lowered = with_signals.replay.evaluate([[ParameterChange("ranging", "confidence_threshold", 0.2)]])
+    assert lowered["trades_taken"].iat[0] > context.replay.baseline()["trades_taken"]
 
 
 def test_strategy_weights_follow_the_planted_structure(context) -> None:  # type: ignore[no-untyped-def]

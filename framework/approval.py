@@ -1,0 +1,457 @@
+"""Decisions on a tuning session: apply or reject its recommendations, expire it, roll back a version.
+
+Every decision the CLI or the Telegram bot takes goes through :class:`Approvals`, which holds the rules:
+
+- **Idempotent.** A recommendation is decided once; deciding it again changes nothing and the outcome
+  lists it as ``unchanged`` (a double press of Apply All publishes one version).
+- **Stale.** A session's changes are edits of the playbook it was computed on. They are applied only
+  while the live version is that one, or the last version this session's own decisions published; a
+  hand edit of the live file is registered first and makes the session stale too. A stale apply
+  changes nothing but an audit entry, and its message reads ``stale, re-run tune``.
+- **Expired.** Past ``expires_at`` (by the injected clock) a pending session and its pending items
+  become ``expired`` and every decision on them is refused.
+- **One version per call.** The chosen changes are applied together with
+  :meth:`~framework.playbook.Playbook.with_changes` on the live text (comments survive) and published
+  once through :meth:`~framework.store.Store.publish_playbook`. Each decided item gets a
+  :class:`~framework.store.DecisionRecord`; the session becomes ``applied`` once no item is pending
+  (``rejected`` when every item was rejected).
+- **Errors change nothing.** An unknown session or item, or a change the playbook refuses (its bounds),
+  raises :class:`DecisionError` before anything is written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from numbers import Real
+from typing import Any
+
+from framework.errors import InputError, PlaybookTunerError, StoreError
+from framework.playbook import (
+    PARAMETERS,
+    STRATEGY_WEIGHTS,
+    ParameterChange,
+    ParameterValue,
+    Playbook,
+    parse_duration,
+    parse_playbook,
+)
+from framework.store import DecisionRecord, PlaybookVersion, RecommendationRecord, SessionRecord, Store
+
+ACTIONS = ("apply_all", "apply_safe", "apply_items", "reject_all", "reject_items", "expire")
+"""What a decision did; ``expire`` is a session that lapsed (also when a decision found it lapsed)."""
+AUTO_ACTOR = "auto"
+"""Actor of :meth:`Approvals.auto_apply` (``human_review_required = false``)."""
+EXPIRY_ACTOR = "expiry"
+"""Actor recorded when a session lapses."""
+STALE = "stale, re-run tune"
+SAFE_RISK = "low"
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class DecisionError(PlaybookTunerError):
+    """A decision cannot be taken as asked (unknown session or item, a change the playbook refuses,
+    an unknown version to roll back to). Nothing was changed."""
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """What one decision call did to a session.
+
+    ``action`` is one of :data:`ACTIONS`: the action asked for, or ``expire`` when the call found the
+    session lapsed. ``applied`` and ``rejected`` are the recommendation ids this call decided;
+    ``unchanged`` those of the chosen items that had been decided before. ``new_version`` is the
+    playbook version this call published (None when it applied nothing). ``message`` is one line for
+    a human.
+    """
+
+    session_id: str
+    action: str
+    applied: tuple[str, ...]
+    rejected: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    new_version: int | None
+    message: str
+
+
+class Approvals:
+    """Takes decisions on the tuning sessions of ``store`` whose changes go to the ``live_playbook``
+    file the bot reads. ``clock`` gives the current UTC time (injectable for tests)."""
+
+    def __init__(self, store: Store, live_playbook: Path, *, clock: Callable[[], datetime] = utc_now):
+        self.store = store
+        self.live_playbook = Path(live_playbook)
+        self.clock = clock
+
+    # --- decisions -------------------------------------------------------------------------------
+
+    def apply_all(self, session_id: str, actor: str) -> DecisionOutcome:
+        """Apply every pending recommendation of the session as one new playbook version."""
+        return self._apply(session_id, actor, "apply_all", None, safe_only=False)
+
+    def apply_safe(self, session_id: str, actor: str) -> DecisionOutcome:
+        """Apply the pending low-risk recommendations; the others stay pending for review."""
+        return self._apply(session_id, actor, "apply_safe", None, safe_only=True)
+
+    def apply_items(self, session_id: str, item_ids: Iterable[str], actor: str) -> DecisionOutcome:
+        """Apply the named recommendations of the session (those still pending) as one new version."""
+        return self._apply(session_id, actor, "apply_items", item_ids, safe_only=False)
+
+    def reject_all(self, session_id: str, actor: str) -> DecisionOutcome:
+        """Reject every pending recommendation of the session; the playbook is not touched."""
+        return self._reject(session_id, actor, "reject_all", None)
+
+    def reject_items(self, session_id: str, item_ids: Iterable[str], actor: str) -> DecisionOutcome:
+        """Reject the named recommendations of the session (those still pending)."""
+        return self._reject(session_id, actor, "reject_items", item_ids)
+
+    def auto_apply(self, session_id: str) -> DecisionOutcome:
+        """Apply the pending low-risk recommendations as actor :data:`AUTO_ACTOR`.
+
+        For ``human_review_required = false``; the caller checks that setting. Medium- and high-risk
+        items stay pending for a human.
+        """
+        return self._apply(session_id, AUTO_ACTOR, "apply_safe", None, safe_only=True)
+
+    def expire_overdue(self) -> list[str]:
+        """Mark every pending session at or past its ``expires_at`` expired (with its pending items);
+        returns their ids, oldest first."""
+        now = self.clock()
+        expired: list[str] = []
+        for session in self.store.sessions():
+            if session.status == "pending" and now >= session.expires_at:
+                self._expire(session, self.store.recommendations(session.id), now)
+                expired.append(session.id)
+        return expired
+
+    def pending(self) -> list[SessionRecord]:
+        """Sessions awaiting a decision: status pending and not yet at ``expires_at``, oldest first."""
+        now = self.clock()
+        return [s for s in self.store.sessions() if s.status == "pending" and now < s.expires_at]
+
+    def rollback(self, version: int, actor: str, reason: str) -> int:
+        """Publish the text of the earlier ``version`` again as a new version; returns its number.
+
+        The reason is recorded with the new version and in the audit log. A hand edit of the live file
+        is registered as a version first, so it stays in the history.
+        """
+        actor = _checked_actor(actor)
+        if not reason.strip():
+            raise DecisionError(f"give a reason for rolling back to version {version}")
+        try:
+            target = self.store.playbook_version(version)
+        except StoreError as exc:
+            raise DecisionError(f"cannot roll back: {exc}") from exc
+        try:
+            parse_playbook(target.text, f"version {version}")
+        except InputError as exc:
+            raise DecisionError(
+                f"cannot roll back to version {version}: it is not a valid playbook ({exc})"
+            ) from exc
+        live = self.store.register_live_playbook(self.live_playbook)
+        if live.version == version:
+            raise DecisionError(f"version {version} is the live version; there is nothing to roll back")
+        return self.store.rollback(self.live_playbook, version, author=actor, reason=reason).version
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _apply(
+        self, session_id: str, actor: str, action: str, item_ids: Iterable[str] | None, *, safe_only: bool
+    ) -> DecisionOutcome:
+        actor = _checked_actor(actor)
+        session, recommendations = self._load(session_id)
+        chosen = _choose(session, recommendations, item_ids, self._owners)
+        if safe_only:
+            chosen = [rec for rec in chosen if rec.risk == SAFE_RISK]
+        lapsed = self._refuse_if_lapsed(session, recommendations, chosen)
+        if lapsed is not None:
+            return lapsed
+        todo = [rec for rec in chosen if rec.status == "pending"]
+        unchanged = _ids(rec for rec in chosen if rec.status != "pending")
+        chosen_ids = set(_ids(chosen))
+        left = sum(rec.status == "pending" and rec.id not in chosen_ids for rec in recommendations)
+        if not todo:
+            message = _join("nothing to apply", _decided_note(unchanged), _left_note(left))
+            return DecisionOutcome(session.id, action, (), (), unchanged, None, message)
+        changes = _changes(todo)
+
+        before = self.store.latest_playbook_version()
+        live = self.store.register_live_playbook(self.live_playbook)
+        expected = self._expected_version(session)
+        if live.version != expected:
+            if before is not None and live.version != before.version:
+                why = f"the live file was edited by hand (registered as version {live.version})"
+            else:
+                why = f"version {live.version} is live"
+            return self._stale(session, action, actor, todo, f"computed on version {expected}, but {why}")
+        playbook = self._live_playbook(live)
+        mismatch = _first_mismatch(playbook, todo)
+        if mismatch is not None:
+            return self._stale(session, action, actor, todo, mismatch)
+        try:
+            edited = playbook.with_changes(changes)
+        except InputError as exc:
+            raise DecisionError(
+                f"session {session.id}: the playbook refuses these changes, nothing was changed: {exc}"
+            ) from exc
+
+        applied = _ids(todo)
+        published = self.store.publish_playbook(
+            self.live_playbook,
+            edited.text,
+            author=actor,
+            reason=f"session {session.id}, {action}: {', '.join(applied)}",
+        )
+        self._record(session, recommendations, todo, "applied", action, actor, published.version)
+        noun = "change" if len(applied) == 1 else "changes"
+        message = _join(
+            f"applied {len(applied)} {noun} as version {published.version}",
+            _decided_note(unchanged),
+            _left_note(left),
+        )
+        return DecisionOutcome(session.id, action, applied, (), unchanged, published.version, message)
+
+    def _reject(
+        self, session_id: str, actor: str, action: str, item_ids: Iterable[str] | None
+    ) -> DecisionOutcome:
+        actor = _checked_actor(actor)
+        session, recommendations = self._load(session_id)
+        chosen = _choose(session, recommendations, item_ids, self._owners)
+        lapsed = self._refuse_if_lapsed(session, recommendations, chosen)
+        if lapsed is not None:
+            return lapsed
+        todo = [rec for rec in chosen if rec.status == "pending"]
+        unchanged = _ids(rec for rec in chosen if rec.status != "pending")
+        if not todo:
+            message = _join("nothing to reject", _decided_note(unchanged))
+            return DecisionOutcome(session.id, action, (), (), unchanged, None, message)
+        self._record(session, recommendations, todo, "rejected", action, actor, None)
+        rejected = _ids(todo)
+        noun = "item" if len(rejected) == 1 else "items"
+        message = _join(f"rejected {len(rejected)} {noun}", _decided_note(unchanged))
+        return DecisionOutcome(session.id, action, (), rejected, unchanged, None, message)
+
+    def _load(self, session_id: str) -> tuple[SessionRecord, list[RecommendationRecord]]:
+        try:
+            session = self.store.session(session_id)
+        except StoreError as exc:
+            raise DecisionError(f"{exc}; `pending` lists the sessions awaiting a decision") from exc
+        return session, self.store.recommendations(session_id)
+
+    def _owners(self, item_id: str, besides: str) -> list[str]:
+        """Ids of the sessions other than ``besides`` that hold an item ``item_id``."""
+        return [
+            other.id
+            for other in self.store.sessions()
+            if other.id != besides and any(rec.id == item_id for rec in self.store.recommendations(other.id))
+        ]
+
+    def _refuse_if_lapsed(
+        self,
+        session: SessionRecord,
+        recommendations: list[RecommendationRecord],
+        chosen: list[RecommendationRecord],
+    ) -> DecisionOutcome | None:
+        """The refusal of a decision on an expired session (expiring it when it is overdue), or None."""
+        if session.status == "pending":
+            now = self.clock()
+            if now < session.expires_at:
+                return None
+            self._expire(session, recommendations, now)
+        elif session.status != "expired":
+            return None
+        unchanged = _ids(rec for rec in chosen if rec.status in ("applied", "rejected"))
+        when = session.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        message = f"expired at {when}, re-run tune"
+        return DecisionOutcome(session.id, "expire", (), (), unchanged, None, message)
+
+    def _expire(
+        self, session: SessionRecord, recommendations: list[RecommendationRecord], now: datetime
+    ) -> None:
+        lapsed = [rec for rec in recommendations if rec.status == "pending"]
+        for rec in lapsed:
+            self.store.set_recommendation_status(session.id, rec.id, "expired")
+        self.store.set_session_status(session.id, "expired")
+        self.store.record_decision(DecisionRecord(session.id, None, "expire", EXPIRY_ACTOR, now, None))
+        self.store.audit(
+            EXPIRY_ACTOR,
+            "session_expired",
+            {"session": session.id, "expires_at": session.expires_at.isoformat(), "items": _ids(lapsed)},
+        )
+
+    def _expected_version(self, session: SessionRecord) -> int:
+        """The version the session's changes apply to: the last one its own decisions published, else
+        the one it was computed on."""
+        published = [
+            d.result_version for d in self.store.decisions(session.id) if d.result_version is not None
+        ]
+        return published[-1] if published else session.playbook_version
+
+    def _live_playbook(self, live: PlaybookVersion) -> Playbook:
+        try:
+            return parse_playbook(live.text, str(self.live_playbook))
+        except InputError as exc:
+            raise DecisionError(f"the live playbook (version {live.version}) is not valid: {exc}") from exc
+
+    def _stale(
+        self, session: SessionRecord, action: str, actor: str, todo: list[RecommendationRecord], why: str
+    ) -> DecisionOutcome:
+        self.store.audit(
+            actor,
+            "decision_refused",
+            {"session": session.id, "action": action, "items": _ids(todo), "reason": STALE, "detail": why},
+        )
+        return DecisionOutcome(session.id, action, (), (), (), None, f"{STALE}: {why}")
+
+    def _record(
+        self,
+        session: SessionRecord,
+        recommendations: list[RecommendationRecord],
+        decided: list[RecommendationRecord],
+        status: str,
+        action: str,
+        actor: str,
+        version: int | None,
+    ) -> None:
+        """Set the decided items' status, record a decision per item, settle the session, audit."""
+        now = self.clock()
+        # Statuses go first: if the process dies after them, a retry finds the items decided (or the
+        # session stale) instead of applying them a second time.
+        for rec in decided:
+            self.store.set_recommendation_status(session.id, rec.id, status)
+        for rec in decided:
+            self.store.record_decision(DecisionRecord(session.id, rec.id, action, actor, now, version))
+        decided_ids = set(_ids(decided))
+        statuses = [status if rec.id in decided_ids else rec.status for rec in recommendations]
+        session_status = session.status
+        if "pending" not in statuses:
+            session_status = "rejected" if all(s == "rejected" for s in statuses) else "applied"
+            self.store.set_session_status(session.id, session_status)
+        self.store.audit(
+            actor,
+            "decision",
+            {
+                "session": session.id,
+                "action": action,
+                "status": status,
+                "items": sorted(decided_ids),
+                "version": version,
+                "session_status": session_status,
+            },
+        )
+
+
+def _choose(
+    session: SessionRecord,
+    recommendations: list[RecommendationRecord],
+    item_ids: Iterable[str] | None,
+    owners: Callable[[str, str], list[str]],
+) -> list[RecommendationRecord]:
+    """The recommendations named by ``item_ids`` (all when None), in the session's order."""
+    if item_ids is None:
+        return list(recommendations)
+    wanted = list(dict.fromkeys(item_ids))
+    if not wanted:
+        raise DecisionError(f"name at least one item of session {session.id}")
+    known = {rec.id for rec in recommendations}
+    unknown = [item for item in wanted if item not in known]
+    if unknown:
+        notes = []
+        for item in unknown:
+            elsewhere = owners(item, session.id)
+            notes.append(f"{item} (an item of session {', '.join(elsewhere)})" if elsewhere else item)
+        items = ", ".join(sorted(known)) or "none"
+        raise DecisionError(
+            f"session {session.id} has no item {', '.join(notes)}; its items are: {items}. Nothing was changed"
+        )
+    return [rec for rec in recommendations if rec.id in wanted]
+
+
+def _changes(todo: Sequence[RecommendationRecord]) -> list[ParameterChange]:
+    """The playbook changes of ``todo``; a DecisionError for a bad value or two items on one key."""
+    changes: list[ParameterChange] = []
+    seen: dict[str, str] = {}
+    for rec in todo:
+        change = ParameterChange(rec.regime, rec.parameter, _value(rec, rec.proposed, "proposed"))
+        if change.dotted_key in seen:
+            raise DecisionError(
+                f"session {rec.session_id}: items {seen[change.dotted_key]} and {rec.id} both set "
+                f"{change.dotted_key}; apply one of them with apply_items. Nothing was changed"
+            )
+        seen[change.dotted_key] = rec.id
+        changes.append(change)
+    return changes
+
+
+def _value(rec: RecommendationRecord, raw: Any, which: str) -> ParameterValue:
+    """A stored ``current`` or ``proposed`` value as the playbook's type (max_hold as a duration)."""
+    where = f"session {rec.session_id}, item {rec.id} ({rec.regime}.{rec.parameter})"
+    if rec.regime != STRATEGY_WEIGHTS and rec.parameter not in PARAMETERS:
+        raise DecisionError(f"{where}: unknown parameter; parameters are: {', '.join(PARAMETERS)}")
+    if rec.regime != STRATEGY_WEIGHTS and rec.parameter == "max_hold":
+        if raw is not None and not isinstance(raw, str):
+            raise DecisionError(
+                f"{where}: the {which} max_hold must be a duration text such as 48h, got {raw!r}"
+            )
+        try:
+            return parse_duration(raw)
+        except ValueError as exc:
+            raise DecisionError(f"{where}: the {which} value {exc}") from exc
+    if not isinstance(raw, Real) or isinstance(raw, bool) or not math.isfinite(raw):
+        raise DecisionError(f"{where}: the {which} value must be a finite number, got {raw!r}")
+    return float(raw)
+
+
+def _first_mismatch(playbook: Playbook, todo: Sequence[RecommendationRecord]) -> str | None:
+    """Why the first item whose ``current`` is not the playbook's value is stale, or None."""
+    for rec in todo:
+        if rec.regime == STRATEGY_WEIGHTS:
+            live: ParameterValue = playbook.strategy_weight(rec.parameter)
+        else:
+            live = playbook.value(rec.regime, rec.parameter)
+        expected = _value(rec, rec.current, "current")
+        if not _same(expected, live):
+            key = ParameterChange(rec.regime, rec.parameter, None).dotted_key
+            return f"item {rec.id} expects {key} = {rec.current}, the live playbook has {_show(live)}"
+    return None
+
+
+def _same(a: ParameterValue, b: ParameterValue) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def _show(value: ParameterValue) -> str:
+    if value is None:
+        return "no limit"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _checked_actor(actor: str) -> str:
+    if not actor or not actor.strip():
+        raise DecisionError("a decision needs an actor (who decides); got an empty name")
+    return actor.strip()
+
+
+def _ids(recs: Iterable[RecommendationRecord]) -> tuple[str, ...]:
+    return tuple(rec.id for rec in recs)
+
+
+def _decided_note(unchanged: tuple[str, ...]) -> str:
+    return f"{len(unchanged)} already decided" if unchanged else ""
+
+
+def _left_note(left: int) -> str:
+    return f"{left} left pending for review" if left else ""
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(part for part in parts if part)
