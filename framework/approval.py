@@ -25,8 +25,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from numbers import Real
+from pathlib import Path
 from typing import Any
 
 from framework.errors import InputError, PlaybookTunerError, StoreError
@@ -182,15 +182,9 @@ class Approvals:
             return DecisionOutcome(session.id, action, (), (), unchanged, None, message)
         changes = _changes(todo)
 
-        before = self.store.latest_playbook_version()
-        live = self.store.register_live_playbook(self.live_playbook)
-        expected = self._expected_version(session)
-        if live.version != expected:
-            if before is not None and live.version != before.version:
-                why = f"the live file was edited by hand (registered as version {live.version})"
-            else:
-                why = f"version {live.version} is live"
-            return self._stale(session, action, actor, todo, f"computed on version {expected}, but {why}")
+        live, stale = self._live_version_for(session)
+        if stale is not None:
+            return self._stale(session, action, actor, todo, stale)
         playbook = self._live_playbook(live)
         mismatch = _first_mismatch(playbook, todo)
         if mismatch is not None:
@@ -242,7 +236,7 @@ class Approvals:
         try:
             session = self.store.session(session_id)
         except StoreError as exc:
-            raise DecisionError(f"{exc}; `pending` lists the sessions awaiting a decision") from exc
+            raise DecisionError(str(exc)) from exc
         return session, self.store.recommendations(session_id)
 
     def _owners(self, item_id: str, besides: str) -> list[str]:
@@ -286,13 +280,23 @@ class Approvals:
             {"session": session.id, "expires_at": session.expires_at.isoformat(), "items": _ids(lapsed)},
         )
 
-    def _expected_version(self, session: SessionRecord) -> int:
-        """The version the session's changes apply to: the last one its own decisions published, else
-        the one it was computed on."""
+    def _live_version_for(self, session: SessionRecord) -> tuple[PlaybookVersion, str | None]:
+        """The live version (a hand edit of the live file registered first) and why the session is
+        stale, or None when its changes apply to that version: the last one its own decisions
+        published, else the one it was computed on."""
+        before = self.store.latest_playbook_version()
+        live = self.store.register_live_playbook(self.live_playbook)
         published = [
             d.result_version for d in self.store.decisions(session.id) if d.result_version is not None
         ]
-        return published[-1] if published else session.playbook_version
+        expected = published[-1] if published else session.playbook_version
+        if live.version == expected:
+            return live, None
+        if before is not None and live.version != before.version:
+            why = f"the live file was edited by hand (registered as version {live.version})"
+        else:
+            why = f"version {live.version} is live"
+        return live, f"computed on version {expected}, but {why}"
 
     def _live_playbook(self, live: PlaybookVersion) -> Playbook:
         try:
@@ -369,7 +373,8 @@ def _choose(
             notes.append(f"{item} (an item of session {', '.join(elsewhere)})" if elsewhere else item)
         items = ", ".join(sorted(known)) or "none"
         raise DecisionError(
-            f"session {session.id} has no item {', '.join(notes)}; its items are: {items}. Nothing was changed"
+            f"session {session.id} has no item {', '.join(notes)}; its items are: {items}. "
+            "Nothing was changed"
         )
     return [rec for rec in recommendations if rec.id in wanted]
 

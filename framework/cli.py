@@ -248,11 +248,13 @@ def propose_command(
     settings = load_settings(config)
     files = _inputs(trades, signals, prices, playbook)
     log = load_trades(files.trades, lenient=lenient)
-    signal_log = load_signals(files.signals, lenient=lenient).frame if files.signals else None
+    if signals and regenerate_signals_with:
+        raise typer.BadParameter("give either --signals or --regenerate-signals")
     market = load_market(files.prices)
+    signal_log = None
+    if files.signals and not regenerate_signals_with:
+        signal_log = load_signals(files.signals, lenient=lenient).frame
     if regenerate_signals_with:
-        if signal_log is not None:
-            raise typer.BadParameter("give either --signals or --regenerate-signals")
         strategies = [load_strategy(spec) for spec in regenerate_signals_with]
         signal_log = regenerate_signals(label_trades(log.frame, market), market, strategies)
         console.print(f"regenerated {len(signal_log)} signals ({int(signal_log['taken'].sum())} taken)")

@@ -181,3 +181,16 @@ def test_propose_runs_every_tuner_on_the_embedded_sample(tmp_path: Path) -> None
     assert "data quality" in result.stdout and "not yet validated" in result.stdout
     assert "model saved:" in result.stdout
     assert (tmp_path / "models" / "leverage-efficiency-v1.joblib").exists()
+
+
+def test_propose_refuses_two_signal_sources(tmp_path: Path, sample_dir: Path) -> None:
+    result = run(
+        "propose",
+        "--trades", sample_dir / "trades.csv",
+        "--prices", sample_dir / "prices",
+        "--playbook", sample_dir / "playbook.yaml",
+        "--signals", sample_dir / "signals.csv",
+        "--regenerate-signals", "momentum",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "either --signals or --regenerate-signals" in result.stderr
