@@ -1,0 +1,473 @@
+"""The approval core: applying and rejecting a session's recommendations over a real store and live file."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from framework.approval import AUTO_ACTOR, EXPIRY_ACTOR, Approvals, DecisionError, DecisionOutcome
+from framework.playbook import parse_playbook
+from framework.store import RecommendationRecord, SessionRecord, Store
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+LIVE = textwrap.dedent(
+    """\
+    # live playbook, edited by a human
+    default:
+      leverage: 2.0   # tuned weekly
+      stop_loss: 0.02
+      risk_reward_ratio: 2.0
+      confidence_threshold: 0.7
+      position_size: 0.1
+      max_hold: 48h
+    regimes:
+      volatile:
+        leverage: 1.5
+    strategy_weights:
+      momentum: 1.0
+    bounds:
+      leverage: [1, 10]
+    """
+)
+
+
+class Clock:
+    """A settable clock standing in for the wall clock."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Path:
+    path = tmp_path / "playbook.yaml"
+    path.write_text(LIVE, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path, live: Path) -> Iterator[Store]:
+    with Store(tmp_path / "state" / "store.db") as opened:
+        opened.register_live_playbook(live)
+        yield opened
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0 + timedelta(hours=1))
+
+
+@pytest.fixture
+def approvals(store: Store, live: Path, clock: Clock) -> Approvals:
+    return Approvals(store, live, clock=clock)
+
+
+Item = tuple[str, str, str, Any, Any, str]
+"""(id, regime, parameter, current, proposed, risk)"""
+
+STANDARD: tuple[Item, ...] = (
+    ("r1", "default", "leverage", 2.0, 2.4, "medium"),
+    ("r2", "default", "stop_loss", 0.02, 0.018, "low"),
+    ("r3", "default", "max_hold", "48h", "36h", "low"),
+    ("r4", "strategy_weights", "momentum", 1.0, 0.8, "low"),
+    ("r5", "volatile", "confidence_threshold", 0.7, 0.8, "high"),
+)
+
+
+def make_session(
+    store: Store, session_id: str = "s1", items: tuple[Item, ...] = STANDARD, *, version: int = 1
+) -> SessionRecord:
+    session = SessionRecord(session_id, T0, T0 + timedelta(hours=24), "pending", version, {"rejected": []})
+    store.save_session(
+        session,
+        [
+            RecommendationRecord(
+                rec_id, session_id, regime, parameter, current, proposed, risk, 0.9, "pending", {"r2": 0.4}
+            )
+            for rec_id, regime, parameter, current, proposed, risk in items
+        ],
+    )
+    return session
+
+
+def statuses(store: Store, session_id: str = "s1") -> dict[str, str]:
+    return {rec.id: rec.status for rec in store.recommendations(session_id)}
+
+
+def snapshot(store: Store, live: Path) -> tuple[bytes, int, dict[str, str], str]:
+    """What must not move when a decision is refused: the live file, the versions, the statuses."""
+    sessions = {s.id: s.status for s in store.sessions()}
+    items = ";".join(f"{s}:{statuses(store, s)}" for s in sessions)
+    return live.read_bytes(), len(store.playbook_versions()), {**sessions}, items
+
+
+# --- applying -------------------------------------------------------------------------------------
+
+
+def test_apply_all_publishes_one_version_with_every_change(
+    approvals: Approvals, store: Store, live: Path
+) -> None:
+    make_session(store)
+    outcome = approvals.apply_all("s1", "alice")
+
+    assert outcome == DecisionOutcome(
+        "s1", "apply_all", ("r1", "r2", "r3", "r4", "r5"), (), (), 2, "applied 5 changes as version 2"
+    )
+    assert [v.version for v in store.playbook_versions()] == [1, 2]
+    text = live.read_text(encoding="utf-8")
+    assert text == store.playbook_version(2).text
+    assert "# live playbook, edited by a human" in text and "leverage: 2.4   # tuned weekly" in text
+    playbook = parse_playbook(text)
+    assert playbook.default.leverage == 2.4
+    assert playbook.default.stop_loss == 0.018
+    assert playbook.default.max_hold == pd.Timedelta(hours=36)
+    assert playbook.strategy_weight("momentum") == 0.8
+    assert playbook.parameters_for("volatile").confidence_threshold == 0.8
+    assert playbook.parameters_for("volatile").leverage == 1.5
+    assert store.playbook_version(2).author == "alice"
+    assert statuses(store) == dict.fromkeys(["r1", "r2", "r3", "r4", "r5"], "applied")
+    assert store.session("s1").status == "applied"
+    decisions = store.decisions("s1")
+    assert [(d.recommendation_id, d.action, d.actor, d.result_version) for d in decisions] == [
+        (rec_id, "apply_all", "alice", 2) for rec_id in ("r1", "r2", "r3", "r4", "r5")
+    ]
+    assert all(d.created_at == T0 + timedelta(hours=1) for d in decisions)
+    entry = store.audit_log(1)[0]
+    assert (entry.actor, entry.event, entry.detail["version"]) == ("alice", "decision", 2)
+
+
+def test_a_double_press_of_apply_all_publishes_one_version(
+    approvals: Approvals, store: Store, live: Path
+) -> None:
+    make_session(store)
+    first = approvals.apply_all("s1", "alice")
+    before = snapshot(store, live)
+    decisions = len(store.decisions("s1"))
+
+    second = approvals.apply_all("s1", "alice")
+
+    assert first.new_version == 2
+    assert second.applied == () and second.new_version is None
+    assert second.unchanged == ("r1", "r2", "r3", "r4", "r5")
+    assert second.message == "nothing to apply; 5 already decided"
+    assert snapshot(store, live) == before
+    assert len(store.decisions("s1")) == decisions
+
+
+def test_items_applied_in_turns_each_build_on_the_sessions_last_version(
+    approvals: Approvals, store: Store, live: Path
+) -> None:
+    make_session(store)
+    first = approvals.apply_items("s1", ["r1", "r2"], "alice")
+    again = approvals.apply_items("s1", ["r2", "r3"], "bob")
+
+    assert (first.applied, first.new_version) == (("r1", "r2"), 2)
+    assert first.message == "applied 2 changes as version 2; 3 left pending for review"
+    assert (again.applied, again.unchanged, again.new_version) == (("r3",), ("r2",), 3)
+    assert store.playbook_version(3).parent == 2
+    playbook = parse_playbook(live.read_text(encoding="utf-8"))
+    assert (playbook.default.leverage, playbook.default.max_hold) == (2.4, pd.Timedelta(hours=36))
+    assert store.session("s1").status == "pending"
+
+    approvals.reject_items("s1", ["r4", "r5"], "bob")
+    assert store.session("s1").status == "applied"
+
+
+def test_apply_safe_takes_only_low_risk_items(approvals: Approvals, store: Store, live: Path) -> None:
+    make_session(store)
+    outcome = approvals.apply_safe("s1", "alice")
+
+    assert outcome.applied == ("r2", "r3", "r4")
+    assert outcome.message == "applied 3 changes as version 2; 2 left pending for review"
+    assert statuses(store) == {
+        "r1": "pending",
+        "r2": "applied",
+        "r3": "applied",
+        "r4": "applied",
+        "r5": "pending",
+    }
+    assert store.session("s1").status == "pending"
+    assert parse_playbook(live.read_text(encoding="utf-8")).default.leverage == 2.0
+
+    nothing = approvals.apply_safe("s1", "alice")
+    assert (nothing.applied, nothing.unchanged, nothing.new_version) == ((), ("r2", "r3", "r4"), None)
+
+
+def test_auto_apply_acts_as_auto_on_low_risk_items(approvals: Approvals, store: Store) -> None:
+    make_session(store)
+    outcome = approvals.auto_apply("s1")
+
+    assert (outcome.action, outcome.applied) == ("apply_safe", ("r2", "r3", "r4"))
+    assert {d.actor for d in store.decisions("s1")} == {AUTO_ACTOR}
+    assert store.playbook_version(2).author == AUTO_ACTOR
+
+
+# --- rejecting ------------------------------------------------------------------------------------
+
+
+def test_reject_all_changes_no_playbook(approvals: Approvals, store: Store, live: Path) -> None:
+    make_session(store)
+    outcome = approvals.reject_all("s1", "alice")
+
+    assert outcome.rejected == ("r1", "r2", "r3", "r4", "r5") and outcome.new_version is None
+    assert outcome.message == "rejected 5 items"
+    assert live.read_text(encoding="utf-8") == LIVE
+    assert len(store.playbook_versions()) == 1
+    assert store.session("s1").status == "rejected"
+    assert {(d.action, d.result_version) for d in store.decisions("s1")} == {("reject_all", None)}
+
+    again = approvals.reject_all("s1", "alice")
+    assert (again.rejected, again.unchanged) == ((), outcome.rejected)
+    nothing = approvals.apply_all("s1", "alice")
+    assert nothing.new_version is None and len(store.playbook_versions()) == 1
+
+
+def test_rejected_items_stay_out_of_a_later_apply_all(approvals: Approvals, store: Store, live: Path) -> None:
+    make_session(store)
+    approvals.reject_items("s1", ["r1"], "alice")
+    outcome = approvals.apply_all("s1", "alice")
+
+    assert outcome.applied == ("r2", "r3", "r4", "r5") and outcome.unchanged == ("r1",)
+    assert parse_playbook(live.read_text(encoding="utf-8")).default.leverage == 2.0
+    assert store.session("s1").status == "applied"
+
+
+# --- stale and expired ----------------------------------------------------------------------------
+
+
+def test_a_session_is_stale_once_another_version_is_live(
+    approvals: Approvals, store: Store, live: Path
+) -> None:
+    make_session(store)
+    store.publish_playbook(
+        live, LIVE.replace("position_size: 0.1", "position_size: 0.2"), author="x", reason="y"
+    )
+    before = snapshot(store, live)
+
+    outcome = approvals.apply_all("s1", "alice")
+
+    assert outcome.message.startswith("stale, re-run tune")
+    assert "computed on version 1" in outcome.message and "version 2 is live" in outcome.message
+    assert (outcome.applied, outcome.new_version) == ((), None)
+    assert snapshot(store, live) == before
+    entry = store.audit_log(1)[0]
+    assert (entry.actor, entry.event, entry.detail["reason"]) == (
+        "alice",
+        "decision_refused",
+        "stale, re-run tune",
+    )
+    # Rejecting a stale session writes no playbook, so it stays possible.
+    assert approvals.reject_all("s1", "alice").rejected == ("r1", "r2", "r3", "r4", "r5")
+
+
+def test_a_hand_edit_of_the_live_file_makes_the_session_stale(
+    approvals: Approvals, store: Store, live: Path
+) -> None:
+    make_session(store)
+    edited = LIVE.replace("stop_loss: 0.02", "stop_loss: 0.03")
+    live.write_text(edited, encoding="utf-8")
+
+    outcome = approvals.apply_items("s1", ["r1"], "alice")
+
+    assert outcome.message.startswith("stale, re-run tune")
+    assert "edited by hand (registered as version 2)" in outcome.message
+    assert live.read_text(encoding="utf-8") == edited
+    assert store.latest_playbook_version().text == edited  # type: ignore[union-attr]
+    assert statuses(store)["r1"] == "pending"
+
+
+def test_applying_one_session_makes_a_sibling_stale(approvals: Approvals, store: Store) -> None:
+    make_session(store, "s1")
+    make_session(store, "s2")
+    assert approvals.apply_items("s1", ["r1"], "alice").new_version == 2
+
+    outcome = approvals.apply_items("s2", ["r2"], "alice")
+
+    assert outcome.message.startswith("stale, re-run tune") and outcome.new_version is None
+    assert len(store.playbook_versions()) == 2
+
+
+def test_an_item_whose_current_value_moved_is_stale(approvals: Approvals, store: Store, live: Path) -> None:
+    items = (
+        ("a", "default", "leverage", 2.0, 2.4, "medium"),
+        ("b", "default", "leverage", 2.0, 2.2, "medium"),
+    )
+    make_session(store, items=items)
+    approvals.apply_items("s1", ["a"], "alice")
+
+    outcome = approvals.apply_items("s1", ["b"], "alice")
+
+    assert (
+        outcome.message
+        == "stale, re-run tune: item b expects default.leverage = 2.0, the live playbook has 2.4"
+    )
+    assert len(store.playbook_versions()) == 2
+
+
+def test_an_overdue_session_is_refused_and_expired(
+    approvals: Approvals, store: Store, live: Path, clock: Clock
+) -> None:
+    make_session(store)
+    approvals.apply_items("s1", ["r1"], "alice")
+    clock.now = T0 + timedelta(hours=24)  # exactly at expires_at
+
+    outcome = approvals.apply_all("s1", "alice")
+
+    assert outcome == DecisionOutcome("s1", "expire", (), (), ("r1",), None, outcome.message)
+    assert outcome.message == "expired at 2024-03-02 12:00 UTC, re-run tune"
+    assert store.session("s1").status == "expired"
+    assert statuses(store) == {
+        "r1": "applied",
+        "r2": "expired",
+        "r3": "expired",
+        "r4": "expired",
+        "r5": "expired",
+    }
+    assert len(store.playbook_versions()) == 2
+    last = store.decisions("s1")[-1]
+    assert (last.recommendation_id, last.action, last.actor) == (None, "expire", EXPIRY_ACTOR)
+
+    before = snapshot(store, live)
+    assert approvals.reject_items("s1", ["r2"], "alice").action == "expire"
+    assert snapshot(store, live) == before
+
+
+def test_expire_overdue_and_pending(approvals: Approvals, store: Store, clock: Clock) -> None:
+    make_session(store, "old")
+    later = SessionRecord("new", T0, T0 + timedelta(hours=30), "pending", 1, {})
+    store.save_session(later, [])
+    make_session(store, "done")
+    approvals.reject_all("done", "alice")
+    assert [s.id for s in approvals.pending()] == ["new", "old"]
+
+    clock.now = T0 + timedelta(hours=24)  # exactly at the expiry of "old"
+    assert [s.id for s in approvals.pending()] == ["new"]
+    assert approvals.expire_overdue() == ["old"]
+    assert store.session("old").status == "expired" and store.session("done").status == "rejected"
+    assert set(statuses(store, "old").values()) == {"expired"}
+    assert approvals.expire_overdue() == []
+
+
+# --- errors change nothing ------------------------------------------------------------------------
+
+
+def test_unknown_sessions_and_items_are_errors(approvals: Approvals, store: Store, live: Path) -> None:
+    make_session(store, "s1")
+    make_session(store, "s2", (("x9", "default", "leverage", 2.0, 2.2, "medium"),))
+    before = snapshot(store, live)
+
+    with pytest.raises(DecisionError, match="no session nope"):
+        approvals.apply_all("nope", "alice")
+    with pytest.raises(DecisionError, match=r"session s1 has no item r7; its items are: r1, r2, r3, r4, r5"):
+        approvals.apply_items("s1", ["r1", "r7"], "alice")
+    with pytest.raises(DecisionError, match=r"no item x9 \(an item of session s2\)"):
+        approvals.reject_items("s1", ["x9"], "alice")
+    with pytest.raises(DecisionError, match="name at least one item"):
+        approvals.apply_items("s1", [], "alice")
+    with pytest.raises(DecisionError, match="needs an actor"):
+        approvals.apply_all("s1", "  ")
+    assert snapshot(store, live) == before
+
+
+def test_a_change_outside_the_bounds_writes_nothing(approvals: Approvals, store: Store, live: Path) -> None:
+    items = (
+        ("ok", "default", "stop_loss", 0.02, 0.018, "low"),
+        ("big", "default", "leverage", 2.0, 12.0, "high"),
+    )
+    make_session(store, items=items)
+    before = snapshot(store, live)
+
+    with pytest.raises(DecisionError, match=r"default\.leverage.*outside the bounds \[1, 10\]") as raised:
+        approvals.apply_all("s1", "alice")
+
+    assert "nothing was changed" in str(raised.value)
+    assert snapshot(store, live) == before
+    assert store.decisions("s1") == []
+
+
+def test_two_items_setting_one_key_cannot_be_applied_together(
+    approvals: Approvals, store: Store, live: Path
+) -> None:
+    items = (
+        ("a", "default", "leverage", 2.0, 2.4, "medium"),
+        ("b", "default", "leverage", 2.0, 2.2, "medium"),
+    )
+    make_session(store, items=items)
+    before = snapshot(store, live)
+    with pytest.raises(DecisionError, match=r"items a and b both set default\.leverage"):
+        approvals.apply_all("s1", "alice")
+    assert snapshot(store, live) == before
+
+
+@pytest.mark.parametrize(
+    ("parameter", "proposed", "expected"),
+    [
+        ("max_hold", "soon", "is not a duration"),
+        ("max_hold", 36, "must be a duration text"),
+        ("leverage", "2.4", "must be a finite number"),
+        ("leverage", None, "must be a finite number"),
+        ("levrage", 2.4, "unknown parameter"),
+    ],
+)
+def test_a_malformed_recommendation_is_an_error(
+    approvals: Approvals, store: Store, live: Path, parameter: str, proposed: Any, expected: str
+) -> None:
+    make_session(store, items=(("bad", "default", parameter, 2.0, proposed, "low"),))
+    before = snapshot(store, live)
+    with pytest.raises(DecisionError, match=f"session s1, item bad .*{expected}"):
+        approvals.apply_all("s1", "alice")
+    assert snapshot(store, live) == before
+
+
+# --- rollback -------------------------------------------------------------------------------------
+
+
+def test_rollback_publishes_the_old_text_as_a_new_version(
+    approvals: Approvals, store: Store, live: Path
+) -> None:
+    make_session(store)
+    approvals.apply_all("s1", "alice")
+
+    new = approvals.rollback(1, "bob", "drawdown after the change")
+
+    assert new == 3
+    assert live.read_bytes() == LIVE.encode("utf-8")
+    version = store.playbook_version(3)
+    assert (version.author, version.parent) == ("bob", 2)
+    assert version.reason == "rollback to version 1: drawdown after the change"
+    assert store.audit_log(1)[0].detail["rolled_back_to"] == 1
+
+
+def test_rollback_refuses_unknown_live_and_unexplained_versions(
+    approvals: Approvals, store: Store, live: Path
+) -> None:
+    make_session(store)
+    approvals.apply_all("s1", "alice")
+    before = snapshot(store, live)
+
+    with pytest.raises(DecisionError, match=r"no playbook version 9.*versions are 1 to 2"):
+        approvals.rollback(9, "bob", "oops")
+    with pytest.raises(DecisionError, match="version 2 is the live version"):
+        approvals.rollback(2, "bob", "oops")
+    with pytest.raises(DecisionError, match="give a reason"):
+        approvals.rollback(1, "bob", " ")
+    assert snapshot(store, live) == before
+
+
+def test_rollback_keeps_a_hand_edit_in_the_history(approvals: Approvals, store: Store, live: Path) -> None:
+    edited = LIVE.replace("stop_loss: 0.02", "stop_loss: 0.03")
+    live.write_text(edited, encoding="utf-8")
+
+    assert approvals.rollback(1, "bob", "undo the hand edit") == 3
+    assert store.playbook_version(2).text == edited
+    assert live.read_text(encoding="utf-8") == LIVE
