@@ -1,0 +1,488 @@
+"""Charts (PNG) and the self-contained HTML report of a tuning session.
+
+:func:`equity_chart_png` draws one validated change: the equity of the current playbook and of the
+candidate at UTC day ends over the regimes the market was in, and the drawdown of both. Telegram sends
+these PNGs as photos; :func:`render_html_report` embeds the same charts as base64 data URIs in one
+HTML file with inline CSS and no script, link or font to fetch, so it opens offline.
+
+Charts are drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas, never through pyplot: no
+figure stays registered after a call and no call changes another's style.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from matplotlib import dates as mdates
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import PercentFormatter
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from framework.errors import PlaybookTunerError
+from framework.livefile import write_atomically
+from framework.regimes import REGIMES
+from framework.safety import RISK_ICONS
+
+REGIME_COLOURS: dict[str, str] = {
+    "trending_up": "#2ca02c33",
+    "trending_down": "#d6272833",
+    "ranging": "#7f7f7f2b",
+    "volatile": "#ff7f0e38",
+}
+"""Shading of each regime, ``#RRGGBBAA`` (soft alpha), usable by matplotlib and CSS alike."""
+
+BASELINE_COLOUR = "#444444"
+CANDIDATE_COLOUR = "#1f5fbf"
+DPI = 100
+MIN_CHART_PX = 200
+
+# Metrics (from the replay) that are fractions and read best as percentages; counts have no decimals.
+_PERCENT_METRICS = frozenset({"total_return", "max_drawdown", "win_rate", "exposure", "expectancy"})
+_COUNT_METRICS = frozenset({"trades_taken", "liquidations"})
+
+
+@dataclass(frozen=True, eq=False)
+class EquityComparison:
+    """One change's equity before and after, for a chart.
+
+    ``baseline`` and ``candidate`` are equity in quote currency at UTC day ends on the same
+    DatetimeIndex (naive times are taken as UTC), as the columns of
+    ``replay_candidates(..., equity=True).equity``. ``regimes`` is an optional regime label (a name
+    of :data:`framework.regimes.REGIMES`, or NA) per timestamp of any frequency, for shading; each
+    label holds until the next timestamp. ``ValueError`` on mismatched or non-finite input.
+    """
+
+    title: str
+    baseline: pd.Series
+    candidate: pd.Series
+    regimes: pd.Series | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("baseline", "candidate"):
+            series = getattr(self, name)
+            if not isinstance(series.index, pd.DatetimeIndex):
+                raise ValueError(f"EquityComparison.{name} must be indexed by time (a DatetimeIndex)")
+            if len(series) == 0:
+                raise ValueError(f"EquityComparison.{name} is empty")
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            if not np.isfinite(values).all() or (values < 0).any() or values[0] <= 0:
+                raise ValueError(f"EquityComparison.{name} must be finite, >= 0 and start above 0")
+        if not self.baseline.index.equals(self.candidate.index):
+            raise ValueError("EquityComparison.baseline and .candidate must share one index")
+        if not self.baseline.index.is_monotonic_increasing:
+            raise ValueError("EquityComparison equity must be in time order")
+        if self.regimes is not None:
+            if not isinstance(self.regimes.index, pd.DatetimeIndex):
+                raise ValueError("EquityComparison.regimes must be indexed by time (a DatetimeIndex)")
+            labels = self.regimes.dropna().astype(str)
+            unknown = sorted(set(labels) - set(REGIME_COLOURS))
+            if unknown:
+                raise ValueError(f"EquityComparison.regimes has labels outside {list(REGIMES)}: {unknown}")
+
+
+def drawdown(equity: pd.Series) -> pd.Series:
+    """Drawdown of ``equity`` from its running peak: a fraction, 0 at a peak and negative below it."""
+    values = equity.to_numpy(dtype=np.float64)
+    return pd.Series(values / np.maximum.accumulate(values) - 1.0, index=equity.index, name="drawdown")
+
+
+def equity_figure(comparison: EquityComparison, *, width_px: int = 1000, height_px: int = 600) -> Figure:
+    """The chart of :func:`equity_chart_png` as a matplotlib ``Figure`` (Agg canvas), for inspection.
+
+    Top panel: equity of both playbooks over the regime shading; bottom panel: their drawdowns
+    (fractions shown as percent, never above 0). Dates on the x axis are UTC.
+    """
+    if width_px < MIN_CHART_PX or height_px < MIN_CHART_PX:
+        raise ValueError(f"a chart needs at least {MIN_CHART_PX} x {MIN_CHART_PX} pixels")
+    figure = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    equity_axes, drawdown_axes = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.4))
+    x = mdates.date2num(_utc_naive(comparison.baseline.index))
+    lines = [
+        (comparison.baseline, BASELINE_COLOUR, "current playbook"),
+        (comparison.candidate, CANDIDATE_COLOUR, "with the change"),
+    ]
+    handles: list[Any] = []
+    for series, colour, label in lines:
+        values = series.to_numpy(dtype=np.float64)
+        (line,) = equity_axes.plot(x, values, color=colour, linewidth=1.8, label=label)
+        handles.append(line)
+        drawdown_axes.plot(x, drawdown(series).to_numpy(), color=colour, linewidth=1.4)
+    drawdown_axes.fill_between(
+        x, drawdown(comparison.candidate).to_numpy(), 0.0, color=CANDIDATE_COLOUR, alpha=0.12, linewidth=0
+    )
+    x_range = (float(x[0]), float(x[-1])) if len(x) > 1 else (float(x[0]) - 0.5, float(x[0]) + 0.5)
+    if comparison.regimes is not None:
+        shaded = _shade_regimes(equity_axes, comparison.regimes, x_range)
+        handles += [
+            Patch(facecolor=REGIME_COLOURS[regime], edgecolor="none", label=regime.replace("_", " "))
+            for regime in shaded
+        ]
+    equity_axes.set_xlim(*x_range)
+    equity_axes.set_ylabel("equity (quote currency)")
+    equity_axes.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
+    equity_axes.grid(True, color="#dddddd", linewidth=0.6)
+    low = min(float(drawdown(s).min()) for s in (comparison.baseline, comparison.candidate))
+    drawdown_axes.set_ylim(min(low * 1.1, -0.01), 0.0)
+    drawdown_axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    drawdown_axes.set_ylabel("drawdown")
+    drawdown_axes.grid(True, color="#dddddd", linewidth=0.6)
+    locator = mdates.AutoDateLocator(tz=UTC, maxticks=10)
+    drawdown_axes.xaxis.set_major_locator(locator)
+    drawdown_axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    drawdown_axes.set_xlabel("date (UTC)")
+    figure.suptitle(comparison.title, fontsize=13)
+    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    return figure
+
+
+def equity_chart_png(comparison: EquityComparison, *, width_px: int = 1000, height_px: int = 600) -> bytes:
+    """PNG bytes (``width_px`` x ``height_px``) of the equity and drawdown chart of ``comparison``."""
+    buffer = io.BytesIO()
+    equity_figure(comparison, width_px=width_px, height_px=height_px).savefig(
+        buffer, format="png", dpi=DPI, metadata={"Software": None}
+    )
+    return buffer.getvalue()
+
+
+def render_html_report(session: dict[str, Any], charts: Sequence[EquityComparison], path: Path) -> None:
+    """Write the report of one tuning session to ``path`` as one self-contained HTML file.
+
+    ``session`` is the ``tune --json`` document: ``session_id``, ``created_at`` and ``expires_at``
+    (ISO times; naive ones are UTC), ``trades_analyzed``, ``data_quality`` (``score`` and ``parts``,
+    percent 0-100), ``recommendations`` (``id, regime, parameter, current, proposed, change_pct``
+    (percent), ``risk`` (low / medium / high), ``confidence`` (0-1), ``tuner``, ``model`` {r2, mae} or
+    null, ``validation`` {accepted, p_value, dsr, n_trials, baseline{metrics}, candidate{metrics}})
+    and ``rejected`` (``regime, parameter, tuner, reason``, optionally ``current`` and ``proposed``).
+    Other keys are ignored. ``charts[i]`` is the chart of ``recommendations[i]``.
+
+    Every text is HTML-escaped; the file is replaced atomically. ``ValueError`` when the document
+    is malformed or the charts do not pair with the recommendations; ``PlaybookTunerError`` when the
+    folder of ``path`` does not exist.
+    """
+    try:
+        document = _Session.model_validate(session)
+    except ValidationError as exc:
+        raise ValueError(f"the session document is malformed: {exc}") from exc
+    if len(charts) != len(document.recommendations):
+        raise ValueError(
+            f"got {len(charts)} charts for {len(document.recommendations)} recommendations; "
+            "pass one chart per recommendation, in the same order"
+        )
+    if not path.parent.is_dir():
+        raise PlaybookTunerError(f"cannot write the report to {path}: its folder does not exist")
+    write_atomically(path, _page(document, charts))
+
+
+# --- the session document --------------------------------------------------------------------------
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _ModelQuality(_Part):
+    r2: float | None = None
+    mae: float | None = None
+
+
+class _Validation(_Part):
+    accepted: bool
+    p_value: float | None = None
+    dsr: float | None = None
+    n_trials: int | None = None
+    baseline: dict[str, float | None] = {}
+    candidate: dict[str, float | None] = {}
+
+
+class _Recommendation(_Part):
+    id: str | int
+    regime: str
+    parameter: str
+    current: float | str | None
+    proposed: float | str | None
+    change_pct: float | None = None
+    risk: Literal["low", "medium", "high"]
+    confidence: float
+    tuner: str
+    model: _ModelQuality | None = None
+    validation: _Validation | None = None
+
+
+class _Rejection(_Part):
+    regime: str | None
+    parameter: str
+    tuner: str
+    reason: str
+    current: float | str | None = None
+    proposed: float | str | None = None
+
+
+class _DataQuality(_Part):
+    score: float
+    parts: dict[str, float]
+
+
+class _Session(_Part):
+    session_id: str
+    created_at: datetime
+    expires_at: datetime
+    trades_analyzed: int
+    data_quality: _DataQuality
+    recommendations: list[_Recommendation]
+    rejected: list[_Rejection] = []
+
+
+# --- HTML ------------------------------------------------------------------------------------------
+
+_CSS = """
+:root { color-scheme: light; }
+body { margin: 0; background: #f4f5f7; color: #1d2330;
+  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+main { max-width: 1200px; margin: 0 auto; padding: 24px 28px 40px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 32px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #d9dce3; }
+h3 { font-size: 16px; margin: 0 0 10px; }
+.meta { color: #525a6b; margin: 0; }
+.meta code { font-size: 14px; }
+.card { background: #fff; border: 1px solid #dde0e6; border-radius: 8px; padding: 16px 18px;
+  margin: 12px 0; }
+table { border-collapse: collapse; background: #fff; }
+th, td { padding: 6px 8px; border-bottom: 1px solid #e6e8ed; text-align: left; vertical-align: top; }
+th { background: #eef0f4; font-weight: 600; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.wide { width: 100%; font-size: 14px; }
+.scroll { overflow-x: auto; }
+.nowrap { white-space: nowrap; }
+.score { font-size: 30px; font-weight: 700; margin-right: 16px; }
+.quality { display: flex; align-items: center; flex-wrap: wrap; gap: 8px 24px; }
+.bar { display: inline-block; width: 140px; height: 9px; background: #e6e8ed; border-radius: 5px;
+  vertical-align: middle; margin-left: 8px; overflow: hidden; }
+.bar span { display: block; height: 100%; background: #1f5fbf; }
+.risk { white-space: nowrap; }
+.yes { color: #1b7a2f; font-weight: 600; }
+.no { color: #b42318; font-weight: 600; }
+.evidence { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.evidence figure { flex: 1 1 600px; margin: 0; min-width: 0; }
+.evidence img { width: 100%; height: auto; border: 1px solid #e6e8ed; border-radius: 4px; }
+.evidence table { flex: 0 0 auto; font-size: 14px; }
+footer { margin-top: 36px; color: #6b7280; font-size: 13px; }
+"""
+
+
+def _page(session: _Session, charts: Sequence[EquityComparison]) -> str:
+    title = f"Tuning session {session.session_id}"
+    body = [
+        "<header>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="meta">session <code>{_e(session.session_id)}</code> · created '
+        f"{_e(_time(session.created_at))} · expires {_e(_time(session.expires_at))} · "
+        f"{session.trades_analyzed:,} trades analysed</p>",
+        "</header>",
+        _quality_section(session.data_quality),
+        _recommendations_section(session.recommendations),
+        *(_evidence(rec, chart) for rec, chart in zip(session.recommendations, charts, strict=True)),
+        _rejections_section(session.rejected),
+        "<footer>Times are UTC. Out-of-sample metrics come from replaying the logged trades under each "
+        "playbook; p-value and DSR (deflated Sharpe ratio, corrected for the trials tried) are the "
+        "validation gate's. Nothing was applied: approve or reject each recommendation.</footer>",
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+        + "\n".join(body)
+        + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _quality_section(quality: _DataQuality) -> str:
+    parts = "".join(
+        f"<tr><td>{_e(name.replace('_', ' '))}</td><td class=num>{value:.0f} %"
+        f'<span class="bar"><span style="width: {min(max(value, 0.0), 100.0):.1f}%"></span></span>'
+        "</td></tr>"
+        for name, value in quality.parts.items()
+    )
+    return (
+        '<section><h2>Data quality</h2><div class="card quality">'
+        f'<div><span class="score">{quality.score:.0f} %</span>mean of its parts</div>'
+        f"<table>{parts}</table></div></section>"
+    )
+
+
+def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
+    if not recommendations:
+        return "<section><h2>Recommendations</h2><p>No change passed validation.</p></section>"
+    headers = ["id", "block", "parameter", "change", "change %", "risk", "confidence", "tuner"]
+    headers += ["p-value", "DSR", "trials", "model R² / MAE", "validated"]
+    numeric = {"change %", "confidence", "p-value", "DSR", "trials"}
+    head = "".join(f'<th class="num">{h}</th>' if h in numeric else f"<th>{_e(h)}</th>" for h in headers)
+    rows = []
+    for rec in recommendations:
+        check = rec.validation
+        model = f"{_number(rec.model.r2, '.2f')} / {_number(rec.model.mae, '.4f')}" if rec.model else "–"
+        accepted = "–"
+        if check is not None:
+            accepted = '<span class="yes">yes</span>' if check.accepted else '<span class="no">no</span>'
+        cells = [
+            f'<td><a href="#rec-{_anchor(rec.id)}">{_e(rec.id)}</a></td>',
+            f"<td>{_e(rec.regime)}</td>",
+            f"<td>{_e(rec.parameter)}</td>",
+            f'<td class="nowrap">{_e(_value(rec.current))} → {_e(_value(rec.proposed))}</td>',
+            f'<td class="num">{_e(_number(rec.change_pct, "+.1f", " %"))}</td>',
+            f'<td class="risk">{_e(RISK_ICONS[rec.risk])} {_e(rec.risk)}</td>',
+            f'<td class="num">{rec.confidence:.0%}</td>',
+            f"<td>{_e(rec.tuner)}</td>",
+            f'<td class="num">{_e(_p_value(check.p_value if check else None))}</td>',
+            f'<td class="num">{_e(_number(check.dsr if check else None, ".2f"))}</td>',
+            f'<td class="num">{_e(_number(check.n_trials if check else None, "d"))}</td>',
+            f"<td>{_e(model)}</td>",
+            f"<td>{accepted}</td>",
+        ]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f"<section><h2>Recommendations ({len(recommendations)})</h2>"
+        f'<div class="scroll"><table class="wide"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
+    )
+
+
+def _evidence(rec: _Recommendation, chart: EquityComparison) -> str:
+    image = base64.b64encode(equity_chart_png(chart)).decode("ascii")
+    heading = f"{rec.id}: {rec.regime} {rec.parameter} {_value(rec.current)} → {_value(rec.proposed)}"
+    return (
+        f'<section class="card" id="rec-{_anchor(rec.id)}"><h3>{_e(heading)}</h3>'
+        f'<div class="evidence"><figure><img src="data:image/png;base64,{image}" '
+        f'width="1000" height="600" alt="{_e(chart.title)}"></figure>'
+        f"{_metrics_table(rec.validation)}</div></section>"
+    )
+
+
+def _metrics_table(check: _Validation | None) -> str:
+    if check is None:
+        return "<p>No validation evidence.</p>"
+    names = list(dict.fromkeys([*check.baseline, *check.candidate]))
+    rows = "".join(
+        f"<tr><td>{_e(name.replace('_', ' '))}</td>"
+        f'<td class="num">{_e(_metric(name, check.baseline.get(name)))}</td>'
+        f'<td class="num">{_e(_metric(name, check.candidate.get(name)))}</td></tr>'
+        for name in names
+    )
+    return (
+        '<table><thead><tr><th>out of sample</th><th class="num">current</th>'
+        f'<th class="num">with change</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
+
+
+def _rejections_section(rejected: Sequence[_Rejection]) -> str:
+    if not rejected:
+        return "<section><h2>Rejected proposals</h2><p>None.</p></section>"
+    rows = "".join(
+        f"<tr><td>{_e(r.regime or '–')}</td><td>{_e(r.parameter)}</td><td>{_e(r.tuner)}</td>"
+        f"<td>{_e(_change(r.current, r.proposed))}</td><td>{_e(r.reason)}</td></tr>"
+        for r in rejected
+    )
+    return (
+        f"<section><h2>Rejected proposals ({len(rejected)})</h2>"
+        '<div class="scroll"><table class="wide"><thead><tr><th>block</th><th>parameter</th>'
+        f"<th>tuner</th><th>change</th><th>reason</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        "</section>"
+    )
+
+
+# --- formatting --------------------------------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _anchor(identifier: str | int) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(identifier))
+
+
+def _time(moment: datetime) -> str:
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _value(value: float | str | None) -> str:
+    if value is None:
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else value
+
+
+def _change(current: float | str | None, proposed: float | str | None) -> str:
+    if current is None and proposed is None:
+        return "–"
+    return f"{_value(current)} → {_value(proposed)}"
+
+
+def _number(value: float | None, spec: str, suffix: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:{spec}}{suffix}"
+
+
+def _p_value(value: float | None) -> str:
+    if value is not None and 0 <= value < 0.001:
+        return "< 0.001"
+    return _number(value, ".3f")
+
+
+def _metric(name: str, value: float | None) -> str:
+    if name in _PERCENT_METRICS:
+        return _number(None if value is None else 100 * value, ".2f", " %")
+    if name in _COUNT_METRICS:
+        return _number(value, ".0f")
+    return _number(value, ".3f")
+
+
+def _utc_naive(index: pd.DatetimeIndex) -> np.ndarray:
+    """datetime64[ns] values of ``index`` in UTC without a zone (naive input is taken as UTC)."""
+    utc = index.tz_convert("UTC") if index.tz is not None else index
+    return utc.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+
+def _shade_regimes(axes: Any, regimes: pd.Series, x_range: tuple[float, float]) -> list[str]:
+    """Shade each run of equal consecutive labels from its first timestamp to the next run's.
+
+    The last run lasts one typical step (the median gap between labels). Runs are clipped to
+    ``x_range`` (matplotlib date numbers); returns the regimes drawn, in :data:`REGIMES` order.
+    """
+    labels = regimes[~regimes.index.isna()].sort_index()
+    if labels.empty:
+        return []
+    times = mdates.date2num(_utc_naive(pd.DatetimeIndex(labels.index)))
+    codes = pd.Categorical(labels.astype(object), categories=list(REGIMES)).codes
+    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    ends = np.append(times[starts[1:]], times[-1] + step)
+    drawn = []
+    for code, regime in enumerate(REGIMES):
+        run_starts = times[starts][codes[starts] == code]
+        run_ends = ends[codes[starts] == code]
+        left = np.maximum(run_starts, x_range[0])
+        right = np.minimum(run_ends, x_range[1])
+        keep = right > left
+        if not keep.any():
+            continue
+        spans = list(zip(left[keep], (right - left)[keep], strict=True))
+        axes.broken_barh(
+            spans, (0, 1), transform=axes.get_xaxis_transform(), facecolors=REGIME_COLOURS[regime],
+            edgecolors="none", zorder=0, label=regime,
+        )  # fmt: skip
+        drawn.append(regime)
+    return drawn
