@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import optuna
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from framework.config import load_settings, settings_to_toml
+from framework.approval import Approvals
+from framework.config import Settings, load_settings, settings_to_toml
 from framework.errors import PlaybookTunerError, Problem
 from framework.freqtrade import import_freqtrade
 from framework.market import Market, load_market
 from framework.models import ModelStore
+from framework.pipeline import STORE_FILE_NAME, TuneFiles, TuneOutcome, json_number, load_validation_run, run_tune
 from framework.playbook import load_playbook
 from framework.quality import data_quality
 from framework.regimes import classify, label_trades, summarize
 from framework.replay import prepare, replay_candidates
 from framework.replay.engine import DEFAULT_INITIAL_EQUITY
+from framework.report import EquityComparison, render_html_report
 from framework.safety import RISK_ICONS
-from framework.sample import cached_sample, write_sample
+from framework.sample import EMBEDDED_SAMPLE_DAYS, cached_sample, cached_sample_directory, write_sample
 from framework.search import DataRef, run_worker
+from framework.store import Store
 from framework.strategy import load_strategy
 from framework.trades import LoadedLog, load_signals, load_trades, write_log
 from framework.tuners import load_tuners
@@ -48,9 +53,11 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML file over the defaults (or $PLAYBOOK_TUNER_CONFIG).")
 ]
 REGIME_HEADERS = {"trending_up": "up", "trending_down": "down", "ranging": "ranging", "volatile": "volatile"}
-LenientOption = Annotated[
-    bool, typer.Option("--lenient", help="Drop bad rows and report each one instead of failing.")
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="SQLite store; default: ./playbook-tuner.sqlite or the sample's."),
 ]
+LenientOption = Annotated[bool, typer.Option("--lenient", help="Drop bad rows and report each one instead of failing.")]
 
 
 def main() -> None:
@@ -77,9 +84,7 @@ def import_freqtrade_command(
     path: Annotated[Path, typer.Argument(help="tradesv3.sqlite, or a backtest export (.json / .zip).")],
     out: Annotated[Path, typer.Option("--out", help="Trade log to write (.csv or .parquet).")],
     strategy: Annotated[str | None, typer.Option(help="Import only this strategy's trades.")] = None,
-    confidence: Annotated[
-        float | None, typer.Option(help="Constant confidence for every trade (0-1).")
-    ] = None,
+    confidence: Annotated[float | None, typer.Option(help="Constant confidence for every trade (0-1).")] = None,
     confidence_tag_pattern: Annotated[
         str | None, typer.Option(help="Regex with one group reading the confidence out of enter_tag.")
     ] = None,
@@ -192,7 +197,7 @@ def replay_command(
     inputs = prepare(labelled, market, settings.replay)
     result = replay_candidates(inputs, [load_playbook(playbook)], settings.replay, per_trade=True)
     outcomes = result.trades(0)
-    metrics = {name: _json_number(value) for name, value in result.metrics.iloc[0].items()}
+    metrics = {name: json_number(value) for name, value in result.metrics.iloc[0].items()}
     table = Table(title=f"{playbook.name} replayed over {len(outcomes)} trades from {trades.name}")
     table.add_column("metric", no_wrap=True)
     table.add_column("value", justify="right")
@@ -221,6 +226,194 @@ def replay_command(
         console.print(f"metrics written to {json_out}", highlight=False)
 
 
+@app.command("tune")
+def tune_command(
+    trades: Annotated[Path | None, typer.Option(help="Trade log; default: the embedded sample.")] = None,
+    signals: Annotated[Path | None, typer.Option(help="Signal log (lets a threshold be lowered).")] = None,
+    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
+    playbook: Annotated[Path | None, typer.Option(help="Live playbook YAML.")] = None,
+    store: Annotated[Path | None, typer.Option(help="SQLite store; default: beside the playbook.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the session as JSON here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the models, searches and bootstraps.")] = 0,
+    config: ConfigOption = None,
+    lenient: LenientOption = False,
+) -> None:
+    """Tune, validate out of sample, and store the validated changes as a session awaiting approval."""
+    files = _inputs(trades, signals, prices, playbook)
+    lookback = None
+    if trades is None:
+        lookback = EMBEDDED_SAMPLE_DAYS
+        console.print(f"(the embedded sample: all of its {lookback} days are used)", highlight=False)
+    _tune_and_show(
+        TuneFiles(files.trades, files.prices, files.playbook, files.signals, store),
+        load_settings(config),
+        seed=seed,
+        lookback_days=lookback,
+        lenient=lenient,
+        json_out=json_out,
+        report=report,
+    )
+
+
+@app.command("validate")
+def validate_command(
+    run: Annotated[Path | None, typer.Argument(help="A named validation run (backtests/<run>.yaml).")] = None,
+    candidate: Annotated[Path | None, typer.Option(help="Hand-written playbook to judge.")] = None,
+    trades: Annotated[Path | None, typer.Option(help="Trade log; default: the embedded sample.")] = None,
+    signals: Annotated[Path | None, typer.Option(help="Signal log.")] = None,
+    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
+    playbook: Annotated[Path | None, typer.Option(help="Current (live) playbook YAML.")] = None,
+    store: Annotated[Path | None, typer.Option(help="SQLite store; default: beside the playbook.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the session as JSON here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the bootstraps.")] = 0,
+    config: ConfigOption = None,
+) -> None:
+    """Put a hand-written playbook through the same gate as the tuners' proposals, against the current one."""
+    period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
+    if run is not None:
+        spec = load_validation_run(run)
+        candidate, period = spec.candidate, spec.period
+        files = _InputFiles(spec.trades, spec.signals, spec.prices, spec.playbook)
+        config = config or spec.config
+    else:
+        files = None
+    if candidate is None:
+        raise typer.BadParameter("give a run file or --candidate")
+    files = files or _inputs(trades, signals, prices, playbook)
+    lookback = EMBEDDED_SAMPLE_DAYS if files.trades.parent == cached_sample_directory() else None
+    _tune_and_show(
+        TuneFiles(files.trades, files.prices, files.playbook, files.signals, store),
+        load_settings(config),
+        seed=seed,
+        lookback_days=lookback,
+        period=period,
+        candidate=candidate,
+        json_out=json_out,
+        report=report,
+    )
+
+
+def _tune_and_show(
+    files: TuneFiles, settings: Settings, *, json_out: Path | None, report: Path | None, **options: Any
+) -> None:
+    progress_columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*progress_columns, console=console) as bar:
+        task = bar.add_task("starting", total=None)
+        outcome = run_tune(files, settings, progress=lambda step: bar.update(task, description=step), **options)
+    _print_session(outcome.document)
+    if outcome.auto_applied:
+        console.print(f"human_review_required = false: {outcome.auto_applied.message}", highlight=False)
+    if json_out:
+        json_out.write_text(json.dumps(outcome.document, indent=2) + "\n", encoding="utf-8")
+        console.print(f"session written to {json_out}", highlight=False)
+    if report:
+        render_html_report(outcome.document, _charts(outcome), report)
+        console.print(f"report written to {report}", highlight=False)
+
+
+@app.command("status")
+def status_command(store: StoreOption = None) -> None:
+    """Sessions of the last 7 days, their recommendations, data quality and model performance."""
+    with Store(_store_path(store)) as opened:
+        since = datetime.now(UTC) - timedelta(days=7)
+        sessions = opened.sessions(since=since)
+        items = [r for s in sessions for r in opened.recommendations(s.id)]
+        latest = opened.latest_playbook_version()
+    console.print(f"sessions in the last 7 days: {len(sessions)}, recommendations: {len(items)}", highlight=False)
+    if sessions:
+        quality = sum(s.payload["data_quality"]["score"] for s in sessions) / len(sessions)
+        last = sessions[-1]
+        console.print(f"average data quality {quality:.0f} %; last session {last.id} ({last.status})", highlight=False)
+        r2 = [
+            r.payload["model"]["r2"] for r in items if r.payload.get("model") and r.payload["model"]["r2"] is not None
+        ]
+        if r2:
+            console.print(f"model R2 of the recommendations: mean {sum(r2) / len(r2):.3f}", highlight=False)
+    if latest:
+        console.print(f"live playbook: version {latest.version} ({latest.path})", highlight=False)
+
+
+@app.command("history")
+def history_command(store: StoreOption = None) -> None:
+    """Every playbook version: who wrote it, when and why."""
+    with Store(_store_path(store)) as opened:
+        versions = opened.playbook_versions()
+    table = Table(title="Playbook versions")
+    for column in ("version", "time (UTC)", "author", "reason"):
+        table.add_column(column)
+    for version in versions:
+        table.add_row(str(version.version), f"{version.created_at:%Y-%m-%d %H:%M}", version.author, version.reason)
+    console.print(table)
+
+
+@app.command("show")
+def show_command(session: str, store: StoreOption = None) -> None:
+    """A session's recommendations with their status and evidence, and what was rejected."""
+    with Store(_store_path(store)) as opened:
+        record = opened.session(session)
+        statuses = {r.id: r.status for r in opened.recommendations(session)}
+    console.print(
+        f"session {record.id}: {record.status}, expires {record.expires_at:%Y-%m-%d %H:%M} UTC",
+        highlight=False,
+    )
+    _print_session(record.payload, statuses)
+
+
+@app.command("apply")
+def apply_command(
+    session: str,
+    safe_only: Annotated[bool, typer.Option("--safe-only", help="Apply the low-risk changes only.")] = False,
+    items: Annotated[str | None, typer.Option(help="Apply these recommendation ids (r1,r3).")] = None,
+    actor: Annotated[str, typer.Option(help="Who decides (recorded).")] = "cli",
+    store: StoreOption = None,
+) -> None:
+    """Apply a session's validated changes: a new playbook version, written atomically."""
+    with Store(_store_path(store)) as opened:
+        approvals = Approvals(opened, _live_playbook(opened))
+        if items:
+            outcome = approvals.apply_items(session, items.split(","), actor)
+        elif safe_only:
+            outcome = approvals.apply_safe(session, actor)
+        else:
+            outcome = approvals.apply_all(session, actor)
+    console.print(outcome.message, highlight=False)
+
+
+@app.command("reject")
+def reject_command(
+    session: str,
+    items: Annotated[str | None, typer.Option(help="Reject these recommendation ids only (r1,r3).")] = None,
+    actor: Annotated[str, typer.Option(help="Who decides (recorded).")] = "cli",
+    store: StoreOption = None,
+) -> None:
+    """Reject a session's changes (all, or the items named)."""
+    with Store(_store_path(store)) as opened:
+        approvals = Approvals(opened, _live_playbook(opened))
+        outcome = (
+            approvals.reject_items(session, items.split(","), actor) if items else approvals.reject_all(session, actor)
+        )
+    console.print(outcome.message, highlight=False)
+
+
+@app.command("rollback")
+def rollback_command(
+    version: Annotated[int | None, typer.Argument(help="Version to return to; default: the one before.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "rollback from the command line",
+    actor: Annotated[str, typer.Option(help="Who decides (recorded).")] = "cli",
+    store: StoreOption = None,
+) -> None:
+    """Return the live playbook to an earlier version (written as a new version)."""
+    with Store(_store_path(store)) as opened:
+        latest = opened.latest_playbook_version()
+        if latest is None:
+            raise typer.BadParameter("the store has no playbook version yet")
+        target = version if version is not None else (latest.parent or latest.version - 1)
+        new = Approvals(opened, Path(latest.path)).rollback(target, actor, reason)
+    console.print(f"rolled back to version {target}: now version {new}", highlight=False)
+
+
 @app.command("propose")
 def propose_command(
     trades: Annotated[Path | None, typer.Option(help="Trade log; default: the embedded sample.")] = None,
@@ -228,9 +421,7 @@ def propose_command(
     prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
     playbook: Annotated[Path | None, typer.Option(help="Current playbook YAML.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the models and searches.")] = 0,
-    models: Annotated[
-        Path | None, typer.Option(help="Save the fitted models here (joblib, versioned).")
-    ] = None,
+    models: Annotated[Path | None, typer.Option(help="Save the fitted models here (joblib, versioned).")] = None,
     storage: Annotated[
         str | None, typer.Option(help="Optuna storage URL shared with workers (overrides search_storage).")
     ] = None,
@@ -277,41 +468,29 @@ def propose_command(
     for safe in result.accepted:
         proposal = safe.proposal
         model = f"{proposal.model.r2:.2f} / {proposal.model.mae:.4f}" if proposal.model else "-"
-        change = f"{proposal.parameter}: {proposal.current:g} -> " + ", ".join(
-            f"{c:g}" for c in safe.candidates
-        )
+        change = f"{proposal.parameter}: {proposal.current:g} -> " + ", ".join(f"{c:g}" for c in safe.candidates)
         risks = " ".join(RISK_ICONS[r] for r in safe.risks)
         row = (proposal.regime, proposal.tuner, change, risks, f"{proposal.confidence:.0%}", model)
         table.add_row(*row, str(proposal.n_trials))
     console.print(table)
     for safe in result.accepted:
-        console.print(
-            f"  {safe.proposal.regime} {safe.proposal.parameter}: {safe.proposal.rationale}", highlight=False
-        )
+        console.print(f"  {safe.proposal.regime} {safe.proposal.parameter}: {safe.proposal.rationale}", highlight=False)
         for note in safe.notes:
             console.print(f"    safety: {note}", highlight=False)
     console.print(f"not proposed ({len(result.refused)}):", highlight=False)
     for refusal in result.refused:
-        console.print(
-            f"  {refusal.tuner} {refusal.regime} {refusal.parameter}: {refusal.reason}", highlight=False
-        )
+        console.print(f"  {refusal.tuner} {refusal.regime} {refusal.parameter}: {refusal.reason}", highlight=False)
     for saved in result.saved_models:
         console.print(f"model saved: {saved.path} (version {saved.version})", highlight=False)
     parts = ", ".join(f"{name} {value:.0f} %" for name, value in quality.parts.items())
-    console.print(
-        f"data quality {quality.score:.0f} % ({parts}); {len(context.trades)} trades", highlight=False
-    )
+    console.print(f"data quality {quality.score:.0f} % ({parts}); {len(context.trades)} trades", highlight=False)
 
 
 @app.command("worker")
 def worker_command(
     study: Annotated[str, typer.Option(help="Name of the shared study.")],
-    storage: Annotated[
-        str, typer.Option(help="Storage URL: sqlite:///f.db, postgresql://..., journal:///f.log.")
-    ],
-    trials: Annotated[
-        int | None, typer.Option(help="Run this many trials instead of the study's budget.")
-    ] = None,
+    storage: Annotated[str, typer.Option(help="Storage URL: sqlite:///f.db, postgresql://..., journal:///f.log.")],
+    trials: Annotated[int | None, typer.Option(help="Run this many trials instead of the study's budget.")] = None,
 ) -> None:
     """Join a shared parameter search (started by a tuner with search_storage set) and run its trials."""
     result = run_worker(study, storage, trials)
@@ -367,9 +546,7 @@ class _InputFiles:
     playbook: Path
 
 
-def _inputs(
-    trades: Path | None, signals: Path | None, prices: Path | None, playbook: Path | None
-) -> _InputFiles:
+def _inputs(trades: Path | None, signals: Path | None, prices: Path | None, playbook: Path | None) -> _InputFiles:
     """The files given, or the embedded sample's when no trade log is given."""
     if trades is None:
         if any((signals, prices, playbook)):
@@ -382,11 +559,6 @@ def _inputs(
     return _InputFiles(trades, signals, prices, playbook)
 
 
-def _json_number(value: float) -> float | None:
-    """JSON has no NaN or infinity: those become null."""
-    return float(value) if math.isfinite(value) else None
-
-
 def _format_metric(name: str, value: float | None) -> str:
     if value is None:
         return "-"
@@ -395,6 +567,66 @@ def _format_metric(name: str, value: float | None) -> str:
     if name in ("total_return", "max_drawdown", "win_rate", "exposure", "expectancy"):
         return f"{value:.2%}"
     return f"{value:.3f}"
+
+
+def _print_session(document: dict[str, Any], statuses: dict[str, str] | None = None) -> None:
+    """The seed's layout: validated changes per regime, then the rejected ones, then data quality."""
+    recommendations = document["recommendations"]
+    console.print(f"\nsession {document['session_id']}: {len(recommendations)} validated changes", highlight=False)
+    for regime in dict.fromkeys(r["regime"] for r in recommendations):
+        console.print(f"[bold]{regime}[/]")
+        for item in (r for r in recommendations if r["regime"] == regime):
+            status = f"  [{statuses[item['id']]}]" if statuses else ""
+            console.print(
+                f"  {RISK_ICONS[item['risk']]} {item['id']} {item['parameter']}: {item['current']:g} → "
+                f"{item['proposed']:g} (confidence {item['confidence']:.0%}, p={item['validation']['p_value']:.3f}, "
+                f"DSR {item['validation']['dsr']:.2f}){status}",
+                highlight=False,
+            )
+    rejected = document["rejected"]
+    console.print(f"rejected ({len(rejected)}):", highlight=False)
+    for entry in rejected:
+        console.print(
+            f"  {entry['regime']}.{entry['parameter']} ({entry['tuner']}): {entry['reason']}", highlight=False
+        )
+    quality = document["data_quality"]
+    parts = ", ".join(f"{name} {value:.0f} %" for name, value in quality["parts"].items())
+    console.print(
+        f"data quality {quality['score']:.0f} % ({parts}); {document['trades_analyzed']} trades analysed",
+        highlight=False,
+    )
+    if recommendations and statuses is None:
+        console.print(
+            f"approve with: playbook-tuner apply {document['session_id']} [--safe-only | --items r1,r2]",
+            highlight=False,
+        )
+
+
+def _charts(outcome: TuneOutcome) -> list[EquityComparison]:
+    charts = []
+    for verdict in outcome.report.accepted:
+        baseline = verdict.baseline_equity[~verdict.baseline_equity.index.duplicated(keep="last")]
+        candidate = verdict.candidate_equity[~verdict.candidate_equity.index.duplicated(keep="last")]
+        title = f"{verdict.slot.describe()} {verdict.proposal.proposal.current:g} -> {verdict.value:g} (out of sample)"
+        charts.append(EquityComparison(title, baseline, candidate, outcome.regimes))
+    return charts
+
+
+def _store_path(store: Path | None) -> Path:
+    """The store given, else ./playbook-tuner.sqlite, else the embedded sample's."""
+    if store is not None:
+        return store
+    for candidate in (Path(STORE_FILE_NAME), cached_sample_directory() / STORE_FILE_NAME):
+        if candidate.exists():
+            return candidate
+    raise typer.BadParameter(f"no store found: pass --store (tune writes {STORE_FILE_NAME} beside the playbook)")
+
+
+def _live_playbook(store: Store) -> Path:
+    latest = store.latest_playbook_version()
+    if latest is None:
+        raise typer.BadParameter("the store has no playbook version yet: run tune first")
+    return Path(latest.path)
 
 
 def _report_log(kind: str, log: LoadedLog) -> None:

@@ -26,12 +26,8 @@ class ReplaySettings(_Section):
     """How historical trades are replayed. Fractions, not percent."""
 
     fee: float = Field(0.0005, ge=0, lt=0.1, description="fee per side, fraction of notional")
-    maintenance_margin_rate: float = Field(
-        0.005, ge=0, lt=0.5, description="isolated-margin maintenance margin rate"
-    )
-    funding: bool = Field(
-        True, description="charge funding where the candles folder has a funding-rate series"
-    )
+    maintenance_margin_rate: float = Field(0.005, ge=0, lt=0.5, description="isolated-margin maintenance margin rate")
+    funding: bool = Field(True, description="charge funding where the candles folder has a funding-rate series")
 
 
 class FreqtradeImportSettings(_Section):
@@ -45,6 +41,20 @@ class FreqtradeImportSettings(_Section):
     )
 
 
+class ValidationSettings(_Section):
+    """The validation gate (docs/VALIDATION.md). Fractions, not percent."""
+
+    folds: int = Field(5, ge=2, description="anchored walk-forward folds over the search window")
+    holdout_fraction: float = Field(0.2, gt=0, lt=0.5, description="last share of trades no tuner sees")
+    min_oos_trades: int = Field(100, ge=1, description="out-of-sample trades a block needs to be changed")
+    alpha: float = Field(0.05, gt=0, lt=1, description="largest accepted (Holm-adjusted) SPA p-value")
+    min_dsr: float = Field(0.95, ge=0, le=1, description="smallest accepted deflated Sharpe ratio")
+    max_drawdown_margin: float = Field(
+        0.05, ge=0, le=1, description="how much deeper the candidate's max drawdown may be"
+    )
+    spa_reps: int = Field(1000, ge=100, description="bootstrap replications of the SPA test")
+
+
 class Settings(_Section):
     """Effective configuration. Durations in days unless the name says otherwise."""
 
@@ -54,6 +64,7 @@ class Settings(_Section):
     max_parameter_change: float = Field(0.3, gt=0, le=1, description="max relative change per session")
     retraining_frequency: int = Field(7, ge=1, description="days between scheduled tuning runs")
     human_review_required: bool = True
+    session_expiry_hours: float = Field(24.0, gt=0, description="hours a tuning session's recommendations stay open")
     tuners: tuple[str, ...] = Field(
         ("leverage", "risk_ratio", "confidence_threshold", "strategy_weights"),
         description="built-in names, dotted paths 'package.module:Class', or entry-point names",
@@ -65,6 +76,7 @@ class Settings(_Section):
         "", description="Optuna storage shared by workers: sqlite:///f.db, postgresql://..., journal:///f.log"
     )
     replay: ReplaySettings = ReplaySettings()
+    validation: ValidationSettings = ValidationSettings()
     freqtrade: FreqtradeImportSettings = FreqtradeImportSettings()
 
 
@@ -88,8 +100,7 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         raise InputError(
-            Problem(file=name, field=".".join(str(p) for p in err["loc"]), message=err["msg"])
-            for err in exc.errors()
+            Problem(file=name, field=".".join(str(p) for p in err["loc"]), message=err["msg"]) for err in exc.errors()
         ) from None
 
 

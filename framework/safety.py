@@ -93,6 +93,12 @@ def apply_safety(
     return accepted, refused
 
 
+def as_written(proposal: Proposal) -> SafeProposal:
+    """A proposal passed through without the rules (a hand-written playbook's change), risk classed."""
+    risks = tuple(risk_class(proposal.parameter, proposal.regime, proposal.current, c) for c in proposal.candidates)
+    return SafeProposal(proposal, proposal.candidates, risks, ("as written: safety rules not applied",))
+
+
 def relative_change(current: float, proposed: float, bound_range: float) -> float:
     """Signed change as a fraction of the current value (of the bound range when the current is 0)."""
     scale = abs(current) if current != 0 else bound_range

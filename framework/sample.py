@@ -37,6 +37,8 @@ SAMPLE_START = pd.Timestamp("2026-01-01", tz="UTC")
 SAMPLE_TIMEFRAME = "5m"
 SAMPLE_STRATEGIES = ("momentum", "mean_reversion")
 INITIAL_EQUITY = 10_000.0
+EMBEDDED_SAMPLE_DAYS = 120
+"""Length of the sample commands use when given no data: enough days for the gate to judge."""
 SYMBOL_NAMES = ("ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO", "FOXTROT", "GOLF", "HOTEL")
 
 SAMPLE_PLAYBOOK = """\
@@ -157,25 +159,25 @@ def write_sample(
     return paths
 
 
-def cached_sample(seed: int = 7) -> SampleSet:
-    """The default sample, written on first use into the user's cache folder and reused after.
-
-    The folder is ``$PLAYBOOK_TUNER_CACHE`` or ``$XDG_CACHE_HOME/playbook-tuner`` (``~/.cache`` by
-    default), then ``sample-<seed>``; a sample missing any file is written anew.
-    """
+def cached_sample_directory(seed: int = 7) -> Path:
+    """Where :func:`cached_sample` keeps the embedded sample: ``$PLAYBOOK_TUNER_CACHE`` or
+    ``$XDG_CACHE_HOME/playbook-tuner`` (``~/.cache`` by default), then ``sample-<seed>``."""
     root = os.environ.get("PLAYBOOK_TUNER_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "playbook-tuner"
     )
-    directory = Path(root) / f"sample-{seed}"
-    paths = _sample_paths(directory)
+    return Path(root) / f"sample-{seed}"
+
+
+def cached_sample(seed: int = 7) -> SampleSet:
+    """The embedded sample (``EMBEDDED_SAMPLE_DAYS`` days), written on first use into the cache
+    folder (:func:`cached_sample_directory`) and reused after; a sample missing a file is written anew."""
+    paths = _sample_paths(cached_sample_directory(seed))
     if all(p.exists() for p in (paths.trades, paths.signals, paths.playbook, paths.truth)):
         return paths
-    return write_sample(directory, seed=seed)
+    return write_sample(paths.directory, seed=seed, days=EMBEDDED_SAMPLE_DAYS)
 
 
-def generate_candles(
-    rng: np.random.Generator, bars: int, *, structure: bool
-) -> tuple[pd.DataFrame, np.ndarray]:
+def generate_candles(rng: np.random.Generator, bars: int, *, structure: bool) -> tuple[pd.DataFrame, np.ndarray]:
     """One symbol's 5-minute candles and the hidden regime index (into REGIMES) of every bar."""
     dynamics = PLANTED_DYNAMICS
     drift = np.array([d.drift_per_sigma if structure else 0.0 for d in dynamics])
@@ -184,20 +186,14 @@ def generate_candles(
     hidden = _regime_path(rng, bars)
     shocks = rng.standard_t(df=4, size=(bars, SUBSTEPS)) / np.sqrt(2.0)  # t(4) has variance 2
     start_price = float(rng.uniform(20.0, 200.0))
-    opens, highs, lows, closes = _simulate_prices(
-        hidden, shocks, drift, pull, vol_mult, BASE_VOLATILITY, start_price
-    )
+    opens, highs, lows, closes = _simulate_prices(hidden, shocks, drift, pull, vol_mult, BASE_VOLATILITY, start_price)
     index = pd.date_range(SAMPLE_START, periods=bars, freq="5min", name="date", unit="ns")
     volume = rng.lognormal(mean=8.0, sigma=0.5, size=bars)
-    frame = pd.DataFrame(
-        {"open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}, index=index
-    )
+    frame = pd.DataFrame({"open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}, index=index)
     return frame, hidden
 
 
-def run_bot(
-    market: Market, playbook: Playbook, settings: ReplaySettings
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run_bot(market: Market, playbook: Playbook, settings: ReplaySettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Trade every symbol of ``market`` with the sample strategies under ``playbook``.
 
     Returns the trade log and the signal log as raw frames (validated by the caller). Trades still
@@ -210,9 +206,7 @@ def run_bot(
         labels = classify(candles.frame)
         for name in SAMPLE_STRATEGIES:
             strategy = load_strategy(name)
-            _trade_symbol(
-                candles.frame, symbol, strategy, labels, playbook, settings, trade_rows, signal_rows
-            )
+            _trade_symbol(candles.frame, symbol, strategy, labels, playbook, settings, trade_rows, signal_rows)
     trades = pd.DataFrame(trade_rows).sort_values(["entry_time", "trade_id"], ignore_index=True)
     # Stakes compound on the equity realised before each entry: the replay's portfolio computes them.
     sized = replay_candidates(

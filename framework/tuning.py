@@ -16,7 +16,7 @@ from framework.models import ModelStore, SavedModel
 from framework.playbook import Playbook
 from framework.regimes import label_trades
 from framework.replay import prepare
-from framework.safety import Refusal, SafeProposal, apply_safety
+from framework.safety import Refusal, SafeProposal, apply_safety, as_written
 from framework.search import DataRef
 from framework.strategy import Strategy, check_signals
 from framework.trades import validate_signals
@@ -56,7 +56,7 @@ def build_context(
     features = build_features(labelled, market)
     replayed = labelled
     if signals is not None:
-        replayed = pd.concat([labelled, _untaken_signals(signals, market, playbook)], ignore_index=True)
+        replayed = pd.concat([labelled, untaken_signal_trades(signals, market, playbook)], ignore_index=True)
     handle = ReplayHandle(prepare(replayed, market, settings.replay), playbook, settings.replay)
     return TuningContext(
         trades=labelled,
@@ -73,11 +73,17 @@ def build_context(
 
 
 def run_tuners(
-    tuners: Sequence[Tuner], context: TuningContext, model_store: ModelStore | None = None
+    tuners: Sequence[Tuner],
+    context: TuningContext,
+    model_store: ModelStore | None = None,
+    *,
+    safety: bool = True,
 ) -> TuningPass:
     """Every tuner's outcomes for the context, then the safety rules.
 
-    With ``model_store``, every model a tuner fitted is saved there as a new version.
+    With ``model_store``, every model a tuner fitted is saved there as a new version. ``safety=False``
+    passes proposals through unchanged (risk classes still set): for a hand-written playbook, whose
+    values must be judged exactly as written.
     """
     outcomes: list[Proposal | NoProposal] = []
     saved: list[SavedModel] = []
@@ -86,6 +92,10 @@ def run_tuners(
         if model_store is not None:
             for name, (model, report) in tuner.fitted_models().items():
                 saved.append(model_store.save(name, model, report))
+    if not safety:
+        passed = [as_written(o) for o in outcomes if isinstance(o, Proposal)]
+        refusals = [Refusal(o.tuner, o.regime, o.parameter, o.reason) for o in outcomes if isinstance(o, NoProposal)]
+        return TuningPass(tuple(outcomes), tuple(passed), tuple(refusals), tuple(saved))
     accepted, refused = apply_safety(outcomes, context.playbook, context.trades, context.settings)
     return TuningPass(tuple(outcomes), tuple(accepted), tuple(refused), tuple(saved))
 
@@ -128,7 +138,9 @@ def regenerate_signals(trades: pd.DataFrame, market: Market, strategies: Sequenc
     return validate_signals(pd.concat(rows, ignore_index=True), source="regenerated signals").frame
 
 
-def _untaken_signals(signals: pd.DataFrame, market: Market, playbook: Playbook) -> pd.DataFrame:
+def untaken_signal_trades(signals: pd.DataFrame, market: Market, playbook: Playbook) -> pd.DataFrame:
+    """Trade rows for the signals the bot left out for their confidence: replayed, they are not taken
+    under ``playbook`` and are under a lower threshold. They exit by levels, max_hold or the data's end."""
     untaken = signals[~signals["taken"]].copy()
     untaken["exit_time"] = untaken["entry_time"]
     untaken = label_trades(untaken.drop(columns=["trade_id"]), market)

@@ -1,0 +1,106 @@
+"""The tune pipeline end to end through the command line: tune -> JSON and report -> apply -> rollback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from framework.playbook import load_playbook
+from framework.sample import write_sample
+
+COMMAND = Path(sys.executable).parent / "playbook-tuner"
+JSON_KEYS = {"session_id", "created_at", "expires_at", "trades_analyzed", "data_quality", "recommendations", "rejected"}
+ITEM_KEYS = {"id", "regime", "parameter", "current", "proposed", "change_pct", "risk", "confidence", "tuner", "model"}
+VALIDATION_KEYS = {"accepted", "p_value", "dsr", "n_trials", "baseline", "candidate"}
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(COMMAND), *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    directory = write_sample(tmp_path_factory.mktemp("tune"), seed=7, days=120).directory
+    store = directory / "store.sqlite"
+    result = run(
+        "tune",
+        "--trades", directory / "trades.csv",
+        "--prices", directory / "prices",
+        "--playbook", directory / "playbook.yaml",
+        "--store", store,
+        "--json", directory / "session.json",
+        "--report", directory / "report.html",
+        "--config", _fast_config(directory),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "validated changes" in result.stdout and "rejected (" in result.stdout
+    return directory, json.loads((directory / "session.json").read_text())
+
+
+def _fast_config(directory: Path) -> Path:
+    path = directory / "fast.toml"
+    path.write_text("lookback_days = 365\n[tuner_options]\nrisk_ratio = {trials = 15}\n")
+    return path
+
+
+def test_the_json_document_keeps_its_contract(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    _, document = tuned
+    assert set(document) >= JSON_KEYS
+    assert set(document["data_quality"]) == {"score", "parts"}
+    assert document["recommendations"], "the planted sample yields validated changes"
+    for item in document["recommendations"]:
+        assert set(item) >= ITEM_KEYS
+        assert set(item["validation"]) >= VALIDATION_KEYS and item["validation"]["accepted"] is True
+        assert item["confidence"] == pytest.approx(1 - item["validation"]["p_value"])
+    assert all(entry["reason"] for entry in document["rejected"])
+
+
+def test_the_report_is_one_self_contained_file(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    directory, document = tuned
+    html = (directory / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(document["recommendations"])
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_apply_then_rollback_round_trip(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    directory, document = tuned
+    store, live = directory / "store.sqlite", directory / "playbook.yaml"
+    before = live.read_text()
+    applied = run("apply", document["session_id"], "--store", store)
+    assert applied.returncode == 0, applied.stderr
+    assert "as version 2" in applied.stdout
+    after = load_playbook(live)
+    for item in document["recommendations"]:
+        assert after.value(item["regime"], item["parameter"]) == pytest.approx(item["proposed"])
+    again = run("apply", document["session_id"], "--store", store)
+    assert "nothing to apply" in again.stdout  # idempotent
+    rolled = run("rollback", "1", "--reason", "test", "--store", store)
+    assert rolled.returncode == 0, rolled.stderr
+    assert live.read_text() == before
+    history = run("history", "--store", store)
+    assert "rollback to version 1: test" in history.stdout
+
+
+def test_validate_judges_a_hand_written_playbook(tuned: tuple[Path, dict], tmp_path: Path) -> None:  # type: ignore[type-arg]
+    directory, _ = tuned
+    candidate = tmp_path / "mine.yaml"
+    candidate.write_text((directory / "playbook.yaml").read_text().replace("leverage: 3.0", "leverage: 9.0"))
+    result = run(
+        "validate",
+        "--candidate", candidate,
+        "--trades", directory / "trades.csv",
+        "--prices", directory / "prices",
+        "--playbook", directory / "playbook.yaml",
+        "--store", tmp_path / "store.sqlite",
+        "--json", tmp_path / "validate.json",
+        "--config", _fast_config(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "validate.json").read_text())
+    judged = document["recommendations"] + document["rejected"]
+    assert [(e["regime"], e["parameter"], e["tuner"]) for e in judged] == [("volatile", "leverage", "hand_written")]
+    assert judged[0].get("proposed") == 9.0  # as written: no 30 % cap

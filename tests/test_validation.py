@@ -1,0 +1,110 @@
+"""The validation gate on the embedded sample: out-of-sample only, thin data refused, no edge no change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+import pytest
+
+from framework.config import Settings
+from framework.market import load_market
+from framework.playbook import load_playbook
+from framework.regimes import label_trades
+from framework.sample import write_sample
+from framework.trades import load_trades
+from framework.tuners import NoProposal, Proposal, Tuner, load_tuners
+from framework.validation import run_gate
+
+FAST = {"tuner_options": {"risk_ratio": {"trials": 10}}, "validation": {"folds": 3, "spa_reps": 300}}
+
+
+def gate_inputs(directory: Path) -> tuple[pd.DataFrame, object, object]:
+    market = load_market(directory / "prices")
+    return (
+        label_trades(load_trades(directory / "trades.csv").frame, market),
+        market,
+        load_playbook(directory / "playbook.yaml"),
+    )
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sample(tmp_path_factory.mktemp("planted"), seed=7, days=90).directory
+
+
+class WindowSpy(Tuner):
+    """Records the latest entry each tuning pass saw, and proposes one leverage step everywhere."""
+
+    name = "spy"
+    parameters = ("leverage",)
+    seen: ClassVar[list[pd.Timestamp]] = []
+
+    def propose(self, context):  # type: ignore[no-untyped-def]
+        WindowSpy.seen.append(context.trades["entry_time"].max())
+        current = context.playbook.parameters_for("ranging").leverage
+        return [Proposal(self.name, "ranging", "leverage", current, (current * 1.1,), 0.5, "spy")]
+
+
+def test_tuners_never_see_the_holdout_and_are_refit_on_every_fold(planted: Path) -> None:
+    trades, market, playbook = gate_inputs(planted)
+    settings = Settings.model_validate(FAST)
+    WindowSpy.seen = []
+    report = run_gate(trades, market, playbook, settings, [WindowSpy()])
+    holdout_start = trades.sort_values("entry_time")["entry_time"].iloc[-report.holdout_trades]
+    assert len(WindowSpy.seen) == settings.validation.folds + 1
+    assert WindowSpy.seen == sorted(WindowSpy.seen) and len(set(WindowSpy.seen)) == len(WindowSpy.seen)
+    assert all(seen < holdout_start for seen in WindowSpy.seen)
+    (verdict,) = report.verdicts
+    assert verdict.oos_trades > 0 and verdict.n_trials == 1
+    assert verdict.baseline_out["trades_taken"] == verdict.candidate_out["trades_taken"]
+
+
+def test_every_verdict_carries_its_evidence_and_accepted_ones_pass_every_rule(planted: Path) -> None:
+    trades, market, playbook = gate_inputs(planted)
+    settings = Settings.model_validate(FAST)
+    report = run_gate(trades, market, playbook, settings, load_tuners(list(settings.tuners), settings.tuner_options))
+    assert report.verdicts
+    for verdict in report.verdicts:
+        assert 0.0 <= verdict.p_value <= 1.0 and 0.0 <= verdict.dsr <= 1.0
+        assert verdict.p_value >= report.spa_p_value  # the joint test gates every slot
+        assert set(verdict.baseline_out) == set(verdict.candidate_out) == set(verdict.candidate_in)
+        assert verdict.reason
+        if verdict.accepted:
+            assert verdict.p_value < settings.validation.alpha
+            assert verdict.dsr >= settings.validation.min_dsr
+            assert verdict.candidate_out["liquidations"] == 0
+            assert verdict.candidate_out["log_growth"] > verdict.baseline_out["log_growth"]
+            assert verdict.confidence == pytest.approx(1 - verdict.p_value)
+
+
+def test_thin_data_is_an_answer(planted: Path) -> None:
+    trades, market, playbook = gate_inputs(planted)
+    settings = Settings.model_validate({**FAST, "validation": {**FAST["validation"], "min_oos_trades": 100_000}})
+    report = run_gate(trades, market, playbook, settings, [WindowSpy()])
+    (verdict,) = report.verdicts
+    assert not verdict.accepted
+    assert verdict.reason.startswith("not enough trades in ranging (n=") and verdict.reason.endswith("need 100000)")
+
+
+def test_a_market_with_no_edge_yields_no_recommendation(tmp_path: Path) -> None:
+    directory = write_sample(tmp_path, seed=3, days=90, structure=False).directory
+    trades, market, playbook = gate_inputs(directory)
+    settings = Settings.model_validate(FAST)
+    report = run_gate(trades, market, playbook, settings, load_tuners(list(settings.tuners), settings.tuner_options))
+    assert report.verdicts, "the tuners do propose changes in-sample"
+    assert not report.accepted, [v.slot for v in report.accepted]
+
+
+def test_no_proposal_means_no_verdict(planted: Path) -> None:
+    class Silent(Tuner):
+        name = "silent"
+        parameters = ("leverage",)
+
+        def propose(self, context):  # type: ignore[no-untyped-def]
+            return [NoProposal(self.name, "ranging", "leverage", "nothing to say")]
+
+    trades, market, playbook = gate_inputs(planted)
+    report = run_gate(trades, market, playbook, Settings.model_validate(FAST), [Silent()])
+    assert report.verdicts == () and [r.reason for r in report.refused] == ["nothing to say"]
