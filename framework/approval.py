@@ -152,9 +152,7 @@ class Approvals:
         try:
             parse_playbook(target.text, f"version {version}")
         except InputError as exc:
-            raise DecisionError(
-                f"cannot roll back to version {version}: it is not a valid playbook ({exc})"
-            ) from exc
+            raise DecisionError(f"cannot roll back to version {version}: it is not a valid playbook ({exc})") from exc
         live = self.store.register_live_playbook(self.live_playbook)
         if live.version == version:
             raise DecisionError(f"version {version} is the live version; there is nothing to roll back")
@@ -212,9 +210,7 @@ class Approvals:
         )
         return DecisionOutcome(session.id, action, applied, (), unchanged, published.version, message)
 
-    def _reject(
-        self, session_id: str, actor: str, action: str, item_ids: Iterable[str] | None
-    ) -> DecisionOutcome:
+    def _reject(self, session_id: str, actor: str, action: str, item_ids: Iterable[str] | None) -> DecisionOutcome:
         actor = _checked_actor(actor)
         session, recommendations = self._load(session_id)
         chosen = _choose(session, recommendations, item_ids, self._owners)
@@ -266,9 +262,7 @@ class Approvals:
         message = f"expired at {when}, re-run tune"
         return DecisionOutcome(session.id, "expire", (), (), unchanged, None, message)
 
-    def _expire(
-        self, session: SessionRecord, recommendations: list[RecommendationRecord], now: datetime
-    ) -> None:
+    def _expire(self, session: SessionRecord, recommendations: list[RecommendationRecord], now: datetime) -> None:
         lapsed = [rec for rec in recommendations if rec.status == "pending"]
         for rec in lapsed:
             self.store.set_recommendation_status(session.id, rec.id, "expired")
@@ -286,9 +280,7 @@ class Approvals:
         published, else the one it was computed on."""
         before = self.store.latest_playbook_version()
         live = self.store.register_live_playbook(self.live_playbook)
-        published = [
-            d.result_version for d in self.store.decisions(session.id) if d.result_version is not None
-        ]
+        published = [d.result_version for d in self.store.decisions(session.id) if d.result_version is not None]
         expected = published[-1] if published else session.playbook_version
         if live.version == expected:
             return live, None
@@ -373,8 +365,7 @@ def _choose(
             notes.append(f"{item} (an item of session {', '.join(elsewhere)})" if elsewhere else item)
         items = ", ".join(sorted(known)) or "none"
         raise DecisionError(
-            f"session {session.id} has no item {', '.join(notes)}; its items are: {items}. "
-            "Nothing was changed"
+            f"session {session.id} has no item {', '.join(notes)}; its items are: {items}. Nothing was changed"
         )
     return [rec for rec in recommendations if rec.id in wanted]
 
@@ -402,9 +393,7 @@ def _value(rec: RecommendationRecord, raw: Any, which: str) -> ParameterValue:
         raise DecisionError(f"{where}: unknown parameter; parameters are: {', '.join(PARAMETERS)}")
     if rec.regime != STRATEGY_WEIGHTS and rec.parameter == "max_hold":
         if raw is not None and not isinstance(raw, str):
-            raise DecisionError(
-                f"{where}: the {which} max_hold must be a duration text such as 48h, got {raw!r}"
-            )
+            raise DecisionError(f"{where}: the {which} max_hold must be a duration text such as 48h, got {raw!r}")
         try:
             return parse_duration(raw)
         except ValueError as exc:

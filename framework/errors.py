@@ -48,9 +48,7 @@ class InputError(PlaybookTunerError):
         super().__init__(_format(self.problems))
 
     @classmethod
-    def single(
-        cls, file: str, message: str, *, row: int | None = None, field: str | None = None
-    ) -> InputError:
+    def single(cls, file: str, message: str, *, row: int | None = None, field: str | None = None) -> InputError:
         return cls([Problem(file=file, message=message, row=row, field=field)])
 
 

@@ -181,9 +181,7 @@ def build_features(
     columns["context_leverage"] = leverage
     columns["context_stake"] = stake
     columns["forecast_return"] = forecast
-    errors = np.column_stack(
-        (np.abs(forecast - move), (np.sign(forecast) == np.sign(move)).astype(np.float64))
-    )
+    errors = np.column_stack((np.abs(forecast - move), (np.sign(forecast) == np.sign(move)).astype(np.float64)))
     forecasted = closed & np.isfinite(forecast)
     count, sums = _prior_sums(np.zeros(n, dtype=np.int64), entry_ns, exit_ns, forecasted, errors)
     columns["forecast_prior_mae"] = _ratio(sums[:, 0], count)
@@ -221,9 +219,7 @@ def _market_features(
         frame = candles.frame
         if len(frame) == 0:
             continue
-        high, low, close = (
-            np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in ("high", "low", "close")
-        )
+        high, low, close = (np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in ("high", "low", "close"))
         atr = wilder_nb(true_range_nb(high, low, close), params.atr_period, 0)
         atr_fraction = atr / close
         rank, _ = trailing_rank_nb(atr_fraction, params.vol_window, params.vol_min_periods)
@@ -242,9 +238,7 @@ def _market_features(
         entry_code = _take(per_bar["market_regime_code"], at_entry)
         exit_code = _take(per_bar["market_regime_code"], at_exit)
         known = np.isfinite(entry_code) & np.isfinite(exit_code)
-        out["market_regime_changed"][rows] = np.where(
-            known, (entry_code != exit_code).astype(np.float64), np.nan
-        )
+        out["market_regime_changed"][rows] = np.where(known, (entry_code != exit_code).astype(np.float64), np.nan)
     return out
 
 

@@ -80,9 +80,7 @@ class FreqtradeImport:
     warnings: tuple[str, ...]
 
 
-def import_freqtrade(
-    path: Path, settings: FreqtradeImportSettings, *, strategy: str | None = None
-) -> FreqtradeImport:
+def import_freqtrade(path: Path, settings: FreqtradeImportSettings, *, strategy: str | None = None) -> FreqtradeImport:
     """Read a freqtrade database or backtest export and return its closed trades as a trade log.
 
     ``strategy`` keeps only that strategy's trades (an unknown name is an error that lists the
@@ -118,9 +116,7 @@ def import_freqtrade(
     strategies = trades["strategy"].dropna().value_counts(sort=False)
     if strategy is None and len(strategies) > 1:
         counts = ", ".join(f"{label} ({count})" for label, count in strategies.items())
-        warnings.append(
-            f"imported the trades of {len(strategies)} strategies: {counts}; pass a strategy to keep one"
-        )
+        warnings.append(f"imported the trades of {len(strategies)} strategies: {counts}; pass a strategy to keep one")
 
     confidence, confidence_warnings = _confidence(trades, settings, source)
     warnings.extend(confidence_warnings)
@@ -176,8 +172,7 @@ def _read_zip(path: Path) -> tuple[str, Any]:
             candidates = [
                 member
                 for member in members
-                if member.lower().endswith(".json")
-                and not member.lower().endswith((".meta.json", "_config.json"))
+                if member.lower().endswith(".json") and not member.lower().endswith((".meta.json", "_config.json"))
             ]
             results = []
             for member in candidates:
@@ -282,9 +277,7 @@ def _exit_reasons(reasons: pd.Series) -> pd.Series:
     return words.map(_EXIT_REASONS).fillna("signal").astype("str")
 
 
-def _confidence(
-    trades: pd.DataFrame, settings: FreqtradeImportSettings, source: str
-) -> tuple[pd.Series, list[str]]:
+def _confidence(trades: pd.DataFrame, settings: FreqtradeImportSettings, source: str) -> tuple[pd.Series, list[str]]:
     """Each trade's confidence as a fraction, and warnings about where it came from."""
     count = len(trades)
     constant = pd.Series(np.full(count, settings.confidence))

@@ -233,9 +233,7 @@ def gap_report(index: pd.DatetimeIndex, timeframe: pd.Timedelta) -> GapReport:
     missing = steps[steps > 1] - 1
     if missing.size == 0:
         return GapReport(gaps=0, missing_bars=0, longest=pd.Timedelta(0))
-    return GapReport(
-        gaps=int(missing.size), missing_bars=int(missing.sum()), longest=timeframe * int(missing.max())
-    )
+    return GapReport(gaps=int(missing.size), missing_bars=int(missing.sum()), longest=timeframe * int(missing.max()))
 
 
 def write_candles(
@@ -316,8 +314,7 @@ def load_market(path: Path, *, timeframe: str | None = None) -> Market:
         if parsed in named:
             raise InputError.single(
                 str(file),
-                f"holds the same candles as {named[parsed]} ({parsed[0]} {parsed[1]} "
-                f"{parsed[2]}); keep one of the two",
+                f"holds the same candles as {named[parsed]} ({parsed[0]} {parsed[1]} {parsed[2]}); keep one of the two",
             )
         named[parsed] = file
 
@@ -492,9 +489,7 @@ def _parse_dates(column: pd.Series, name: str, problems: list[Problem]) -> pd.Da
             parsed = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601")
     unparsed = parsed.isna().to_numpy() & ~missing
     _add_rows(problems, name, "date", missing, "missing date")
-    _add_rows(
-        problems, name, "date", seconds_like, "epoch seconds? dates must be epoch milliseconds or ISO-8601"
-    )
+    _add_rows(problems, name, "date", seconds_like, "epoch seconds? dates must be epoch milliseconds or ISO-8601")
     _add_rows(problems, name, "date", unparsed & ~seconds_like, "not a date (expected ISO-8601 or epoch ms)")
     return pd.DatetimeIndex(parsed).as_unit("ns")
 
@@ -516,8 +511,7 @@ def _check_timeframe(index: pd.DatetimeIndex, name: str, timeframe: str | None, 
         if timeframe is None:
             raise InputError.single(
                 name,
-                f"the bars are most often {mode} apart, which is no freqtrade timeframe "
-                f"({', '.join(TIMEFRAMES)})",
+                f"the bars are most often {mode} apart, which is no freqtrade timeframe ({', '.join(TIMEFRAMES)})",
                 field="date",
             )
     row = int(np.argmin(spacing)) + 2

@@ -89,9 +89,7 @@ class PurgedTimeSeriesSplit:
         """Number of folds (scikit-learn's splitter API)."""
         return self.n_splits
 
-    def split(
-        self, X: Any = None, y: Any = None, groups: Any = None
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def split(self, X: Any = None, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(train, test)`` positional index arrays, fold by fold in time order.
 
         ``PlaybookTunerError`` when there are too few trades for the folds or a fold has no training
@@ -103,9 +101,7 @@ class PurgedTimeSeriesSplit:
         blocks = self.n_splits + 1 if self.walk_forward else self.n_splits
         size = n // blocks
         if size == 0:
-            raise PlaybookTunerError(
-                f"too few trades for {self.n_splits} folds: {n} trades, {blocks} blocks needed"
-            )
+            raise PlaybookTunerError(f"too few trades for {self.n_splits} folds: {n} trades, {blocks} blocks needed")
         order = np.argsort(self.entry_ns, kind="stable")
         first_test = n - self.n_splits * size
         embargo = self.embargo.value

@@ -422,9 +422,7 @@ class _Checker:
         if section is None:
             return {}
         if not isinstance(section, CommentedMap):
-            self.add(
-                f"must be a mapping of strategy: weight, got {_describe(section)}", "strategy_weights", row
-            )
+            self.add(f"must be a mapping of strategy: weight, got {_describe(section)}", "strategy_weights", row)
             return {}
         weights: dict[str, float] = {}
         for strategy, weight in section.items():
@@ -460,8 +458,7 @@ class _Checker:
             return True, None
         if not isinstance(raw, str):
             self.add(
-                f"must be a duration with a unit (e.g. 90m, 48h, 2d) or empty for no limit, "
-                f"got {_describe(raw)}",
+                f"must be a duration with a unit (e.g. 90m, 48h, 2d) or empty for no limit, got {_describe(raw)}",
                 dotted,
                 row,
             )
@@ -500,9 +497,7 @@ def _load_yaml(text: str, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "malformed"
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise InputError.single(
-            source, f"not valid YAML: {what}{where}", row=mark.line + 1 if mark else None
-        ) from None
+        raise InputError.single(source, f"not valid YAML: {what}{where}", row=mark.line + 1 if mark else None) from None
     except YAMLError as exc:
         raise InputError.single(source, f"not valid YAML: {exc}") from None
 

@@ -45,9 +45,7 @@ def round_trip_yaml() -> YAML:
     return yaml
 
 
-def edit_playbook_text(
-    text: str, edits: Iterable[ScalarEdit], read_scalar: Callable[[str, Any], object]
-) -> str:
+def edit_playbook_text(text: str, edits: Iterable[ScalarEdit], read_scalar: Callable[[str, Any], object]) -> str:
     """``text`` with ``edits`` applied in order. ``text`` must be a valid playbook.
 
     An edit of a key the block already has leaves it as written when ``read_scalar(key, current)``

@@ -267,9 +267,7 @@ def _classify_nb(
                 slope[i] = change / atr[i] if atr[i] > 0.0 else 0.0
     adx = _adx_nb(high, low, close, adx_period)
     vol_rank, vol_ratio = trailing_rank_nb(vol, vol_window, vol_min_periods)
-    raw = _raw_regimes_nb(
-        slope, adx, vol_rank, vol_ratio, warmup, adx_trend, slope_min, vol_quantile, vol_ratio_min
-    )
+    raw = _raw_regimes_nb(slope, adx, vol_rank, vol_ratio, warmup, adx_trend, slope_min, vol_quantile, vol_ratio_min)
     return _confirm_nb(raw, confirm_bars)
 
 
@@ -316,9 +314,7 @@ def classify(frame: pd.DataFrame, params: RegimeParams | None = None) -> pd.Seri
     return pd.Series(_categorical(codes), index=frame.index, name="regime")
 
 
-def regime_at(
-    labels: pd.Series, timeframe: pd.Timedelta | str, times: pd.Series | pd.DatetimeIndex
-) -> pd.Series:
+def regime_at(labels: pd.Series, timeframe: pd.Timedelta | str, times: pd.Series | pd.DatetimeIndex) -> pd.Series:
     """The regime known at each of ``times``: the label of the last bar that had closed by then.
 
     ``labels`` is :func:`classify`'s output, indexed by bar OPEN time (UTC); a bar closes at open +
@@ -363,11 +359,7 @@ def label_trades(trades: pd.DataFrame, market: Market, params: RegimeParams | No
         entry_codes[rows] = _codes_at(labels, length, entry[rows])
         exit_codes[rows] = _codes_at(labels, length, exit_[rows])
     known = pd.Series(_categorical(entry_codes), index=out.index).astype("str")
-    given = (
-        out["regime"].astype("str")
-        if "regime" in out.columns
-        else pd.Series(np.nan, index=out.index, dtype="str")
-    )
+    given = out["regime"].astype("str") if "regime" in out.columns else pd.Series(np.nan, index=out.index, dtype="str")
     out["regime"] = given.where(given.notna(), known)
     out["exit_regime"] = pd.Series(_categorical(exit_codes), index=out.index).astype("str")
     return out
@@ -411,9 +403,7 @@ def summarize(labels: pd.Series) -> RegimeSummary:
             index=pd.Index(REGIMES, name="from"),
             columns=pd.Index(REGIMES, name="to"),
         ),
-        mean_duration_bars={
-            name: float(bars[i] / runs[i]) if runs[i] else 0.0 for i, name in enumerate(REGIMES)
-        },
+        mean_duration_bars={name: float(bars[i] / runs[i]) if runs[i] else 0.0 for i, name in enumerate(REGIMES)},
     )
 
 
@@ -433,9 +423,7 @@ def _codes_at(labels: pd.Series, timeframe: pd.Timedelta, times: pd.DatetimeInde
     codes = _to_codes(labels)
     if codes.size == 0:
         return np.full(len(times), _WARMUP, dtype=np.int8)
-    closes = pd.DatetimeIndex(
-        labels.index.tz_convert("UTC") if labels.index.tz else labels.index.tz_localize("UTC")
-    )
+    closes = pd.DatetimeIndex(labels.index.tz_convert("UTC") if labels.index.tz else labels.index.tz_localize("UTC"))
     closes = (closes + timeframe).as_unit("ns")
     position = closes.searchsorted(times, side="right") - 1
     reach = closes[-1] + timeframe

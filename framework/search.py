@@ -295,9 +295,7 @@ class ReplayObjective:
         out: dict[str, float] = {}
         if self.spec.max_drawdown_floor is not None:
             drawdown = metrics["max_drawdown"]
-            out["max_drawdown_floor"] = (
-                self.spec.max_drawdown_floor - drawdown if math.isfinite(drawdown) else math.inf
-            )
+            out["max_drawdown_floor"] = self.spec.max_drawdown_floor - drawdown if math.isfinite(drawdown) else math.inf
         if not self.spec.allow_liquidations:
             out["liquidations"] = metrics["liquidations"]
         return out
@@ -431,9 +429,7 @@ def load_search_data(ref: DataRef) -> tuple[ReplayInputs, Playbook, ReplaySettin
 # --- running trials ---------------------------------------------------------------------------------
 
 
-def _run_trials(
-    study: optuna.Study, objective: ReplayObjective, *, budget: int | None, limit: int | None
-) -> None:
+def _run_trials(study: optuna.Study, objective: ReplayObjective, *, budget: int | None, limit: int | None) -> None:
     """Run trials until ``budget`` trials of the study are claimed (complete or running) or this
     process has run ``limit``. A trial that finds the budget already taken by earlier trials is
     closed as a surplus FAIL; one whose objective raises is closed as FAIL and the error propagates."""

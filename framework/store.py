@@ -263,10 +263,7 @@ class Store:
             elif latest.path != str(target):
                 reason = f"registered {target}; version {latest.version} was published to {latest.path}"
             else:
-                reason = (
-                    f"hand edit of {target} made outside playbook-tuner "
-                    f"(differs from version {latest.version})"
-                )
+                reason = f"hand edit of {target} made outside playbook-tuner (differs from version {latest.version})"
             parent = latest.version if latest else None
             registered = _insert_version(db, target, text, parent, author, reason, writer_pid=None)
             self._write_audit(db, author, "register", _version_detail(registered))
@@ -274,9 +271,7 @@ class Store:
 
     def playbook_versions(self) -> list[PlaybookVersion]:
         """Every live version, oldest first."""
-        rows = self._query(
-            f"SELECT {_VERSION_COLUMNS} FROM playbook_versions WHERE state = 'live' ORDER BY version"
-        )
+        rows = self._query(f"SELECT {_VERSION_COLUMNS} FROM playbook_versions WHERE state = 'live' ORDER BY version")
         return [_version_from_row(row) for row in rows]
 
     def playbook_version(self, version: int) -> PlaybookVersion:
@@ -422,8 +417,7 @@ class Store:
                 ).fetchone()
             ):
                 raise StoreError(
-                    f"decision on unknown recommendation {decision.recommendation_id} "
-                    f"of session {decision.session_id}"
+                    f"decision on unknown recommendation {decision.recommendation_id} of session {decision.session_id}"
                 )
             if decision.result_version is not None and not self._version_exists(db, decision.result_version):
                 raise StoreError(f"decision names unknown playbook version {decision.result_version}")
@@ -448,10 +442,7 @@ class Store:
             " FROM decisions WHERE session_id = ? ORDER BY id",
             (session_id,),
         )
-        return [
-            DecisionRecord(row[0], row[1], row[2], row[3], datetime.fromisoformat(row[4]), row[5])
-            for row in rows
-        ]
+        return [DecisionRecord(row[0], row[1], row[2], row[3], datetime.fromisoformat(row[4]), row[5]) for row in rows]
 
     # --- audit log -------------------------------------------------------------------------------
 
@@ -465,10 +456,7 @@ class Store:
         rows = self._query(
             "SELECT id, created_at, actor, event, detail FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
         )
-        return [
-            AuditEntry(row[0], datetime.fromisoformat(row[1]), row[2], row[3], json.loads(row[4]))
-            for row in rows
-        ]
+        return [AuditEntry(row[0], datetime.fromisoformat(row[1]), row[2], row[3], json.loads(row[4])) for row in rows]
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -531,8 +519,7 @@ class Store:
     def _latest_version(self, db: sqlite3.Connection) -> PlaybookVersion | None:
         try:
             row = db.execute(
-                f"SELECT {_VERSION_COLUMNS} FROM playbook_versions WHERE state = 'live'"
-                " ORDER BY version DESC LIMIT 1"
+                f"SELECT {_VERSION_COLUMNS} FROM playbook_versions WHERE state = 'live' ORDER BY version DESC LIMIT 1"
             ).fetchone()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store {self.path}: {exc}") from exc
@@ -540,9 +527,7 @@ class Store:
 
     @staticmethod
     def _version_exists(db: sqlite3.Connection, version: int) -> bool:
-        row = db.execute(
-            "SELECT 1 FROM playbook_versions WHERE version = ? AND state = 'live'", (version,)
-        ).fetchone()
+        row = db.execute("SELECT 1 FROM playbook_versions WHERE version = ? AND state = 'live'", (version,)).fetchone()
         return row is not None
 
     @staticmethod
@@ -612,13 +597,10 @@ class Store:
             self._write_audit(db, pending.author, event, {**_version_detail(pending), **extra})
 
     def _refuse_if_publishing(self, db: sqlite3.Connection) -> None:
-        row = db.execute(
-            "SELECT version, writer_pid FROM playbook_versions WHERE state = 'pending'"
-        ).fetchone()
+        row = db.execute("SELECT version, writer_pid FROM playbook_versions WHERE state = 'pending'").fetchone()
         if row is not None:
             raise StoreError(
-                f"another publish is in progress (version {row[0]}, process {row[1]}); "
-                "try again once it has finished"
+                f"another publish is in progress (version {row[0]}, process {row[1]}); try again once it has finished"
             )
 
     def _recover(self) -> None:

@@ -277,9 +277,7 @@ def _validate(frame: pd.DataFrame, spec: _LogSpec, source: str, lenient: bool) -
         """One problem per row in ``mask``; ``template`` is formatted with that row's ``cells``."""
         for index in np.flatnonzero(mask.to_numpy(dtype=bool)):
             message = template.format(**{key: cell.iloc[index] for key, cell in cells.items()})
-            problems.append(
-                (int(index), order[name], Problem(source, message, row=int(index) + 1, field=name))
-            )
+            problems.append((int(index), order[name], Problem(source, message, row=int(index) + 1, field=name)))
 
     for column in spec.columns:
         if column.name not in frame.columns:
@@ -344,8 +342,7 @@ def _check_required_columns(frame: pd.DataFrame, spec: _LogSpec, source: str) ->
             f"`playbook-tuner import-freqtrade {source} --out trades.csv`"
         )
     raise InputError(
-        Problem(source, f"required column is missing (columns found: {found}){hint}", field=name)
-        for name in missing
+        Problem(source, f"required column is missing (columns found: {found}){hint}", field=name) for name in missing
     )
 
 

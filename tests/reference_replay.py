@@ -148,11 +148,7 @@ def funding_rates(market: Market, symbol: str, entry: pd.Timestamp, exit_: pd.Ti
     """Rule 7: the sum of the symbol's funding rates with a funding time in (entry, exit]."""
     series = market.funding[symbol].frame
     return sum(
-        (
-            float(rate)
-            for time, rate in zip(series.index, series["open"], strict=True)
-            if entry < time <= exit_
-        ),
+        (float(rate) for time, rate in zip(series.index, series["open"], strict=True) if entry < time <= exit_),
         0.0,
     )
 

@@ -114,9 +114,7 @@ def snapshot(store: Store, live: Path) -> tuple[bytes, int, dict[str, str], str]
 # --- applying -------------------------------------------------------------------------------------
 
 
-def test_apply_all_publishes_one_version_with_every_change(
-    approvals: Approvals, store: Store, live: Path
-) -> None:
+def test_apply_all_publishes_one_version_with_every_change(approvals: Approvals, store: Store, live: Path) -> None:
     make_session(store)
     outcome = approvals.apply_all("s1", "alice")
 
@@ -146,9 +144,7 @@ def test_apply_all_publishes_one_version_with_every_change(
     assert (entry.actor, entry.event, entry.detail["version"]) == ("alice", "decision", 2)
 
 
-def test_a_double_press_of_apply_all_publishes_one_version(
-    approvals: Approvals, store: Store, live: Path
-) -> None:
+def test_a_double_press_of_apply_all_publishes_one_version(approvals: Approvals, store: Store, live: Path) -> None:
     make_session(store)
     first = approvals.apply_all("s1", "alice")
     before = snapshot(store, live)
@@ -245,13 +241,9 @@ def test_rejected_items_stay_out_of_a_later_apply_all(approvals: Approvals, stor
 # --- stale and expired ----------------------------------------------------------------------------
 
 
-def test_a_session_is_stale_once_another_version_is_live(
-    approvals: Approvals, store: Store, live: Path
-) -> None:
+def test_a_session_is_stale_once_another_version_is_live(approvals: Approvals, store: Store, live: Path) -> None:
     make_session(store)
-    store.publish_playbook(
-        live, LIVE.replace("position_size: 0.1", "position_size: 0.2"), author="x", reason="y"
-    )
+    store.publish_playbook(live, LIVE.replace("position_size: 0.1", "position_size: 0.2"), author="x", reason="y")
     before = snapshot(store, live)
 
     outcome = approvals.apply_all("s1", "alice")
@@ -270,9 +262,7 @@ def test_a_session_is_stale_once_another_version_is_live(
     assert approvals.reject_all("s1", "alice").rejected == ("r1", "r2", "r3", "r4", "r5")
 
 
-def test_a_hand_edit_of_the_live_file_makes_the_session_stale(
-    approvals: Approvals, store: Store, live: Path
-) -> None:
+def test_a_hand_edit_of_the_live_file_makes_the_session_stale(approvals: Approvals, store: Store, live: Path) -> None:
     make_session(store)
     edited = LIVE.replace("stop_loss: 0.02", "stop_loss: 0.03")
     live.write_text(edited, encoding="utf-8")
@@ -307,10 +297,7 @@ def test_an_item_whose_current_value_moved_is_stale(approvals: Approvals, store:
 
     outcome = approvals.apply_items("s1", ["b"], "alice")
 
-    assert (
-        outcome.message
-        == "stale, re-run tune: item b expects default.leverage = 2.0, the live playbook has 2.4"
-    )
+    assert outcome.message == "stale, re-run tune: item b expects default.leverage = 2.0, the live playbook has 2.4"
     assert len(store.playbook_versions()) == 2
 
 
@@ -395,9 +382,7 @@ def test_a_change_outside_the_bounds_writes_nothing(approvals: Approvals, store:
     assert store.decisions("s1") == []
 
 
-def test_two_items_setting_one_key_cannot_be_applied_together(
-    approvals: Approvals, store: Store, live: Path
-) -> None:
+def test_two_items_setting_one_key_cannot_be_applied_together(approvals: Approvals, store: Store, live: Path) -> None:
     items = (
         ("a", "default", "leverage", 2.0, 2.4, "medium"),
         ("b", "default", "leverage", 2.0, 2.2, "medium"),
@@ -432,9 +417,7 @@ def test_a_malformed_recommendation_is_an_error(
 # --- rollback -------------------------------------------------------------------------------------
 
 
-def test_rollback_publishes_the_old_text_as_a_new_version(
-    approvals: Approvals, store: Store, live: Path
-) -> None:
+def test_rollback_publishes_the_old_text_as_a_new_version(approvals: Approvals, store: Store, live: Path) -> None:
     make_session(store)
     approvals.apply_all("s1", "alice")
 
@@ -448,9 +431,7 @@ def test_rollback_publishes_the_old_text_as_a_new_version(
     assert store.audit_log(1)[0].detail["rolled_back_to"] == 1
 
 
-def test_rollback_refuses_unknown_live_and_unexplained_versions(
-    approvals: Approvals, store: Store, live: Path
-) -> None:
+def test_rollback_refuses_unknown_live_and_unexplained_versions(approvals: Approvals, store: Store, live: Path) -> None:
     make_session(store)
     approvals.apply_all("s1", "alice")
     before = snapshot(store, live)

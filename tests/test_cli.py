@@ -18,9 +18,7 @@ COMMAND = Path(sys.executable).parent / "playbook-tuner"
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(COMMAND), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd
-    )
+    return subprocess.run([str(COMMAND), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +91,7 @@ def test_broken_playbook_names_the_key(tmp_path: Path, sample_dir: Path) -> None
 @pytest.mark.shared_data
 def test_import_freqtrade_backtest_export(tmp_path: Path, freqtrade_data: Path) -> None:
     out = tmp_path / "trades.csv"
-    result = run(
-        "import-freqtrade", freqtrade_data / "backtest_results" / "backtest-result.json", "--out", out
-    )
+    result = run("import-freqtrade", freqtrade_data / "backtest_results" / "backtest-result.json", "--out", out)
     assert result.returncode == 0, result.stderr
     assert "imported 179 trades" in result.stdout
     assert "confidence" in result.stderr  # the warning about the constant confidence
@@ -146,9 +142,7 @@ def test_replay_prints_metrics_and_writes_outcomes(tmp_path: Path, sample_dir: P
 @pytest.mark.shared_data
 def test_replay_on_real_freqtrade_trades(tmp_path: Path, freqtrade_data: Path) -> None:
     trades = tmp_path / "trades.csv"
-    imported = run(
-        "import-freqtrade", freqtrade_data / "backtest_results" / "backtest-result.json", "--out", trades
-    )
+    imported = run("import-freqtrade", freqtrade_data / "backtest_results" / "backtest-result.json", "--out", trades)
     assert imported.returncode == 0, imported.stderr
     playbook = tmp_path / "playbook.yaml"
     playbook.write_text(
@@ -156,9 +150,7 @@ def test_replay_on_real_freqtrade_trades(tmp_path: Path, freqtrade_data: Path) -
         "  confidence_threshold: 0.5\n  position_size: 0.1\n  max_hold: 12h\n"
     )
     metrics = tmp_path / "metrics.json"
-    result = run(
-        "replay", "--trades", trades, "--prices", freqtrade_data, "--playbook", playbook, "--json", metrics
-    )
+    result = run("replay", "--trades", trades, "--prices", freqtrade_data, "--playbook", playbook, "--json", metrics)
     assert result.returncode == 0, result.stderr
     assert json.loads(metrics.read_text())["metrics"]["trades_taken"] == 179
 

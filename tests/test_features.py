@@ -267,18 +267,14 @@ def alter_after(trades: pd.DataFrame, moment: pd.Timestamp) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("position", [30, 300, 700, 1100])
-def test_entry_features_ignore_everything_not_yet_exited(
-    sample: tuple[pd.DataFrame, Market], position: int
-) -> None:
+def test_entry_features_ignore_everything_not_yet_exited(sample: tuple[pd.DataFrame, Market], position: int) -> None:
     trades, market = sample
     entry = trades["entry_time"].iloc[position]
     original = build_features(trades, market)
     altered = build_features(alter_after(trades, entry), market)
     assert not np.allclose(original.frame["outcome_return"], altered.frame["outcome_return"])
     columns = list(original.entry_columns)
-    pd.testing.assert_series_equal(
-        altered.frame[columns].iloc[position], original.frame[columns].iloc[position]
-    )
+    pd.testing.assert_series_equal(altered.frame[columns].iloc[position], original.frame[columns].iloc[position])
 
 
 def test_a_trade_exited_before_entry_does_change_the_performance_features(

@@ -113,9 +113,7 @@ def test_enter_tag_confidence_outside_range_is_an_error(tmp_path: Path) -> None:
     assert "trade 1: enter_tag 'conf=150' gives confidence '150'" in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    ("pattern", "expected"), [("conf=([0-9.]+", "not a regular expression"), ("conf", "group")]
-)
+@pytest.mark.parametrize(("pattern", "expected"), [("conf=([0-9.]+", "not a regular expression"), ("conf", "group")])
 def test_bad_tag_pattern_is_an_error(tmp_path: Path, pattern: str, expected: str) -> None:
     path = make_database(tmp_path / "tradesv3.sqlite")
     with pytest.raises(InputError) as caught:
@@ -220,9 +218,7 @@ def test_zip_export_equals_json(backtest_results: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(archive_path, "w") as archive:
         archive.writestr("backtest-result-2024-01-01_00-00-00_config.json", '{"strategy": {}}')
         archive.write(source, "backtest-result-2024-01-01_00-00-00.json")
-        archive.write(
-            backtest_results / "backtest-result.meta.json", "backtest-result-2024-01-01_00-00-00.meta.json"
-        )
+        archive.write(backtest_results / "backtest-result.meta.json", "backtest-result-2024-01-01_00-00-00.meta.json")
         archive.writestr("backtest-result-2024-01-01_00-00-00_market_change.feather", b"\x00\x01")
     from_zip = import_freqtrade(archive_path, DEFAULTS).log
     pd.testing.assert_frame_equal(from_zip.frame, import_freqtrade(source, DEFAULTS).log.frame)
@@ -241,9 +237,7 @@ def test_zip_without_backtest_result_lists_members(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("run.meta.json", "{}")
         archive.writestr("notes.txt", "hello")
-    with pytest.raises(
-        InputError, match=r"no backtest result in this zip \(members: run.meta.json, notes.txt\)"
-    ):
+    with pytest.raises(InputError, match=r"no backtest result in this zip \(members: run.meta.json, notes.txt\)"):
         import_freqtrade(path, DEFAULTS)
 
 

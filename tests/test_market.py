@@ -315,9 +315,7 @@ def test_json_shapes_with_epoch_ms(tmp_path: Path, shape: str) -> None:
 
 def test_csv_dates_as_epoch_ms_iso_and_offsets(tmp_path: Path) -> None:
     epoch = write_csv(tmp_path / "a.csv", ["1704067200000,10,11,9,10,1", "1704067500000,10,11,9,10,1"])
-    iso = write_csv(
-        tmp_path / "b.csv", ["2024-01-01T01:00:00+01:00,10,11,9,10,1", "2024-01-01 00:05:00,10,11,9,10,1"]
-    )
+    iso = write_csv(tmp_path / "b.csv", ["2024-01-01T01:00:00+01:00,10,11,9,10,1", "2024-01-01 00:05:00,10,11,9,10,1"])
     expected = pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 00:05"], tz="UTC").as_unit("ns")
     for path in (epoch, iso):
         candles = load_candles(path, timeframe="5m")
@@ -337,9 +335,7 @@ def test_timeframe_inferred_from_the_most_common_spacing(tmp_path: Path) -> None
 
 
 def test_spacing_that_is_no_timeframe(tmp_path: Path) -> None:
-    path = write_candles(make_frame(20, "7min"), tmp_path, "ETH/BTC", "5m", ext="csv").rename(
-        tmp_path / "x.csv"
-    )
+    path = write_candles(make_frame(20, "7min"), tmp_path, "ETH/BTC", "5m", ext="csv").rename(tmp_path / "x.csv")
     with pytest.raises(InputError, match="most often 0 days 00:07:00 apart, which is no freqtrade timeframe"):
         load_candles(path)
 
@@ -354,9 +350,7 @@ def test_name_and_spacing_mismatch(tmp_path: Path) -> None:
     assert "the file name says 5m but no two bars are closer than 0 days 01:00:00" in problem.message
 
     finer = write_candles(make_frame(20, "1min"), tmp_path, "ETH/BTC", "1h")
-    with pytest.raises(
-        InputError, match=r"row 2, field 'date': the file name says 1h but this bar opens only"
-    ):
+    with pytest.raises(InputError, match=r"row 2, field 'date': the file name says 1h but this bar opens only"):
         load_candles(finer)
 
 
@@ -426,9 +420,7 @@ def test_gap_report_rounds_jitter_and_months() -> None:
         (["1704067200,10,11,9,10,1", "1704067500,10,11,9,10,1"], 1, "date", "epoch seconds?"),
     ],
 )
-def test_bad_rows_name_file_row_and_field(
-    tmp_path: Path, rows: list[str], row: int, field: str, message: str
-) -> None:
+def test_bad_rows_name_file_row_and_field(tmp_path: Path, rows: list[str], row: int, field: str, message: str) -> None:
     path = write_csv(tmp_path / "ETH_BTC-5m.csv", rows)
     with pytest.raises(InputError) as caught:
         load_candles(path)

@@ -440,9 +440,7 @@ def test_every_parameter_can_be_changed() -> None:
         "max_hold": pd.Timedelta(hours=12),
     }
     assert set(values) == set(PARAMETERS)
-    changed = parse_playbook(EXAMPLE).with_changes(
-        ParameterChange("ranging", p, v) for p, v in values.items()
-    )
+    changed = parse_playbook(EXAMPLE).with_changes(ParameterChange("ranging", p, v) for p, v in values.items())
     assert changed.parameters_for("ranging") == RegimeParameters(**values)
 
 

@@ -61,16 +61,12 @@ def test_prefix_gets_exactly_the_prefix_of_the_labels(freqtrade_data: Path, name
     full = classify(frame)
     warmup = RegimeParams().warmup_bars
     cuts = np.unique(
-        np.concatenate(
-            (np.linspace(0, len(frame) - 1, 60).astype(int), [warmup - 1, warmup, warmup + 1, warmup + 5])
-        )
+        np.concatenate((np.linspace(0, len(frame) - 1, 60).astype(int), [warmup - 1, warmup, warmup + 1, warmup + 5]))
     )
     assert len(cuts) >= 50
     for cut in cuts:
         prefix = classify(frame.iloc[: cut + 1])
-        assert prefix.equals(full.iloc[: cut + 1]), (
-            f"labels of the first {cut + 1} bars change with later bars"
-        )
+        assert prefix.equals(full.iloc[: cut + 1]), f"labels of the first {cut + 1} bars change with later bars"
     assert full.iloc[warmup:].notna().all()
 
 
@@ -273,9 +269,7 @@ def test_regime_at_uses_the_last_closed_bar() -> None:
 def synthetic_market() -> Market:
     frames = {"UP/USDT": trend(0.002), "DOWN/USDT": trend(-0.002, seed=5)}
     candles = {
-        symbol: Candles(
-            symbol, "5m", "spot", frame, Path("memory"), gap_report(frame.index, pd.Timedelta("5min"))
-        )
+        symbol: Candles(symbol, "5m", "spot", frame, Path("memory"), gap_report(frame.index, pd.Timedelta("5min")))
         for symbol, frame in frames.items()
     }
     return Market(candles=candles, funding={}, source=Path("memory"))
@@ -304,9 +298,7 @@ def test_label_trades_fills_only_missing_regimes() -> None:
     down_entry = known("DOWN/USDT", trades["entry_time"].iloc[2:])
     assert up_entry[0] != "volatile"  # so keeping "volatile" below is the given value, not a lookup
     assert out["regime"].iloc[0] == "volatile"
-    assert (
-        out["regime"].iloc[1:3].tolist() == [up_entry[1], down_entry[0]] == ["trending_up", "trending_down"]
-    )
+    assert out["regime"].iloc[1:3].tolist() == [up_entry[1], down_entry[0]] == ["trending_up", "trending_down"]
     assert pd.isna(out["regime"].iloc[3])  # entry within the warm-up: no regime known
     exits = known("UP/USDT", trades["exit_time"].iloc[:2]) + known("DOWN/USDT", trades["exit_time"].iloc[2:3])
     assert out["exit_regime"].iloc[:3].tolist() == exits
@@ -352,9 +344,7 @@ def test_label_real_backtest_trades(freqtrade_data: Path) -> None:
     )
     out = label_trades(trades, load_market(freqtrade_data))
     assert len(out) == 179
-    warmup_end = pd.Timestamp("2018-01-10 04:55", tz="UTC") + RegimeParams().warmup_bars * pd.Timedelta(
-        "5min"
-    )
+    warmup_end = pd.Timestamp("2018-01-10 04:55", tz="UTC") + RegimeParams().warmup_bars * pd.Timedelta("5min")
     late = out["entry_time"] >= warmup_end + pd.Timedelta(hours=1)
     assert out.loc[late, "regime"].notna().all()
     assert set(out["regime"].dropna()) <= set(REGIMES)

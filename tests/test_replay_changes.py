@@ -42,9 +42,7 @@ def test_change_tables_equal_edited_playbooks(sample: Path) -> None:
     base = load_playbook(sample / "playbook.yaml")
     settings = ReplaySettings()
     inputs = prepare(load_trades(sample / "trades.csv").frame, load_market(sample / "prices"), settings)
-    from_tables = replay_tables(
-        inputs, tables_for_changes(inputs, base, CHANGE_SETS), settings, per_trade=True
-    )
+    from_tables = replay_tables(inputs, tables_for_changes(inputs, base, CHANGE_SETS), settings, per_trade=True)
     edited = [base.with_changes(changes) for changes in CHANGE_SETS]
     from_playbooks = replay_candidates(inputs, edited, settings, per_trade=True)
     pd.testing.assert_frame_equal(from_tables.metrics, from_playbooks.metrics)

@@ -267,9 +267,7 @@ def test_an_empty_trade_frame_gives_an_empty_result() -> None:
 
 
 @pytest.mark.parametrize(("side", "expected_return"), [("long", -0.0006), ("short", 0.0006)])
-def test_funding_charges_the_rates_due_after_the_entry_through_the_exit(
-    side: str, expected_return: float
-) -> None:
+def test_funding_charges_the_rates_due_after_the_entry_through_the_exit(side: str, expected_return: float) -> None:
     rates = funding_rates(
         (T0, 0.01),  # at the entry: not charged
         (T0 + STEP, 0.0001),

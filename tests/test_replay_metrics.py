@@ -89,9 +89,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
         ),
     ]
     inputs = prepare(trades, load_market(paths.prices), settings)
-    result = replay_candidates(
-        inputs, playbooks, settings, initial_equity=INITIAL_EQUITY, per_trade=True, equity=True
-    )
+    result = replay_candidates(inputs, playbooks, settings, initial_equity=INITIAL_EQUITY, per_trade=True, equity=True)
     assert result.equity is not None
     return Sweep(
         trades=trades,
@@ -134,9 +132,7 @@ def test_max_drawdown_counts_the_initial_equity_as_a_peak_unlike_vectorbt(sweep:
         equity = sweep.equity[k]
         day_zero = pd.Series([INITIAL_EQUITY], index=[equity.index[0] - pd.Timedelta(days=1)])
         with_start = pd.concat([day_zero, equity])
-        assert metrics["max_drawdown"].iat[k] == pytest.approx(
-            vbt_returns(with_start).max_drawdown(), rel=1e-9
-        )
+        assert metrics["max_drawdown"].iat[k] == pytest.approx(vbt_returns(with_start).max_drawdown(), rel=1e-9)
         plain = vbt_returns(equity).max_drawdown()
         if first_day_lost.iat[k]:
             assert metrics["max_drawdown"].iat[k] <= plain
@@ -172,9 +168,7 @@ def test_trade_metrics_match_a_pandas_computation_from_the_per_trade_outcomes(sw
         assert ours["win_rate"] == pytest.approx((taken["return"] > 0).mean(), rel=1e-12)
         assert ours["expectancy"] == pytest.approx(taken["return"].mean(), rel=1e-9)
         gross_loss = -taken.loc[taken["pnl"] <= 0, "pnl"].sum()
-        assert ours["profit_factor"] == pytest.approx(
-            taken.loc[taken["pnl"] > 0, "pnl"].sum() / gross_loss, rel=1e-9
-        )
+        assert ours["profit_factor"] == pytest.approx(taken.loc[taken["pnl"] > 0, "pnl"].sum() / gross_loss, rel=1e-9)
 
 
 def test_exposure_is_the_share_of_the_day_grid_with_a_trade_open(sweep: Sweep) -> None:
@@ -217,9 +211,7 @@ def test_a_playbook_whose_thresholds_exclude_every_trade_takes_none_and_stays_fl
 def test_total_return_counts_a_trade_that_exits_on_the_last_day_of_a_long_grid() -> None:
     step = pd.Timedelta(hours=1)
     index = pd.date_range("2025-01-01", periods=200 * 24 - 5, freq=step, tz="UTC", name="date")
-    frame = pd.DataFrame(
-        {"open": 100.0, "high": 100.5, "low": 99.5, "close": 100.0, "volume": 1.0}, index=index
-    )
+    frame = pd.DataFrame({"open": 100.0, "high": 100.5, "low": 99.5, "close": 100.0, "volume": 1.0}, index=index)
     candles = Candles("SYN/USDT", "1h", "spot", frame, Path("<synthetic>"), gap_report(index, step))
     trades = validate_trades(
         pd.DataFrame(

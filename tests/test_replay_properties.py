@@ -102,9 +102,7 @@ def symbol_bars(draw: st.DrawFn, symbol: str) -> SymbolBars:
 
 
 @st.composite
-def funding_series(
-    draw: st.DrawFn, symbol: str, timeframe: str, origin: pd.Timestamp, n_slots: int
-) -> Candles:
+def funding_series(draw: st.DrawFn, symbol: str, timeframe: str, origin: pd.Timestamp, n_slots: int) -> Candles:
     """Funding every 1-3 bars of the symbol's grid and past the data's end; rates (fractions) in ``open``."""
     every = TIMEFRAMES[timeframe] * draw(st.integers(1, 3))
     start = origin + draw(st.integers(-2, 2)) * TIMEFRAMES[timeframe]
@@ -112,9 +110,7 @@ def funding_series(
     rates = draw(st.lists(st.floats(-0.001, 0.001), min_size=len(index), max_size=len(index)))
     frame = pd.DataFrame({column: rates for column in ("open", "high", "low", "close")}, index=index)
     frame["volume"] = np.nan
-    return Candles(
-        symbol, timeframe, "funding_rate", frame, Path(f"<{symbol} funding>"), gap_report(index, every)
-    )
+    return Candles(symbol, timeframe, "funding_rate", frame, Path(f"<{symbol} funding>"), gap_report(index, every))
 
 
 @st.composite
@@ -131,9 +127,7 @@ def trade_log(draw: st.DrawFn, markets: list[SymbolBars]) -> pd.DataFrame:
             entry_time += pd.Timedelta(seconds=draw(st.integers(1, seconds - 1)))
         frame = bars.candles.frame
         bars_before = int(frame.index.searchsorted(entry_time, side="right"))
-        reference_price = float(
-            frame["close"].iloc[bars_before - 1] if bars_before else frame["open"].iloc[0]
-        )
+        reference_price = float(frame["close"].iloc[bars_before - 1] if bars_before else frame["open"].iloc[0])
         tick = TICK if draw(st.booleans()) else None
         entry_price = on_grid(reference_price * (1 + draw(st.floats(-0.01, 0.01))), tick)
 
@@ -141,9 +135,7 @@ def trade_log(draw: st.DrawFn, markets: list[SymbolBars]) -> pd.DataFrame:
         if draw(st.booleans()):
             exit_time = bars.origin + (exit_slot + 1) * bars.length  # on a bar close
         else:
-            exit_time = (
-                bars.origin + exit_slot * bars.length + pd.Timedelta(seconds=draw(st.integers(1, seconds)))
-            )
+            exit_time = bars.origin + exit_slot * bars.length + pd.Timedelta(seconds=draw(st.integers(1, seconds)))
         if exit_time <= entry_time:
             exit_time = entry_time + bars.length
         rows.append(
@@ -217,9 +209,7 @@ def playbooks(draw: st.DrawFn) -> Playbook:
     if weighted:
         lines.append("strategy_weights:")
     for strategy in weighted:
-        weight = draw(
-            st.one_of(st.sampled_from((0.0, 0.5, 10.0)), st.floats(0.0, 10.0, allow_subnormal=False))
-        )
+        weight = draw(st.one_of(st.sampled_from((0.0, 0.5, 10.0)), st.floats(0.0, 10.0, allow_subnormal=False)))
         lines.append(f"  {strategy}: {yaml_number(weight)}")
     return parse_playbook("\n".join(lines) + "\n", "<hypothesis playbook>")
 

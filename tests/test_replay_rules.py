@@ -115,8 +115,6 @@ def test_data_end_closes_at_the_last_close() -> None:
 
 
 def test_margin_return_counts_leverage_and_fees_and_cannot_lose_more_than_the_margin() -> None:
-    assert kernels.margin_return(1.0, 2.0, 100.0, 104.0, 0.0005) == pytest.approx(
-        2 * 0.04 - 0.0005 * 2 * 2.04
-    )
+    assert kernels.margin_return(1.0, 2.0, 100.0, 104.0, 0.0005) == pytest.approx(2 * 0.04 - 0.0005 * 2 * 2.04)
     assert kernels.margin_return(-1.0, 1.0, 100.0, 104.0, 0.0) == pytest.approx(-0.04)
     assert kernels.margin_return(1.0, 50.0, 100.0, 90.0, 0.0) == -1.0

@@ -249,9 +249,7 @@ def test_compounding_margin_matches_percent_of_cash_sizing(check: CrossCheck) ->
 
 
 def test_total_return_per_candidate_matches(check: CrossCheck) -> None:
-    np.testing.assert_allclose(
-        check.ours_metrics["total_return"].to_numpy(), check.vbt_total_return, rtol=0, atol=1e-9
-    )
+    np.testing.assert_allclose(check.ours_metrics["total_return"].to_numpy(), check.vbt_total_return, rtol=0, atol=1e-9)
 
 
 def test_the_setup_exercises_stops_targets_signals_and_both_sides(check: CrossCheck) -> None:
@@ -263,9 +261,7 @@ def test_the_setup_exercises_stops_targets_signals_and_both_sides(check: CrossCh
     assert 0.3 < (check.trades["side"] == "short").mean() < 0.7
     assert len(check.trades) > 80
     if check.trades["symbol"].iat[0] == "ADA/BTC":
-        enters_in_a_hole = ~np.isin(
-            pd.DatetimeIndex(check.trades["entry_time"]).as_unit("ns").asi8, check.times_ns
-        )
+        enters_in_a_hole = ~np.isin(pd.DatetimeIndex(check.trades["entry_time"]).as_unit("ns").asi8, check.times_ns)
         # holes between the first bar scanned and the exit bar: a bar after a hole may open beyond a level
         first_scanned = check.signal_bar + 1
         bars_scanned = check.exit_signal_bar - first_scanned

@@ -104,9 +104,7 @@ def test_risk_classes(parameter: str, current: float, proposed: float, expected:
 
 
 def test_data_quality_parts_and_score() -> None:
-    rich = data_quality(
-        trades({"trending_up": 60, "trending_down": 60, "ranging": 60, "volatile": 60}), Settings()
-    )
+    rich = data_quality(trades({"trending_up": 60, "trending_down": 60, "ranging": 60, "volatile": 60}), Settings())
     thin = data_quality(trades({"ranging": 20}), Settings())
     assert set(rich.parts) == {"completeness", "trade_count", "regime_diversity", "time_coverage"}
     assert rich.parts["regime_diversity"] == 100.0 and thin.parts["regime_diversity"] == 0.0

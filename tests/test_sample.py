@@ -23,9 +23,7 @@ SEEDS = (1, 2, 3)
 def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[int, bool], Path]:
     root = tmp_path_factory.mktemp("samples")
     return {
-        (seed, structure): write_sample(
-            root / f"{seed}-{structure}", seed=seed, structure=structure
-        ).directory
+        (seed, structure): write_sample(root / f"{seed}-{structure}", seed=seed, structure=structure).directory
         for seed in SEEDS
         for structure in (True, False)
     }
@@ -41,9 +39,7 @@ def test_same_seed_gives_identical_files(tmp_path: Path, samples: dict[tuple[int
     again = write_sample(tmp_path / "again", seed=1).directory
     for name in ("trades.csv", "signals.csv", "playbook.yaml", "truth.json", "prices/ALPHA_USDT-5m.feather"):
         assert (again / name).read_bytes() == (samples[(1, True)] / name).read_bytes(), name
-    assert (samples[(2, True)] / "trades.csv").read_bytes() != (
-        samples[(1, True)] / "trades.csv"
-    ).read_bytes()
+    assert (samples[(2, True)] / "trades.csv").read_bytes() != (samples[(1, True)] / "trades.csv").read_bytes()
 
 
 def test_sample_is_a_complete_valid_working_set(samples: dict[tuple[int, bool], Path]) -> None:
@@ -94,9 +90,7 @@ def test_momentum_confidence_carries_the_planted_edge_in_trending_regimes(
 ) -> None:
     for structure in (True, False):
         trades = pd.concat(_trades(samples[(seed, structure)]) for seed in SEEDS)
-        trending = trades[
-            trades["regime"].isin(["trending_up", "trending_down"]) & (trades["strategy"] == "momentum")
-        ]
+        trending = trades[trades["regime"].isin(["trending_up", "trending_down"]) & (trades["strategy"] == "momentum")]
         confident = trending.loc[trending["confidence"] >= 0.7, "margin_return"]
         doubtful = trending.loc[trending["confidence"] < 0.5, "margin_return"]
         if structure:

@@ -132,9 +132,7 @@ def test_drawdown_floor_nothing_meets_leaves_no_feasible_trial(data: Data) -> No
 
 def test_drawdown_floor_separates_feasible_trials(data: Data, tmp_path: Path) -> None:
     storage = f"journal://{tmp_path / 'floor.log'}"
-    spec = spec_for(
-        "floor-split", regime="default", space={"position_size": (0.01, 0.5)}, max_drawdown_floor=-0.1
-    )
+    spec = spec_for("floor-split", regime="default", space={"position_size": (0.01, 0.5)}, max_drawdown_floor=-0.1)
 
     result = run_search(spec, *data, storage=storage)
 
@@ -160,9 +158,7 @@ def test_constraint_values_and_non_finite_objective(data: Data) -> None:
     # with every confidence threshold at 1.0 no trade is taken and the Sharpe ratio is undefined (NaN)
     inputs, base, settings = data
     strict = base.with_changes(ParameterChange(r, "confidence_threshold", 1.0) for r in REGIMES)
-    spec = spec_for(
-        "nan", regime="default", space={"confidence_threshold": (1.0, 1.0)}, objective="sharpe", n_trials=2
-    )
+    spec = spec_for("nan", regime="default", space={"confidence_threshold": (1.0, 1.0)}, objective="sharpe", n_trials=2)
     result = run_search(spec, inputs, strict, settings)
     assert result.best_value == NON_FINITE_OBJECTIVE
     assert result.n_trials == 2
@@ -271,12 +267,8 @@ def test_worker_refuses_unknown_studies_and_other_data(data: Data, ref: DataRef,
     with pytest.raises(InputError, match="replay settings differ"):
         run_worker("other-fees", storage)
 
-    open_study(
-        spec_for("other-window", data=replace(ref, window_end="2026-01-20")), storage, inputs, base, settings
-    )
-    with pytest.raises(
-        InputError, match=r"trades or candles differ .*\(\d+ trades here, 5\d\d in the study\)"
-    ):
+    open_study(spec_for("other-window", data=replace(ref, window_end="2026-01-20")), storage, inputs, base, settings)
+    with pytest.raises(InputError, match=r"trades or candles differ .*\(\d+ trades here, 5\d\d in the study\)"):
         run_worker("other-window", storage)
 
 
@@ -299,9 +291,7 @@ def test_worker_command_reports_input_errors(tmp_path: Path) -> None:
 def test_two_worker_processes_share_one_budget(
     kind: str, n_trials: int, data: Data, ref: DataRef, tmp_path: Path
 ) -> None:
-    storage = (
-        f"journal://{tmp_path / 'shared.log'}" if kind == "journal" else f"sqlite:///{tmp_path / 'shared.db'}"
-    )
+    storage = f"journal://{tmp_path / 'shared.log'}" if kind == "journal" else f"sqlite:///{tmp_path / 'shared.db'}"
     spec = spec_for(f"shared-{kind}", n_trials=n_trials, data=ref)
     open_study(spec, storage, *data)
     command = [
@@ -314,9 +304,7 @@ def test_two_worker_processes_share_one_budget(
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     workers = [
-        subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
     outputs = [worker.communicate(timeout=120) for worker in workers]

@@ -165,9 +165,7 @@ def test_rollback_to_an_unknown_version(store: Store, paths: tuple[Path, Path]) 
         store.rollback(live, 7, author="ana", reason="x")
 
 
-def test_register_live_playbook_records_first_use_and_hand_edits(
-    store: Store, paths: tuple[Path, Path]
-) -> None:
+def test_register_live_playbook_records_first_use_and_hand_edits(store: Store, paths: tuple[Path, Path]) -> None:
     _, live = paths
     live.write_text(OLD)
     first = store.register_live_playbook(live)
@@ -336,9 +334,7 @@ def test_two_stores_on_one_database_work_side_by_side(paths: tuple[Path, Path]) 
 # --- sessions, recommendations, decisions, audit ----------------------------------------------------
 
 
-def make_session(
-    store: Store, live: Path, session_id: str = "s1", created_at: datetime = T0
-) -> SessionRecord:
+def make_session(store: Store, live: Path, session_id: str = "s1", created_at: datetime = T0) -> SessionRecord:
     if store.latest_playbook_version() is None:
         store.publish_playbook(live, OLD, author="ana", reason="initial")
     return SessionRecord(

@@ -98,9 +98,7 @@ def test_times_iso_with_offset_naive_and_epoch_ms_are_the_same_instant(tmp_path:
 
 
 def test_confidence_column_above_one_is_percent(tmp_path: Path) -> None:
-    rows = [
-        row.rsplit(",", 1)[0] + f",{value}" for row, value in zip(GOOD_ROWS, ("60", "80", "0.5"), strict=True)
-    ]
+    rows = [row.rsplit(",", 1)[0] + f",{value}" for row, value in zip(GOOD_ROWS, ("60", "80", "0.5"), strict=True)]
     frame = load_trades(write_csv(tmp_path, [HEADER, *rows])).frame
     assert frame.set_index("trade_id")["confidence"].to_dict() == {"t1": 0.8, "t2": 0.6, "t3": 0.005}
 
@@ -139,9 +137,7 @@ def test_exit_reasons_are_normalised(tmp_path: Path, raw: str, canonical: str) -
 
 
 def test_optional_columns_are_parsed(tmp_path: Path) -> None:
-    header = (
-        HEADER + ",regime,strategy,leverage,stake,stop_loss,take_profit,pnl,fees,timeframe,min_rate,max_rate"
-    )
+    header = HEADER + ",regime,strategy,leverage,stake,stop_loss,take_profit,pnl,fees,timeframe,min_rate,max_rate"
     row = GOOD_ROWS[1] + ",Trending_Up,trend,3,100,39000,42000,7.5,0.1,5m,39500,41200"
     frame = load_trades(write_csv(tmp_path, [header, row])).frame
     record = frame.iloc[0]

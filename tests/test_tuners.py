@@ -79,9 +79,7 @@ def _assert_safe(result: TuningPass, settings: Settings) -> None:
         low, high = (0.0, 5.0) if proposal.regime == STRATEGY_WEIGHTS else _bounds(proposal)
         for value in safe.candidates:
             assert low <= value <= high
-            assert (
-                abs(value - proposal.current) <= settings.max_parameter_change * abs(proposal.current) + 1e-12
-            )
+            assert abs(value - proposal.current) <= settings.max_parameter_change * abs(proposal.current) + 1e-12
             assert value != proposal.current
 
 
@@ -92,9 +90,7 @@ def _bounds(proposal: Proposal) -> tuple[float, float]:
     return _BOOK[proposal.parameter]
 
 
-def test_registry_finds_builtins_paths_and_entry_points(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_registry_finds_builtins_paths_and_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in BUILTIN_TUNERS:
         assert issubclass(tuner_class(name), Tuner)
     assert tuner_class("framework.tuners.leverage:LeverageTuner") is LeverageTuner
@@ -152,9 +148,7 @@ def test_confidence_tuner_may_lower_with_a_signal_log(sample: Path, context) -> 
         signals=load_signals(sample / "signals.csv").frame,
     )
     assert len(with_signals.replay.inputs.trade_id) > len(context.trades)
-    pd.testing.assert_series_equal(
-        with_signals.replay.baseline(), context.replay.baseline(), check_names=False
-    )
+    pd.testing.assert_series_equal(with_signals.replay.baseline(), context.replay.baseline(), check_names=False)
     lowered = with_signals.replay.evaluate([[ParameterChange("ranging", "confidence_threshold", 0.2)]])
     assert lowered["trades_taken"].iat[0] > context.replay.baseline()["trades_taken"]
     plain = {p.regime: p.n_trials for p in ConfidenceTuner().propose(context) if isinstance(p, Proposal)}

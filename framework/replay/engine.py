@@ -128,18 +128,14 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
         )
     logged_exit_ns = _ns(trades["exit_time"])
     binds = ~trades["exit_reason"].isin(NON_BINDING_EXIT_REASONS).to_numpy()
-    first_bar, bar_bound = kernels.trade_windows(
-        times, seg_start, seg_stop, step, entry_ns, logged_exit_ns, binds
-    )
+    first_bar, bar_bound = kernels.trade_windows(times, seg_start, seg_stop, step, entry_ns, logged_exit_ns, binds)
 
     day_ends = _day_grid(entry_ns, np.maximum(logged_exit_ns.max(initial=0), last_close.max(initial=0)))
     day_close, day_close_ns = _day_closes(times, bars["close"].to_numpy(np.float64), segments, day_ends)
     funding_times, funding_cumulative, funding_start, funding_stop = _funding(
         market, symbols, symbol_index, settings.funding
     )
-    low_tree, high_tree, size = kernels.build_trees(
-        bars["low"].to_numpy(np.float64), bars["high"].to_numpy(np.float64)
-    )
+    low_tree, high_tree, size = kernels.build_trees(bars["low"].to_numpy(np.float64), bars["high"].to_numpy(np.float64))
     regimes = trades["regime"].astype(object).where(trades["regime"].notna(), None)
     strategies = tuple(dict.fromkeys(trades["strategy"]))
     arrays = {
@@ -262,9 +258,7 @@ def replay_candidates(
     equity, quote currency) is asked for.
     """
     tables = candidate_tables(inputs, playbooks)
-    return replay_tables(
-        inputs, tables, settings, initial_equity=initial_equity, per_trade=per_trade, equity=equity
-    )
+    return replay_tables(inputs, tables, settings, initial_equity=initial_equity, per_trade=per_trade, equity=equity)
 
 
 def replay_tables(
@@ -308,14 +302,10 @@ def replay_tables(
         if equity
         else None
     )
-    return SweepResult(
-        metrics=metrics_frame, per_trade=out if per_trade else None, equity=equity_frame, inputs=inputs
-    )
+    return SweepResult(metrics=metrics_frame, per_trade=out if per_trade else None, equity=equity_frame, inputs=inputs)
 
 
-def replay(
-    trades: pd.DataFrame, market: Market, playbook: Playbook, settings: ReplaySettings
-) -> pd.DataFrame:
+def replay(trades: pd.DataFrame, market: Market, playbook: Playbook, settings: ReplaySettings) -> pd.DataFrame:
     """Replay ``trades`` under one ``playbook``: per-trade outcomes in the trade frame's order.
 
     See :meth:`SweepResult.trades` for the columns.

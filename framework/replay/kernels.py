@@ -131,9 +131,7 @@ def trade_windows(times, seg_start, seg_stop, timeframe_ns, entry_ns, logged_exi
         segment = times[seg_start[i] : seg_stop[i]]
         first_bar[i] = seg_start[i] + np.searchsorted(segment, entry_ns[i])
         if logged_exit_binds[i]:
-            closed_by_exit = seg_start[i] + np.searchsorted(
-                segment, logged_exit_ns[i] - timeframe_ns[i], "right"
-            )
+            closed_by_exit = seg_start[i] + np.searchsorted(segment, logged_exit_ns[i] - timeframe_ns[i], "right")
             bar_bound[i] = max(first_bar[i], closed_by_exit)
         else:
             bar_bound[i] = seg_stop[i]

@@ -38,9 +38,7 @@ class ConfidenceTuner(Tuner):
             trades = context.trades_in(regime)
             current = float(context.playbook.value(regime, "confidence_threshold"))  # type: ignore[arg-type]
             if trades.empty:
-                outcomes.append(
-                    NoProposal(self.name, regime, "confidence_threshold", f"no trades in {regime}")
-                )
+                outcomes.append(NoProposal(self.name, regime, "confidence_threshold", f"no trades in {regime}"))
                 continue
             returns = context.features.frame.loc[trades.index, "outcome_return"].to_numpy()
             confidence = trades["confidence"].to_numpy()
@@ -52,9 +50,7 @@ class ConfidenceTuner(Tuner):
                 outcomes.append(NoProposal(self.name, regime, "confidence_threshold", reason))
                 continue
             shortlist = [t for _, t in sorted(scored, reverse=True)[: self.replayed]]
-            metrics = context.replay.evaluate(
-                [[ParameterChange(regime, "confidence_threshold", t)] for t in shortlist]
-            )
+            metrics = context.replay.evaluate([[ParameterChange(regime, "confidence_threshold", t)] for t in shortlist])
             ranked = metrics.assign(threshold=shortlist).sort_values(self.metric, ascending=False)
             better = ranked[ranked[self.metric] > baseline[self.metric]]
             if better.empty:

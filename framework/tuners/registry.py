@@ -48,9 +48,7 @@ def load_tuners(specs: list[str], options: dict[str, dict[str, Any]] | None = No
         try:
             tuners.append(cls(**options.get(spec, {})))
         except TypeError as exc:
-            raise InputError.single(
-                "configuration", f"options of tuner '{spec}': {exc}", field="tuners"
-            ) from None
+            raise InputError.single("configuration", f"options of tuner '{spec}': {exc}", field="tuners") from None
     return tuners
 
 

@@ -69,9 +69,7 @@ class RiskRatioTuner(Tuner):
             outcomes.extend(self._proposals(context, regime, result, baseline, favourable[in_regime]))
         return outcomes
 
-    def _space(
-        self, context: TuningContext, regime: str, adverse: np.ndarray
-    ) -> dict[str, tuple[float, float]]:
+    def _space(self, context: TuningContext, regime: str, adverse: np.ndarray) -> dict[str, tuple[float, float]]:
         """Stops between the excursion quantiles, widened to what one session may change the current
         stop by (a stopped-out trade's excursion ends at the old stop), within the bounds."""
         bounds = context.playbook.bounds

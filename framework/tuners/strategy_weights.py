@@ -30,9 +30,7 @@ class StrategyWeightTuner(Tuner):
     def propose(self, context: TuningContext) -> list[Proposal | NoProposal]:
         strategies = sorted(context.trades["strategy"].unique())
         if len(strategies) < 2:
-            return [
-                NoProposal(self.name, STRATEGY_WEIGHTS, "*", "only one strategy traded: nothing to weigh")
-            ]
+            return [NoProposal(self.name, STRATEGY_WEIGHTS, "*", "only one strategy traded: nothing to weigh")]
         baseline = context.replay.baseline()
         weights = {s: context.playbook.strategy_weight(s) for s in strategies}
         returns = context.features.frame["outcome_return"]
@@ -49,9 +47,7 @@ class StrategyWeightTuner(Tuner):
                 reason = f"every tried weight of {strategy} would exceed a {self.max_share:.0%} share"
                 outcomes.append(NoProposal(self.name, STRATEGY_WEIGHTS, strategy, reason))
                 continue
-            metrics = context.replay.evaluate(
-                [[ParameterChange(STRATEGY_WEIGHTS, strategy, w)] for w in grid]
-            )
+            metrics = context.replay.evaluate([[ParameterChange(STRATEGY_WEIGHTS, strategy, w)] for w in grid])
             ranked = metrics.assign(weight=grid).sort_values(self.metric, ascending=False)
             better = ranked[ranked[self.metric] > baseline[self.metric]]
             own = returns[context.trades["strategy"] == strategy]
