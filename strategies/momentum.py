@@ -39,9 +39,7 @@ class Momentum(Strategy):
         strength = (ema(close, self.fast) - slow_line) / atr
         upper = candles["high"].rolling(self.breakout_bars).max().shift(1)
         lower = candles["low"].rolling(self.breakout_bars).min().shift(1)
-        entry = np.where(
-            (close > upper) & (strength > 0), 1, np.where((close < lower) & (strength < 0), -1, 0)
-        )
+        entry = np.where((close > upper) & (strength > 0), 1, np.where((close < lower) & (strength < 0), -1, 0))
         confidence = 1.0 - np.exp(-strength.abs().fillna(0.0) / self.strength_scale)
         forecast = (strength.abs() * atr / close * 0.5).fillna(0.0)
         return pd.DataFrame(
