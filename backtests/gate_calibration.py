@@ -42,7 +42,7 @@ def planted(verdict: Verdict) -> str | None:
     return PLANTED_DIRECTIONS.get(slot.regime, {}).get(slot.parameter)
 
 
-def session(seed: int, days: int, structure: bool, root: Path) -> list[Verdict]:
+def session(seed: int, days: int, structure: bool, root: Path) -> tuple[list[Verdict], list[dict[str, object]]]:
     sample = write_sample(root / f"{seed}-{structure}", seed=seed, days=days, structure=structure)
     market = load_market(sample.prices)
     trades = label_trades(load_trades(sample.trades).frame, market)
@@ -55,24 +55,32 @@ def session(seed: int, days: int, structure: bool, root: Path) -> list[Verdict]:
         load_tuners(list(settings.tuners)),
         seed=seed,
     )
-    return list(report.accepted)
+    details = [
+        {"slot": v.slot.describe(), "direction": direction(v), "p": round(v.p_value, 4), "dsr": round(v.dsr, 3),
+         "reason": v.reason}
+        for v in report.verdicts
+    ]  # fmt: skip
+    return list(report.accepted), details
 
 
 def main() -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--details", action="store_true", help="also list every verdict of every session")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.perf_counter()
-    result: dict[str, object] = {"seeds": args.seeds, "days": args.days}
+    result: dict[str, object] = {"seeds": args.seeds, "first_seed": args.first_seed, "days": args.days}
     with tempfile.TemporaryDirectory() as folder:
         for structure, key in ((False, "no_edge"), (True, "planted")):
             sessions_with_any = 0
             counts: Counter[str] = Counter()
             accepted_slots: Counter[str] = Counter()
-            for seed in range(args.seeds):
-                accepted = session(seed, args.days, structure, Path(folder))
+            details: dict[int, list[dict[str, object]]] = {}
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                accepted, details[seed] = session(seed, args.days, structure, Path(folder))
                 sessions_with_any += bool(accepted)
                 for verdict in accepted:
                     accepted_slots[f"{verdict.slot.describe()} {direction(verdict)}"] += 1
@@ -86,6 +94,7 @@ def main() -> dict[str, object]:
                 "wrong_direction": counts["wrong"],
                 "not_in_planted_truth": counts["unrated"],
                 "accepted_by_slot": dict(accepted_slots.most_common()),
+                **({"verdicts": details} if args.details else {}),
             }
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result

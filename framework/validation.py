@@ -10,8 +10,9 @@ fold's test block; the final tuning pass on the whole search window gives the ca
 replayed on the holdout. Chaining the test blocks and the holdout gives every slot an out-of-sample
 track record of the procedure that produced it, next to the current playbook's on the same trades.
 
-Each slot is then judged on its daily log returns minus the current playbook's (log growth: what
-leverage must be judged on, and what any change should improve):
+Each slot is then judged on its daily log returns minus the current playbook's: leverage on log growth
+itself (Sharpe hardly moves with it), every other parameter at the current playbook's volatility
+(risk-adjusted: trading less of a book with no edge always grows a little more, which is no merit):
 
 - Hansen's SPA test over all slots together against the current playbook, as a gatekeeper: when it
   finds no slot better, nothing passes; when it does, each slot must also pass its own SPA test. The
@@ -24,6 +25,7 @@ leverage must be judged on, and what any change should improve):
 - its out-of-sample max drawdown no worse than the current playbook's by more than
   ``max_drawdown_margin``, and no liquidation;
 - enough out-of-sample trades in its block (``min_oos_trades``): thin data is an answer;
+- a gain in log growth on the holdout itself, which no tuner ever saw;
 - a lower confidence threshold only with a signal log (executed trades cannot show it).
 """
 
@@ -146,12 +148,14 @@ def run_gate(
 
     slots = list(final)
     blocks = [*zip(fold_tests, fold_values, strict=True), (holdout, final_values)]
-    returns, outcomes, equity = _out_of_sample(blocks, slots, market, playbook, settings, signals)
+    returns, outcomes, equity, holdout_days = _out_of_sample(blocks, slots, market, playbook, settings, signals)
     in_sample = _in_sample(search, market, playbook, settings, slots, final_values, signals)
     base_log = np.log1p(returns[:, 0])
-    differences = np.log1p(returns[:, 1:]) - base_log[:, None]
-    spa_all = _spa(base_log, np.log1p(returns[:, 1:]), gate.spa_reps, seed)
-    single = [_spa(base_log, np.log1p(returns[:, [k + 1]]), gate.spa_reps, seed) for k in range(len(slots))]
+    judged = np.column_stack([_judged_returns(slot, returns[:, k + 1], returns[:, 0]) for k, slot in enumerate(slots)])
+    differences = judged - base_log[:, None]
+    holdout_gains = differences[-holdout_days:].sum(axis=0)
+    spa_all = _spa(base_log, judged, gate.spa_reps, seed)
+    single = [_spa(base_log, judged[:, [k]], gate.spa_reps, seed) for k in range(len(slots))]
     adjusted = [max(spa_all, p) for p in single]
     sharpes = [_difference_sharpe(differences[:, k]) for k in range(len(slots))]
     finite = [s for s in sharpes if math.isfinite(s)]
@@ -164,9 +168,10 @@ def run_gate(
         dsr = _dsr(differences[:, k], n_trials, variance)
         scope = _scope_count(oos_trades, slot)
         baseline_out, candidate_out = outcomes[0], outcomes[k + 1]
+        holdout_gain = float(holdout_gains[k])
         reason = _judge(
             slot, final[slot], final_values[slot], adjusted[k], dsr, n_trials, scope, baseline_out,
-            candidate_out, settings, signals is not None,
+            candidate_out, holdout_gain, settings, signals is not None,
         )  # fmt: skip
         verdicts.append(
             Verdict(
@@ -230,33 +235,46 @@ def _out_of_sample(
     playbook: Playbook,
     settings: Settings,
     signals: pd.DataFrame | None,
-) -> tuple[np.ndarray, list[dict[str, float]], pd.DataFrame]:
+) -> tuple[np.ndarray, list[dict[str, float]], pd.DataFrame, int]:
     """Daily returns (days x 1 + slots; column 0 the current playbook) over the chained blocks, the
-    chained outcome metrics, and the chained equity at each UTC day end (each block starting from the
-    last one's end; a day two blocks share appears twice)."""
+    chained outcome metrics, the chained equity at each UTC day end (each block starting from the
+    last one's end; a day two blocks share appears twice) and the number of days of the last block."""
     returns: list[np.ndarray] = []
     days: list[pd.DatetimeIndex] = []
     counts = np.zeros((len(slots) + 1, 2))  # trades taken, liquidations
     for block, values in blocks:
         if block.empty:
             continue
-        replayed = _with_untaken(block, market, playbook, signals)
-        inputs = prepare(replayed, market, settings.replay)
-        change_sets: list[list[ParameterChange]] = [[]]
-        change_sets += [[_change(s, values[s])] if s in values else [] for s in slots]
-        tables = tables_for_changes(inputs, playbook, change_sets)
-        result = replay_tables(inputs, tables, settings.replay, equity=True)
-        assert result.equity is not None
-        daily = result.equity.to_numpy()
+        daily, index, metrics = _replay_block(block, values, slots, market, playbook, settings, signals)
         previous = np.vstack([np.full((1, daily.shape[1]), DEFAULT_INITIAL_EQUITY), daily[:-1]])
         returns.append(daily / previous - 1.0)
-        days.append(pd.DatetimeIndex(result.equity.index))
-        counts += result.metrics[["trades_taken", "liquidations"]].to_numpy()
+        days.append(index)
+        counts += metrics[["trades_taken", "liquidations"]].to_numpy()
     stacked = np.vstack(returns)
     index = days[0].append(days[1:]) if len(days) > 1 else days[0]
     equity = pd.DataFrame(DEFAULT_INITIAL_EQUITY * np.cumprod(1.0 + stacked, axis=0), index=index)
     outcomes = [_outcome(stacked[:, k], counts[k]) for k in range(stacked.shape[1])]
-    return stacked, outcomes, equity
+    return stacked, outcomes, equity, len(days[-1])
+
+
+def _replay_block(
+    block: pd.DataFrame,
+    values: dict[Slot, float],
+    slots: list[Slot],
+    market: Market,
+    playbook: Playbook,
+    settings: Settings,
+    signals: pd.DataFrame | None,
+) -> tuple[np.ndarray, pd.DatetimeIndex, pd.DataFrame]:
+    """Daily equity (days x 1 + slots), its day ends and the metrics of one block's replay; column 0
+    is the current playbook, a slot without a value in ``values`` keeps the current one."""
+    inputs = prepare(_with_untaken(block, market, playbook, signals), market, settings.replay)
+    change_sets: list[list[ParameterChange]] = [[]]
+    change_sets += [[_change(s, values[s])] if s in values else [] for s in slots]
+    tables = tables_for_changes(inputs, playbook, change_sets)
+    result = replay_tables(inputs, tables, settings.replay, equity=True)
+    assert result.equity is not None
+    return result.equity.to_numpy(), pd.DatetimeIndex(result.equity.index), result.metrics
 
 
 def _outcome(daily: np.ndarray, counts: np.ndarray) -> dict[str, float]:
@@ -307,6 +325,21 @@ def _signals_within(signals: pd.DataFrame | None, trades: pd.DataFrame) -> pd.Da
     return signals[inside]
 
 
+def _judged_returns(slot: Slot, candidate: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """What a slot is compared on: daily log returns, scaled to the current playbook's volatility for
+    every parameter but leverage.
+
+    Leverage is judged on log growth itself. Anything else is judged risk-adjusted: less exposure to a
+    book with no edge always grows a little more (less variance drag, fewer fees), which says nothing
+    about the change's merit; at equal volatility only a better mix of trades wins.
+    """
+    if slot.parameter == "leverage":
+        return np.log1p(candidate)
+    spread = candidate.std()
+    scale = baseline.std() / spread if spread > 0 else 1.0
+    return np.log1p(candidate * scale)
+
+
 def _spa(baseline: np.ndarray, candidates: np.ndarray, reps: int, seed: int) -> float:
     try:
         return spa_test(baseline, candidates, reps=reps, seed=seed).pvalue
@@ -347,6 +380,7 @@ def _judge(
     oos_trades: int,
     baseline: dict[str, float],
     candidate: dict[str, float],
+    holdout_gain: float,
     settings: Settings,
     has_signals: bool,
 ) -> str | None:
@@ -364,6 +398,8 @@ def _judge(
             f"out-of-sample max drawdown {candidate['max_drawdown']:.1%} is worse than the current "
             f"{baseline['max_drawdown']:.1%} by more than {gate.max_drawdown_margin:.0%}"
         )
+    if holdout_gain <= 0:
+        return f"no gain on the holdout no tuner saw ({holdout_gain:+.4f} in log growth against the current playbook)"
     if p_value >= gate.alpha:
         return f"no significant out-of-sample improvement in log growth (p={p_value:.3f}, need < {gate.alpha})"
     if dsr < gate.min_dsr:

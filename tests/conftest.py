@@ -29,3 +29,24 @@ def shared_data() -> Path:
 def freqtrade_data(shared_data: Path) -> Path:
     """The freqtrade folder of the shared data (candles in freqtrade's layout)."""
     return shared_data / "freqtrade"
+
+
+REAL_PLAYBOOK = (
+    "default:\n  leverage: 1.0\n  stop_loss: 0.05\n  risk_reward_ratio: 1.0\n"
+    "  confidence_threshold: 0.5\n  position_size: 0.1\n  max_hold: 12h\n"
+)
+"""A plain playbook for the real freqtrade trades (spot, no leverage)."""
+
+
+@pytest.fixture(scope="session")
+def real_trade_log(freqtrade_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """freqtrade's 179-trade backtest export as our trade log, and a playbook for it: (trades, playbook)."""
+    from framework.config import FreqtradeImportSettings
+    from framework.freqtrade import import_freqtrade
+    from framework.trades import write_log
+
+    folder = tmp_path_factory.mktemp("real")
+    export = freqtrade_data / "backtest_results" / "backtest-result.json"
+    write_log(import_freqtrade(export, FreqtradeImportSettings()).log.frame, folder / "trades.csv")
+    (folder / "playbook.yaml").write_text(REAL_PLAYBOOK)
+    return folder / "trades.csv", folder / "playbook.yaml"

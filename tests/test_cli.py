@@ -140,15 +140,10 @@ def test_replay_prints_metrics_and_writes_outcomes(tmp_path: Path, sample_dir: P
 
 
 @pytest.mark.shared_data
-def test_replay_on_real_freqtrade_trades(tmp_path: Path, freqtrade_data: Path) -> None:
-    trades = tmp_path / "trades.csv"
-    imported = run("import-freqtrade", freqtrade_data / "backtest_results" / "backtest-result.json", "--out", trades)
-    assert imported.returncode == 0, imported.stderr
-    playbook = tmp_path / "playbook.yaml"
-    playbook.write_text(
-        "default:\n  leverage: 1.0\n  stop_loss: 0.05\n  risk_reward_ratio: 1.0\n"
-        "  confidence_threshold: 0.5\n  position_size: 0.1\n  max_hold: 12h\n"
-    )
+def test_replay_on_real_freqtrade_trades(
+    tmp_path: Path, freqtrade_data: Path, real_trade_log: tuple[Path, Path]
+) -> None:
+    trades, playbook = real_trade_log
     metrics = tmp_path / "metrics.json"
     result = run("replay", "--trades", trades, "--prices", freqtrade_data, "--playbook", playbook, "--json", metrics)
     assert result.returncode == 0, result.stderr

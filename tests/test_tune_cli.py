@@ -104,3 +104,20 @@ def test_validate_judges_a_hand_written_playbook(tuned: tuple[Path, dict], tmp_p
     judged = document["recommendations"] + document["rejected"]
     assert [(e["regime"], e["parameter"], e["tuner"]) for e in judged] == [("volatile", "leverage", "hand_written")]
     assert judged[0].get("proposed") == 9.0  # as written: no 30 % cap
+
+
+@pytest.mark.shared_data
+def test_tune_on_real_freqtrade_trades_says_what_it_cannot_conclude(
+    tmp_path: Path, freqtrade_data: Path, real_trade_log: tuple[Path, Path]
+) -> None:
+    trades, playbook = real_trade_log
+    result = run(
+        "tune", "--trades", trades, "--prices", freqtrade_data, "--playbook", playbook, "--json", tmp_path / "s.json"
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "s.json").read_text())
+    assert document["trades_analyzed"] == 179
+    assert document["recommendations"] == []  # 179 trades over 20 days cannot validate a change
+    reasons = [entry["reason"] for entry in document["rejected"]]
+    assert any(reason.startswith("not enough trades in ") for reason in reasons)
+    assert (playbook.parent / "playbook-tuner.sqlite").exists()  # the session is stored beside the playbook

@@ -206,18 +206,11 @@ def test_risk_ratio_tuner_searches_each_regime_with_optuna(context) -> None:  # 
 
 
 @pytest.mark.shared_data
-def test_every_tuner_runs_on_real_freqtrade_trades_and_respects_the_rules(freqtrade_data: Path) -> None:
-    from framework.config import FreqtradeImportSettings
-    from framework.freqtrade import import_freqtrade
-    from framework.playbook import parse_playbook
-
-    trades = import_freqtrade(
-        freqtrade_data / "backtest_results" / "backtest-result.json", FreqtradeImportSettings()
-    ).log.frame
-    playbook = parse_playbook(
-        "default:\n  leverage: 1.0\n  stop_loss: 0.05\n  risk_reward_ratio: 1.0\n"
-        "  confidence_threshold: 0.5\n  position_size: 0.1\n  max_hold: 12h\n"
-    )
+def test_every_tuner_runs_on_real_freqtrade_trades_and_respects_the_rules(
+    freqtrade_data: Path, real_trade_log: tuple[Path, Path]
+) -> None:
+    trades = load_trades(real_trade_log[0]).frame
+    playbook = load_playbook(real_trade_log[1])
     settings = Settings()
     real = build_context(trades, load_market(freqtrade_data), playbook, settings, seed=1)
     _BOOK.update(playbook.bounds)
