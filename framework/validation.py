@@ -401,7 +401,8 @@ def _judge(
     if holdout_gain <= 0:
         return f"no gain on the holdout no tuner saw ({holdout_gain:+.4f} in log growth against the current playbook)"
     if p_value >= gate.alpha:
-        return f"no significant out-of-sample improvement in log growth (p={p_value:.3f}, need < {gate.alpha})"
+        measure = "in log growth" if slot.parameter == "leverage" else "at equal volatility"
+        return f"no significant out-of-sample improvement {measure} (p={p_value:.3f}, need < {gate.alpha})"
     if dsr < gate.min_dsr:
         return f"deflated Sharpe ratio {dsr:.2f} after {n_trials} trials (need {gate.min_dsr})"
     return None
