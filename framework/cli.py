@@ -241,15 +241,11 @@ def tune_command(
 ) -> None:
     """Tune, validate out of sample, and store the validated changes as a session awaiting approval."""
     files = _inputs(trades, signals, prices, playbook)
-    lookback = None
-    if trades is None:
-        lookback = EMBEDDED_SAMPLE_DAYS
-        console.print(f"(the embedded sample: all of its {lookback} days are used)", highlight=False)
     _tune_and_show(
         TuneFiles(files.trades, files.prices, files.playbook, files.signals, store),
         load_settings(config),
         seed=seed,
-        lookback_days=lookback,
+        lookback_days=_sample_lookback(files),
         lenient=lenient,
         json_out=json_out,
         report=report,
@@ -282,12 +278,11 @@ def validate_command(
     if candidate is None:
         raise typer.BadParameter("give a run file or --candidate")
     files = files or _inputs(trades, signals, prices, playbook)
-    lookback = EMBEDDED_SAMPLE_DAYS if files.trades.parent == cached_sample_directory() else None
     _tune_and_show(
         TuneFiles(files.trades, files.prices, files.playbook, files.signals, store),
         load_settings(config),
         seed=seed,
-        lookback_days=lookback,
+        lookback_days=_sample_lookback(files),
         period=period,
         candidate=candidate,
         json_out=json_out,
@@ -610,6 +605,14 @@ def _charts(outcome: TuneOutcome) -> list[EquityComparison]:
         title = f"{verdict.slot.describe()} {verdict.proposal.proposal.current:g} -> {verdict.value:g} (out of sample)"
         charts.append(EquityComparison(title, baseline, candidate, outcome.regimes))
     return charts
+
+
+def _sample_lookback(files: _InputFiles) -> int | None:
+    """All of the embedded sample's days when its files are used; else the configured lookback."""
+    if files.trades.parent != cached_sample_directory():
+        return None
+    console.print(f"(the embedded sample: all of its {EMBEDDED_SAMPLE_DAYS} days are used)", highlight=False)
+    return EMBEDDED_SAMPLE_DAYS
 
 
 def _store_path(store: Path | None) -> Path:

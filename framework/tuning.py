@@ -54,9 +54,7 @@ def build_context(
     """
     labelled = label_trades(trades, market)
     features = build_features(labelled, market)
-    replayed = labelled
-    if signals is not None:
-        replayed = pd.concat([labelled, untaken_signal_trades(signals, market, playbook)], ignore_index=True)
+    replayed = with_untaken_signals(labelled, signals, market, playbook)
     handle = ReplayHandle(prepare(replayed, market, settings.replay), playbook, settings.replay)
     return TuningContext(
         trades=labelled,
@@ -136,6 +134,16 @@ def regenerate_signals(trades: pd.DataFrame, market: Market, strategies: Sequenc
     if not rows:
         raise InputError.single("trade log", "no trade of the given strategies to regenerate signals for")
     return validate_signals(pd.concat(rows, ignore_index=True), source="regenerated signals").frame
+
+
+def with_untaken_signals(
+    trades: pd.DataFrame, signals: pd.DataFrame | None, market: Market, playbook: Playbook
+) -> pd.DataFrame:
+    """``trades`` plus, when there is a signal log, the signals left out for their confidence
+    (:func:`untaken_signal_trades`): what a replay needs to judge a lower threshold."""
+    if signals is None:
+        return trades
+    return pd.concat([trades, untaken_signal_trades(signals, market, playbook)], ignore_index=True)
 
 
 def untaken_signal_trades(signals: pd.DataFrame, market: Market, playbook: Playbook) -> pd.DataFrame:

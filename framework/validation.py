@@ -47,7 +47,7 @@ from framework.replay.engine import DEFAULT_INITIAL_EQUITY
 from framework.safety import Refusal, SafeProposal
 from framework.statistics import deflated_sharpe_ratio, sharpe_per_period, spa_test
 from framework.tuners.base import Tuner
-from framework.tuning import TuningPass, build_context, run_tuners, untaken_signal_trades
+from framework.tuning import TuningPass, build_context, run_tuners, with_untaken_signals
 
 OUTCOME_METRICS = ("total_return", "log_growth", "sharpe", "max_drawdown", "trades_taken", "liquidations")
 
@@ -268,7 +268,9 @@ def _replay_block(
 ) -> tuple[np.ndarray, pd.DatetimeIndex, pd.DataFrame]:
     """Daily equity (days x 1 + slots), its day ends and the metrics of one block's replay; column 0
     is the current playbook, a slot without a value in ``values`` keeps the current one."""
-    inputs = prepare(_with_untaken(block, market, playbook, signals), market, settings.replay)
+    inputs = prepare(
+        with_untaken_signals(block, _signals_within(signals, block), market, playbook), market, settings.replay
+    )
     change_sets: list[list[ParameterChange]] = [[]]
     change_sets += [[_change(s, values[s])] if s in values else [] for s in slots]
     tables = tables_for_changes(inputs, playbook, change_sets)
@@ -301,21 +303,14 @@ def _in_sample(
     values: dict[Slot, float],
     signals: pd.DataFrame | None,
 ) -> list[dict[str, float]]:
-    inputs = prepare(_with_untaken(search, market, playbook, signals), market, settings.replay)
+    inputs = prepare(
+        with_untaken_signals(search, _signals_within(signals, search), market, playbook), market, settings.replay
+    )
     change_sets: list[list[ParameterChange]] = [[]]
     change_sets += [[_change(s, values[s])] for s in slots]
     tables = tables_for_changes(inputs, playbook, change_sets)
     metrics = replay_tables(inputs, tables, settings.replay).metrics
     return [{name: float(row[name]) for name in OUTCOME_METRICS} for _, row in metrics.iterrows()]
-
-
-def _with_untaken(
-    trades: pd.DataFrame, market: Market, playbook: Playbook, signals: pd.DataFrame | None
-) -> pd.DataFrame:
-    window = _signals_within(signals, trades)
-    if window is None:
-        return trades
-    return pd.concat([trades, untaken_signal_trades(window, market, playbook)], ignore_index=True)
 
 
 def _signals_within(signals: pd.DataFrame | None, trades: pd.DataFrame) -> pd.DataFrame | None:

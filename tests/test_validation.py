@@ -108,3 +108,17 @@ def test_no_proposal_means_no_verdict(planted: Path) -> None:
     trades, market, playbook = gate_inputs(planted)
     report = run_gate(trades, market, playbook, Settings.model_validate(FAST), [Silent()])
     assert report.verdicts == () and [r.reason for r in report.refused] == ["nothing to say"]
+
+
+def test_with_a_signal_log_the_untaken_signals_join_every_replay(planted: Path) -> None:
+    from framework.trades import load_signals
+
+    trades, market, playbook = gate_inputs(planted)
+    settings = Settings.model_validate(FAST)
+    signals = load_signals(planted / "signals.csv").frame
+    plain = run_gate(trades, market, playbook, settings, [WindowSpy()])
+    with_log = run_gate(trades, market, playbook, settings, [WindowSpy()], signals=signals)
+    (without,), (with_signals,) = plain.verdicts, with_log.verdicts
+    # the untaken signals are below every threshold of the current playbook: the same trades are taken
+    assert with_signals.baseline_out["trades_taken"] == without.baseline_out["trades_taken"]
+    assert with_signals.baseline_out["total_return"] == pytest.approx(without.baseline_out["total_return"])
