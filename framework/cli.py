@@ -13,6 +13,7 @@ import optuna
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -45,9 +46,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Piped output is not cut to 80 columns: long lines stay whole and tables get room.
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
-errors = Console(stderr=True, soft_wrap=True)
+# Piped output is not cut to 80 columns: long lines stay whole and tables get room. No markup by
+# default: user text such as "[pending]" or "[0, 1]" must print as written.
+console = Console(soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 120)
+errors = Console(stderr=True, soft_wrap=True, markup=False)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML file over the defaults (or $PLAYBOOK_TUNER_CONFIG).")
@@ -66,7 +68,7 @@ def main() -> None:
     try:
         app()
     except PlaybookTunerError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise SystemExit(2) from None
 
 
@@ -100,7 +102,7 @@ def import_freqtrade_command(
     settings = source_settings.model_validate({**source_settings.model_dump(), **overrides})
     result = import_freqtrade(path, settings, strategy=strategy)
     for warning in result.warnings:
-        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, markup=True)
     write_log(result.log.frame, out)
     frame = result.log.frame
     console.print(
@@ -569,7 +571,7 @@ def _print_session(document: dict[str, Any], statuses: dict[str, str] | None = N
     recommendations = document["recommendations"]
     console.print(f"\nsession {document['session_id']}: {len(recommendations)} validated changes", highlight=False)
     for regime in dict.fromkeys(r["regime"] for r in recommendations):
-        console.print(f"[bold]{regime}[/]")
+        console.print(f"[bold]{escape(regime)}[/]", markup=True)
         for item in (r for r in recommendations if r["regime"] == regime):
             status = f"  [{statuses[item['id']]}]" if statuses else ""
             console.print(
@@ -641,7 +643,7 @@ def _report_log(kind: str, log: LoadedLog) -> None:
 
 
 def _print_problem(prefix: str, problem: Problem) -> None:
-    errors.print(f"  [yellow]{prefix}[/] {problem}", highlight=False)
+    errors.print(f"  [yellow]{escape(prefix)}[/] {escape(str(problem))}", highlight=False, markup=True)
 
 
 def _print_counts(title: str, counts: pd.Series) -> None:

@@ -66,6 +66,18 @@ def test_the_report_is_one_self_contained_file(tuned: tuple[Path, dict]) -> None
     assert "http://" not in html and "https://" not in html and "<script" not in html
 
 
+def test_status_and_show_read_the_stored_session(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    directory, document = tuned
+    status = run("status", "--store", directory / "store.sqlite")
+    assert status.returncode == 0, status.stderr
+    assert "sessions in the last 7 days: 1" in status.stdout
+    show = run("show", document["session_id"], "--store", directory / "store.sqlite")
+    assert show.returncode == 0, show.stderr
+    for item in document["recommendations"]:
+        assert f"{item['id']} {item['parameter']}" in show.stdout
+    assert "[pending]" in show.stdout or "[applied]" in show.stdout
+
+
 def test_apply_then_rollback_round_trip(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
     directory, document = tuned
     store, live = directory / "store.sqlite", directory / "playbook.yaml"
