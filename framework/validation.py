@@ -46,7 +46,7 @@ from framework.replay import prepare, replay_tables, tables_for_changes
 from framework.replay.engine import DEFAULT_INITIAL_EQUITY
 from framework.safety import Refusal, SafeProposal
 from framework.statistics import deflated_sharpe_ratio, sharpe_per_period, spa_test
-from framework.tuners.base import Tuner
+from framework.tuners.base import ReplayHandle, Tuner, TuningContext
 from framework.tuning import TuningPass, build_context, run_tuners, with_untaken_signals
 
 OUTCOME_METRICS = ("total_return", "log_growth", "sharpe", "max_drawdown", "trades_taken", "liquidations")
@@ -137,10 +137,10 @@ def run_gate(
     trials: dict[Slot, int] = {}  # of the final pass
     for train, test in splitter.split(search):
         train_trades = search.iloc[train]
-        fold_pass = _tuning_pass(train_trades, market, playbook, settings, tuners, signals, seed, safety)
+        fold_pass, _ = _tuning_pass(train_trades, market, playbook, settings, tuners, signals, seed, safety)
         fold_values.append(_best_values(fold_pass, {}))
         fold_tests.append(search.iloc[test])
-    final_pass = _tuning_pass(search, market, playbook, settings, tuners, signals, seed, safety)
+    final_pass, final_context = _tuning_pass(search, market, playbook, settings, tuners, signals, seed, safety)
     final_values = _best_values(final_pass, trials)
     final = {_slot(p): p for p in final_pass.accepted}
     if not final or holdout.empty:
@@ -149,7 +149,7 @@ def run_gate(
     slots = list(final)
     blocks = [*zip(fold_tests, fold_values, strict=True), (holdout, final_values)]
     returns, outcomes, equity, holdout_days = _out_of_sample(blocks, slots, market, playbook, settings, signals)
-    in_sample = _in_sample(search, market, playbook, settings, slots, final_values, signals)
+    in_sample = _in_sample(final_context.replay, slots, final_values)
     base_log = np.log1p(returns[:, 0])
     judged = np.column_stack([_judged_returns(slot, returns[:, k + 1], returns[:, 0]) for k, slot in enumerate(slots)])
     differences = judged - base_log[:, None]
@@ -204,10 +204,10 @@ def _tuning_pass(
     signals: pd.DataFrame | None,
     seed: int,
     safety: bool,
-) -> TuningPass:
+) -> tuple[TuningPass, TuningContext]:
     window = _signals_within(signals, trades)
     context = build_context(trades, market, playbook, settings, signals=window, seed=seed)
-    return run_tuners(tuners, context, safety=safety)
+    return run_tuners(tuners, context, safety=safety), context
 
 
 def _slot(proposal: SafeProposal) -> Slot:
@@ -294,22 +294,11 @@ def _outcome(daily: np.ndarray, counts: np.ndarray) -> dict[str, float]:
     }
 
 
-def _in_sample(
-    search: pd.DataFrame,
-    market: Market,
-    playbook: Playbook,
-    settings: Settings,
-    slots: list[Slot],
-    values: dict[Slot, float],
-    signals: pd.DataFrame | None,
-) -> list[dict[str, float]]:
-    inputs = prepare(
-        with_untaken_signals(search, _signals_within(signals, search), market, playbook), market, settings.replay
-    )
+def _in_sample(replay: ReplayHandle, slots: list[Slot], values: dict[Slot, float]) -> list[dict[str, float]]:
+    """Outcome metrics on the search window (the final pass's own replay): current playbook first."""
     change_sets: list[list[ParameterChange]] = [[]]
     change_sets += [[_change(s, values[s])] for s in slots]
-    tables = tables_for_changes(inputs, playbook, change_sets)
-    metrics = replay_tables(inputs, tables, settings.replay).metrics
+    metrics = replay.evaluate(change_sets)
     return [{name: float(row[name]) for name in OUTCOME_METRICS} for _, row in metrics.iterrows()]
 
 
