@@ -3,11 +3,15 @@
 Every decision the CLI or the Telegram bot takes goes through :class:`Approvals`, which holds the rules:
 
 - **Idempotent.** A recommendation is decided once; deciding it again changes nothing and the outcome
-  lists it as ``unchanged`` (a double press of Apply All publishes one version).
+  lists it as ``unchanged`` (a double press of Apply All publishes one version). Setting the status is
+  a claim (:meth:`~framework.store.Store.claim_recommendations`) on the items still pending, so of two
+  calls deciding an item at the same time (the bot and the CLI) only one records it.
 - **Stale.** A session's changes are edits of the playbook it was computed on. They are applied only
   while the live version is that one, or the last version this session's own decisions published; a
-  hand edit of the live file is registered first and makes the session stale too. A stale apply
-  changes nothing but an audit entry, and its message reads ``stale, re-run tune``.
+  hand edit of the live file is registered first and makes the session stale too. The publish repeats
+  the check in its own transaction (``expected_parent``), so when another process published after the
+  check the apply is stale as well. A stale apply changes nothing but an audit entry, and its message
+  reads ``stale, re-run tune``.
 - **Expired.** Past ``expires_at`` (by the injected clock) a pending session and its pending items
   become ``expired`` and every decision on them is refused.
 - **One version per call.** The chosen changes are applied together with
@@ -39,7 +43,14 @@ from framework.playbook import (
     parse_duration,
     parse_playbook,
 )
-from framework.store import DecisionRecord, PlaybookVersion, RecommendationRecord, SessionRecord, Store
+from framework.store import (
+    DecisionRecord,
+    ParentMoved,
+    PlaybookVersion,
+    RecommendationRecord,
+    SessionRecord,
+    Store,
+)
 
 ACTIONS = ("apply_all", "apply_safe", "apply_items", "reject_all", "reject_items", "expire")
 """What a decision did; ``expire`` is a session that lapsed (also when a decision found it lapsed)."""
@@ -156,7 +167,17 @@ class Approvals:
         live = self.store.register_live_playbook(self.live_playbook)
         if live.version == version:
             raise DecisionError(f"version {version} is the live version; there is nothing to roll back")
-        return self.store.rollback(self.live_playbook, version, author=actor, reason=reason).version
+        try:
+            rolled = self.store.rollback(
+                self.live_playbook, version, author=actor, reason=reason, expected_parent=live.version
+            )
+        except ParentMoved as exc:
+            raise DecisionError(
+                f"cannot roll back to version {version}: version {exc.actual} was published meanwhile "
+                f"(version {live.version} was live when the rollback began); nothing was changed. Check "
+                "`playbook versions` and roll back again if it is still needed"
+            ) from exc
+        return rolled.version
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -171,18 +192,25 @@ class Approvals:
         lapsed = self._refuse_if_lapsed(session, recommendations, chosen)
         if lapsed is not None:
             return lapsed
-        todo = [rec for rec in chosen if rec.status == "pending"]
-        unchanged = _ids(rec for rec in chosen if rec.status != "pending")
         chosen_ids = set(_ids(chosen))
         left = sum(rec.status == "pending" and rec.id not in chosen_ids for rec in recommendations)
+        todo = [rec for rec in chosen if rec.status == "pending"]
         if not todo:
-            message = _join("nothing to apply", _decided_note(unchanged), _left_note(left))
-            return DecisionOutcome(session.id, action, (), (), unchanged, None, message)
+            return _nothing_to_apply(session, action, chosen, left)
         changes = _changes(todo)
 
         live, stale = self._live_version_for(session)
         if stale is not None:
             return self._stale(session, action, actor, todo, stale)
+        # Read after the decisions _live_version_for read: a call that applied items of this session
+        # meanwhile claimed them before recording those decisions, so they show as decided here
+        # instead of being applied a second time.
+        pending = {rec.id for rec in self.store.recommendations(session.id) if rec.status == "pending"}
+        if any(rec.id not in pending for rec in todo):
+            todo = [rec for rec in todo if rec.id in pending]
+            if not todo:
+                return _nothing_to_apply(session, action, chosen, left)
+            changes = _changes(todo)
         playbook = self._live_playbook(live)
         mismatch = _first_mismatch(playbook, todo)
         if mismatch is not None:
@@ -194,18 +222,27 @@ class Approvals:
                 f"session {session.id}: the playbook refuses these changes, nothing was changed: {exc}"
             ) from exc
 
-        applied = _ids(todo)
-        published = self.store.publish_playbook(
-            self.live_playbook,
-            edited.text,
-            author=actor,
-            reason=f"session {session.id}, {action}: {', '.join(applied)}",
-        )
-        self._record(session, recommendations, todo, "applied", action, actor, published.version)
+        try:
+            published = self.store.publish_playbook(
+                self.live_playbook,
+                edited.text,
+                author=actor,
+                reason=f"session {session.id}, {action}: {', '.join(_ids(todo))}",
+                expected_parent=live.version,
+            )
+        except ParentMoved as exc:
+            why = f"version {exc.actual} was published meanwhile (version {live.version} was live when checked)"
+            return self._stale(session, action, actor, todo, why)
+        applied = self._record(session, todo, "applied", action, actor, published.version)
+        unchanged = _ids(rec for rec in chosen if rec.id not in applied)
+        # Items a rejection (or expiry) claimed after the check: the published version holds their
+        # changes all the same, and the message says so.
+        overtaken = tuple(rec.id for rec in todo if rec.id not in applied)
         noun = "change" if len(applied) == 1 else "changes"
         message = _join(
             f"applied {len(applied)} {noun} as version {published.version}",
             _decided_note(unchanged),
+            _overtaken_note(overtaken, published.version),
             _left_note(left),
         )
         return DecisionOutcome(session.id, action, applied, (), unchanged, published.version, message)
@@ -218,12 +255,11 @@ class Approvals:
         if lapsed is not None:
             return lapsed
         todo = [rec for rec in chosen if rec.status == "pending"]
-        unchanged = _ids(rec for rec in chosen if rec.status != "pending")
-        if not todo:
+        rejected = self._record(session, todo, "rejected", action, actor, None)
+        unchanged = _ids(rec for rec in chosen if rec.id not in rejected)
+        if not rejected:
             message = _join("nothing to reject", _decided_note(unchanged))
             return DecisionOutcome(session.id, action, (), (), unchanged, None, message)
-        self._record(session, recommendations, todo, "rejected", action, actor, None)
-        rejected = _ids(todo)
         noun = "item" if len(rejected) == 1 else "items"
         message = _join(f"rejected {len(rejected)} {noun}", _decided_note(unchanged))
         return DecisionOutcome(session.id, action, (), rejected, unchanged, None, message)
@@ -263,25 +299,26 @@ class Approvals:
         return DecisionOutcome(session.id, "expire", (), (), unchanged, None, message)
 
     def _expire(self, session: SessionRecord, recommendations: list[RecommendationRecord], now: datetime) -> None:
-        lapsed = [rec for rec in recommendations if rec.status == "pending"]
-        for rec in lapsed:
-            self.store.set_recommendation_status(session.id, rec.id, "expired")
+        pending = _ids(rec for rec in recommendations if rec.status == "pending")
+        lapsed = self.store.claim_recommendations(session.id, pending, "expired")
         self.store.set_session_status(session.id, "expired")
         self.store.record_decision(DecisionRecord(session.id, None, "expire", EXPIRY_ACTOR, now, None))
         self.store.audit(
             EXPIRY_ACTOR,
             "session_expired",
-            {"session": session.id, "expires_at": session.expires_at.isoformat(), "items": _ids(lapsed)},
+            {"session": session.id, "expires_at": session.expires_at.isoformat(), "items": lapsed},
         )
 
     def _live_version_for(self, session: SessionRecord) -> tuple[PlaybookVersion, str | None]:
         """The live version (a hand edit of the live file registered first) and why the session is
         stale, or None when its changes apply to that version: the last one its own decisions
         published, else the one it was computed on."""
-        before = self.store.latest_playbook_version()
-        live = self.store.register_live_playbook(self.live_playbook)
+        # Decisions before the live version: a version they name is then live already, and the items
+        # claimed before those decisions were recorded show as decided when _apply reads them next.
         published = [d.result_version for d in self.store.decisions(session.id) if d.result_version is not None]
         expected = published[-1] if published else session.playbook_version
+        before = self.store.latest_playbook_version()
+        live = self.store.register_live_playbook(self.live_playbook)
         if live.version == expected:
             return live, None
         if before is not None and live.version != before.version:
@@ -309,23 +346,24 @@ class Approvals:
     def _record(
         self,
         session: SessionRecord,
-        recommendations: list[RecommendationRecord],
         decided: list[RecommendationRecord],
         status: str,
         action: str,
         actor: str,
         version: int | None,
-    ) -> None:
-        """Set the decided items' status, record a decision per item, settle the session, audit."""
-        now = self.clock()
-        # Statuses go first: if the process dies after them, a retry finds the items decided (or the
+    ) -> tuple[str, ...]:
+        """Claim those of the decided items still pending, record a decision per claimed item, settle
+        the session, audit; returns the claimed ids in the session's order. Claiming none writes nothing more."""
+        # The claim goes first: if the process dies after it, a retry finds the items decided (or the
         # session stale) instead of applying them a second time.
-        for rec in decided:
-            self.store.set_recommendation_status(session.id, rec.id, status)
-        for rec in decided:
-            self.store.record_decision(DecisionRecord(session.id, rec.id, action, actor, now, version))
-        decided_ids = set(_ids(decided))
-        statuses = [status if rec.id in decided_ids else rec.status for rec in recommendations]
+        claimed = tuple(self.store.claim_recommendations(session.id, _ids(decided), status))
+        if not claimed:
+            return ()
+        now = self.clock()
+        for rec_id in claimed:
+            self.store.record_decision(DecisionRecord(session.id, rec_id, action, actor, now, version))
+        # Read again: another call may have decided the session's other items meanwhile.
+        statuses = [rec.status for rec in self.store.recommendations(session.id)]
         session_status = session.status
         if "pending" not in statuses:
             session_status = "rejected" if all(s == "rejected" for s in statuses) else "applied"
@@ -337,11 +375,12 @@ class Approvals:
                 "session": session.id,
                 "action": action,
                 "status": status,
-                "items": sorted(decided_ids),
+                "items": sorted(claimed),
                 "version": version,
                 "session_status": session_status,
             },
         )
+        return claimed
 
 
 def _choose(
@@ -437,6 +476,22 @@ def _checked_actor(actor: str) -> str:
 
 def _ids(recs: Iterable[RecommendationRecord]) -> tuple[str, ...]:
     return tuple(rec.id for rec in recs)
+
+
+def _nothing_to_apply(
+    session: SessionRecord, action: str, chosen: list[RecommendationRecord], left: int
+) -> DecisionOutcome:
+    """The outcome of an apply whose chosen items are all decided already."""
+    unchanged = _ids(chosen)
+    message = _join("nothing to apply", _decided_note(unchanged), _left_note(left))
+    return DecisionOutcome(session.id, action, (), (), unchanged, None, message)
+
+
+def _overtaken_note(overtaken: tuple[str, ...], version: int) -> str:
+    if not overtaken:
+        return ""
+    verb, held = ("was", "its change") if len(overtaken) == 1 else ("were", "their changes")
+    return f"{', '.join(overtaken)} {verb} decided meanwhile by another call, yet version {version} holds {held}"
 
 
 def _decided_note(unchanged: tuple[str, ...]) -> str:

@@ -5,6 +5,13 @@ The database runs in WAL mode so several processes (the CLI, the Telegram bot) c
 every write is one ``BEGIN IMMEDIATE`` transaction. Its schema version is ``PRAGMA user_version``;
 :data:`MIGRATIONS` are applied in order when a store is opened.
 
+Two processes may decide at the same instant, so a check and the write that depends on it happen in
+one transaction. A publish given ``expected_parent`` (compare-and-publish) records its version only
+while that version is still the latest, and raises :class:`ParentMoved` otherwise: of two writers
+that checked the same version, the second is refused instead of silently replacing the first's.
+:meth:`Store.claim_recommendations` likewise decides only the items still ``pending``, so two
+deciders never both take one item.
+
 Publishing a playbook writes the live file the bot reads. The file and the version table must agree
 even if the process dies half-way, so a publish goes in three steps:
 
@@ -25,7 +32,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,6 +110,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 # Publishes in progress in this process, as (database path, version): a pending row written by this
 # process is in progress only while it is listed here.
 _PUBLISHING: set[tuple[str, int]] = set()
+
+
+class ParentMoved(StoreError):
+    """A publish expected ``expected`` to be the latest version, but ``actual`` is (None: the store has
+    no version): another process published in between. Nothing was written."""
+
+    def __init__(self, path: Path, expected: int, actual: int | None):
+        self.expected = expected
+        self.actual = actual
+        latest = f"the latest is version {actual}" if actual is not None else "the store has no version"
+        super().__init__(
+            f"expected playbook version {expected} to be the latest in {path}, but {latest}; nothing was written. "
+            "Check `playbook versions` and decide again"
+        )
 
 
 @dataclass(frozen=True)
@@ -220,18 +241,29 @@ class Store:
 
     # --- playbook versions -----------------------------------------------------------------------
 
-    def publish_playbook(self, live_path: Path, text: str, *, author: str, reason: str) -> PlaybookVersion:
+    def publish_playbook(
+        self, live_path: Path, text: str, *, author: str, reason: str, expected_parent: int | None = None
+    ) -> PlaybookVersion:
         """Write ``text`` to the live playbook file and record it as a new version.
 
         The text must be a valid playbook (``InputError`` otherwise). A symlinked live path is written
         through to its target. Crash-safe: afterwards the file and the latest version agree.
-        """
-        return self._publish(live_path, text, author=author, reason=reason, event="publish", extra={})
 
-    def rollback(self, live_path: Path, version: int, *, author: str, reason: str) -> PlaybookVersion:
+        With ``expected_parent`` (the version the caller based ``text`` on) the publish goes ahead only
+        if that is still the latest version, checked in the transaction that records the new one;
+        otherwise it raises :class:`ParentMoved` and writes nothing. None publishes on whatever is latest.
+        """
+        return self._publish(
+            live_path, text, author=author, reason=reason, event="publish", extra={}, expected_parent=expected_parent
+        )
+
+    def rollback(
+        self, live_path: Path, version: int, *, author: str, reason: str, expected_parent: int | None = None
+    ) -> PlaybookVersion:
         """Publish the text of ``version`` again as a new version whose parent is the current latest.
 
-        The new version's reason reads ``rollback to version <n>: <reason>``.
+        The new version's reason reads ``rollback to version <n>: <reason>``. ``expected_parent`` is
+        checked as by :meth:`publish_playbook`.
         """
         old = self.playbook_version(version)
         return self._publish(
@@ -241,6 +273,7 @@ class Store:
             reason=f"rollback to version {version}: {reason}",
             event="rollback",
             extra={"rolled_back_to": version},
+            expected_parent=expected_parent,
         )
 
     def register_live_playbook(self, live_path: Path, *, author: str = "import") -> PlaybookVersion:
@@ -404,6 +437,32 @@ class Store:
             if updated != 1:
                 raise StoreError(f"no recommendation {recommendation_id} in session {session_id}")
 
+    def claim_recommendations(self, session_id: str, ids: Iterable[str], status: str) -> list[str]:
+        """Set ``status`` on those of ``ids`` that are still ``pending``, in one transaction; returns the
+        ids it changed, in the order given.
+
+        The claim of a decision: of two processes deciding one item at the same time, only one gets
+        it back. ``status`` is a decided one of :data:`STATUSES` (not ``pending``). An id the session
+        does not hold is a ``StoreError`` and nothing is changed.
+        """
+        _check_status(status, f"recommendations of session {session_id}")
+        if status == "pending":
+            raise StoreError(f"a claim on session {session_id} sets a decided status, not 'pending'")
+        claimed: list[str] = []
+        with self._transaction() as db:
+            for rec_id in dict.fromkeys(ids):
+                updated = db.execute(
+                    "UPDATE recommendations SET status = ? WHERE session_id = ? AND id = ? AND status = 'pending'",
+                    (status, session_id, rec_id),
+                ).rowcount
+                if updated == 1:
+                    claimed.append(rec_id)
+                elif not db.execute(
+                    "SELECT 1 FROM recommendations WHERE session_id = ? AND id = ?", (session_id, rec_id)
+                ).fetchone():
+                    raise StoreError(f"no recommendation {rec_id} in session {session_id}")
+        return claimed
+
     def record_decision(self, decision: DecisionRecord) -> None:
         """Record a decision; its session, recommendation and result version must exist."""
         with self._transaction() as db:
@@ -538,12 +597,20 @@ class Store:
         )
 
     def _publish(
-        self, live_path: Path, text: str, *, author: str, reason: str, event: str, extra: dict[str, Any]
+        self,
+        live_path: Path,
+        text: str,
+        *,
+        author: str,
+        reason: str,
+        event: str,
+        extra: dict[str, Any],
+        expected_parent: int | None,
     ) -> PlaybookVersion:
         target = Path(live_path).resolve()
         parse_playbook(text, str(target))  # the bot must never be handed a playbook it cannot read
         self._recover()
-        pending = self._begin_publish(target, text, author, reason)
+        pending = self._begin_publish(target, text, author, reason, expected_parent)
         try:
             try:
                 write_atomically(target, text)
@@ -562,14 +629,18 @@ class Store:
             _PUBLISHING.discard((self._key, pending.version))
         return pending
 
-    def _begin_publish(self, target: Path, text: str, author: str, reason: str) -> PlaybookVersion:
-        """Step 1: record the version as pending."""
+    def _begin_publish(
+        self, target: Path, text: str, author: str, reason: str, expected_parent: int | None
+    ) -> PlaybookVersion:
+        """Step 1: record the version as pending (if ``expected_parent``, when given, is the latest)."""
         key: tuple[str, int] | None = None
         try:
             with self._transaction() as db:
                 self._refuse_if_publishing(db)
                 latest = self._latest_version(db)
                 parent = latest.version if latest else None
+                if expected_parent is not None and parent != expected_parent:
+                    raise ParentMoved(self.path, expected_parent, parent)
                 pending = _insert_version(db, target, text, parent, author, reason, writer_pid=os.getpid())
                 # Listed before the commit makes the row visible, so that no other store of this
                 # process takes it for the leftover of a crash.

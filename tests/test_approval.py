@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from framework.approval import AUTO_ACTOR, EXPIRY_ACTOR, Approvals, DecisionError, DecisionOutcome
+from framework.approval import AUTO_ACTOR, EXPIRY_ACTOR, STALE, Approvals, DecisionError, DecisionOutcome
+from framework.errors import StoreError
 from framework.playbook import parse_playbook
 from framework.store import RecommendationRecord, SessionRecord, Store
 
@@ -445,6 +447,28 @@ def test_rollback_refuses_unknown_live_and_unexplained_versions(approvals: Appro
     assert snapshot(store, live) == before
 
 
+def test_a_rollback_is_refused_when_another_version_is_published_meanwhile(
+    approvals: Approvals, rival: Approvals, store: Store, live: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_session(store)
+    approvals.apply_all("s1", "alice")
+    other = LIVE.replace("position_size: 0.1", "position_size: 0.2")
+    interleave(
+        monkeypatch,
+        store,
+        "register_live_playbook",
+        lambda: rival.store.publish_playbook(live, other, author="x", reason="y"),
+    )
+
+    with pytest.raises(
+        DecisionError, match=r"version 3 was published meanwhile \(version 2 was live.*nothing was changed"
+    ):
+        approvals.rollback(1, "bob", "drawdown")
+
+    assert [v.version for v in store.playbook_versions()] == [1, 2, 3]
+    assert live.read_text(encoding="utf-8") == other
+
+
 def test_rollback_keeps_a_hand_edit_in_the_history(approvals: Approvals, store: Store, live: Path) -> None:
     edited = LIVE.replace("stop_loss: 0.02", "stop_loss: 0.03")
     live.write_text(edited, encoding="utf-8")
@@ -452,3 +476,223 @@ def test_rollback_keeps_a_hand_edit_in_the_history(approvals: Approvals, store: 
     assert approvals.rollback(1, "bob", "undo the hand edit") == 3
     assert store.playbook_version(2).text == edited
     assert live.read_text(encoding="utf-8") == LIVE
+
+
+# --- two deciders at once: the Telegram bot and the CLI on one store --------------------------------
+
+
+@pytest.fixture
+def rival(tmp_path: Path, live: Path, clock: Clock) -> Iterator[Approvals]:
+    """A second process's view: its own connection to the same store and live file."""
+    with Store(tmp_path / "state" / "store.db") as opened:
+        yield Approvals(opened, live, clock=clock)
+
+
+def interleave(
+    monkeypatch: pytest.MonkeyPatch, store: Store, method: str, other: Callable[[], object], *, before: bool = False
+) -> None:
+    """Run ``other`` (another process's decision) once, right after ``store``'s next call of ``method``
+    (right before it with ``before``): a deterministic stand-in for a race."""
+    real = getattr(store, method)
+
+    def raced(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(store, method, real)
+        if before:
+            other()
+        result = real(*args, **kwargs)
+        if not before:
+            other()
+        return result
+
+    monkeypatch.setattr(store, method, raced)
+
+
+def test_a_version_published_between_the_check_and_the_publish_makes_the_apply_stale(
+    approvals: Approvals, rival: Approvals, store: Store, live: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_session(store, "s1")
+    make_session(store, "s2")
+    seen: dict[str, Any] = {}
+
+    def rival_applies_s2() -> None:
+        seen["outcome"] = rival.apply_items("s2", ["r2"], "bob")
+        seen["after"] = snapshot(rival.store, live)
+
+    # This call has checked the live version (1) and built its text when the rival publishes.
+    interleave(monkeypatch, store, "publish_playbook", rival_applies_s2, before=True)
+    outcome = approvals.apply_all("s1", "alice")
+
+    assert seen["outcome"].new_version == 2
+    assert outcome == DecisionOutcome(
+        "s1",
+        "apply_all",
+        (),
+        (),
+        (),
+        None,
+        f"{STALE}: version 2 was published meanwhile (version 1 was live when checked)",
+    )
+    # No lost update: the rival's version stays live, and nothing of s1 was written.
+    assert snapshot(store, live) == seen["after"]
+    assert [v.version for v in store.playbook_versions()] == [1, 2]
+    playbook = parse_playbook(live.read_text(encoding="utf-8"))
+    assert (playbook.default.stop_loss, playbook.default.leverage) == (0.018, 2.0)
+    assert set(statuses(store, "s1").values()) == {"pending"} and store.session("s1").status == "pending"
+    assert store.decisions("s1") == []
+    entry = store.audit_log(1)[0]
+    assert (entry.actor, entry.event, entry.detail["reason"]) == ("alice", "decision_refused", STALE)
+    # Once it is seen, the new version makes s1 stale the ordinary way.
+    assert approvals.apply_all("s1", "alice").message.startswith(f"{STALE}: computed on version 1")
+
+
+@pytest.mark.parametrize(
+    ("method", "before", "expected"),
+    [
+        # The rival applied s1 before this call read the session's decisions,
+        ("decisions", True, "nothing to apply; 5 already decided"),
+        # after it registered the live version,
+        ("register_live_playbook", False, "nothing to apply; 5 already decided"),
+        # after it checked everything, just before it publishes.
+        ("publish_playbook", True, f"{STALE}: version 2 was published meanwhile"),
+    ],
+)
+def test_one_session_applied_by_two_deciders_at_once_publishes_one_version(
+    approvals: Approvals,
+    rival: Approvals,
+    store: Store,
+    live: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    before: bool,
+    expected: str,
+) -> None:
+    make_session(store)
+    won: list[DecisionOutcome] = []
+    interleave(monkeypatch, store, method, lambda: won.append(rival.apply_all("s1", "bob")), before=before)
+
+    outcome = approvals.apply_all("s1", "alice")
+
+    assert won[0].new_version == 2 and won[0].applied == ("r1", "r2", "r3", "r4", "r5")
+    assert outcome.message.startswith(expected)
+    assert (outcome.applied, outcome.new_version) == ((), None)
+    assert [v.version for v in store.playbook_versions()] == [1, 2]
+    assert live.read_text(encoding="utf-8") == store.playbook_version(2).text
+    assert [(d.actor, d.result_version) for d in store.decisions("s1")] == [("bob", 2)] * 5
+    assert store.session("s1").status == "applied"
+
+
+def test_a_rejection_racing_an_apply_counts_each_item_once(
+    approvals: Approvals, rival: Approvals, store: Store, live: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_session(store)
+    interleave(monkeypatch, store, "publish_playbook", lambda: rival.reject_items("s1", ["r1"], "bob"), before=True)
+
+    outcome = approvals.apply_items("s1", ["r1", "r2"], "alice")
+
+    # The version was checked and built before the rejection: it holds r1's change, and says so.
+    assert outcome == DecisionOutcome(
+        "s1",
+        "apply_items",
+        ("r2",),
+        (),
+        ("r1",),
+        2,
+        "applied 1 change as version 2; 1 already decided; "
+        "r1 was decided meanwhile by another call, yet version 2 holds its change; 3 left pending for review",
+    )
+    assert parse_playbook(live.read_text(encoding="utf-8")).default.leverage == 2.4
+    assert statuses(store) == {"r1": "rejected", "r2": "applied", "r3": "pending", "r4": "pending", "r5": "pending"}
+    assert [(d.recommendation_id, d.action, d.actor) for d in store.decisions("s1")] == [
+        ("r1", "reject_items", "bob"),
+        ("r2", "apply_items", "alice"),
+    ]
+    assert store.audit_log(1)[0].detail["items"] == ["r2"]
+
+
+def test_two_rejections_at_once_count_each_item_once(
+    approvals: Approvals, rival: Approvals, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_session(store, "s1")
+    make_session(store, "s2")
+    # The rival rejects after this call loaded the items as pending, before it claims them.
+    interleave(
+        monkeypatch, store, "claim_recommendations", lambda: rival.reject_items("s1", ["r1", "r2"], "bob"), before=True
+    )
+    partly = approvals.reject_all("s1", "alice")
+    interleave(monkeypatch, store, "claim_recommendations", lambda: rival.reject_all("s2", "bob"), before=True)
+    audit_before = len(store.audit_log())
+    none = approvals.reject_all("s2", "alice")
+
+    assert (partly.rejected, partly.unchanged) == (("r3", "r4", "r5"), ("r1", "r2"))
+    assert partly.message == "rejected 3 items; 2 already decided"
+    assert [(d.recommendation_id, d.actor) for d in store.decisions("s1")] == [
+        ("r1", "bob"),
+        ("r2", "bob"),
+        ("r3", "alice"),
+        ("r4", "alice"),
+        ("r5", "alice"),
+    ]
+    assert store.session("s1").status == "rejected"
+    assert none == DecisionOutcome(
+        "s2", "reject_all", (), (), ("r1", "r2", "r3", "r4", "r5"), None, "nothing to reject; 5 already decided"
+    )
+    assert {d.actor for d in store.decisions("s2")} == {"bob"}
+    # Only the rival's decision entry was added; this call recorded nothing.
+    assert len(store.audit_log()) == audit_before + 1
+    assert store.audit_log(1)[0].actor == "bob"
+
+
+SESSIONS_RACED = 20
+
+
+def apply_in_turns(db: Path, live: Path, role: int, barrier: Any, results: Any) -> None:
+    """One of two processes applying each session at the same moment as the other (role 0 makes them)."""
+    with Store(db) as store:
+        approvals = Approvals(store, live, clock=Clock(T0 + timedelta(hours=1)))
+        outcomes: list[str] = []
+        for n in range(SESSIONS_RACED):
+            barrier.wait()
+            if role == 0:
+                latest = store.latest_playbook_version()
+                assert latest is not None
+                current, proposed = (2.0, 3.0) if n % 2 == 0 else (3.0, 2.0)
+                item = ("r1", "default", "leverage", current, proposed, "medium")
+                make_session(store, f"s{n}", (item,), version=latest.version)
+            barrier.wait()
+            try:
+                outcome = approvals.apply_all(f"s{n}", f"worker{role}")
+            except StoreError as exc:
+                if "another publish is in progress" not in str(exc):
+                    raise
+                outcomes.append("busy")
+                continue
+            outcomes.append("applied" if outcome.new_version is not None else outcome.message)
+        results.put((role, outcomes))
+
+
+def test_two_processes_applying_each_session_at_once_publish_one_version_per_session(store: Store, live: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2, timeout=60)
+    results = context.Queue()
+    workers = [
+        context.Process(target=apply_in_turns, args=(store.path, live, role, barrier, results)) for role in (0, 1)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = dict(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+
+    for n, pair in enumerate(zip(outcomes[0], outcomes[1], strict=True)):
+        assert sorted(pair)[0] == "applied", (n, pair)
+        loser = sorted(pair)[1]
+        assert loser == "busy" or loser.startswith((STALE, "nothing to apply")), (n, pair)
+    versions = store.playbook_versions()
+    assert [v.version for v in versions] == list(range(1, SESSIONS_RACED + 2))
+    assert all(v.parent == v.version - 1 for v in versions[1:])
+    assert live.read_text(encoding="utf-8") == versions[-1].text
+    for n in range(SESSIONS_RACED):
+        (decision,) = store.decisions(f"s{n}")
+        assert decision.result_version == n + 2
+        assert store.session(f"s{n}").status == "applied"

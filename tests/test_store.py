@@ -21,6 +21,7 @@ from framework.errors import InputError, StoreError
 from framework.store import (
     MIGRATIONS,
     DecisionRecord,
+    ParentMoved,
     RecommendationRecord,
     SessionRecord,
     Store,
@@ -331,6 +332,44 @@ def test_two_stores_on_one_database_work_side_by_side(paths: tuple[Path, Path]) 
         assert [e.event for e in cli.audit_log()] == ["publish", "heartbeat", "publish"]
 
 
+def test_a_publish_on_a_parent_that_moved_is_refused_and_writes_nothing(paths: tuple[Path, Path]) -> None:
+    db, live = paths
+    with Store(db) as cli, Store(db) as bot:
+        cli.publish_playbook(live, OLD, author="cli", reason="initial")
+        # Both checked version 1; the bot publishes first.
+        bot.publish_playbook(live, NEW, author="bot", reason="session s1", expected_parent=1)
+        audit_before = cli.audit_log()
+
+        with pytest.raises(
+            ParentMoved, match=r"expected playbook version 1 to be the latest .*latest is version 2"
+        ) as raised:
+            cli.publish_playbook(live, playbook_text(4.0), author="cli", reason="session s2", expected_parent=1)
+        with pytest.raises(ParentMoved, match="latest is version 2"):
+            cli.rollback(live, 1, author="cli", reason="undo", expected_parent=1)
+
+        assert isinstance(raised.value, StoreError)
+        assert (raised.value.expected, raised.value.actual) == (1, 2)
+        assert live.read_text() == NEW
+        assert raw_rows(db, "SELECT version, state FROM playbook_versions ORDER BY version") == [
+            (1, "live"),
+            (2, "live"),
+        ]
+        assert cli.audit_log() == audit_before
+        assert temporaries(live) == []
+        # On the version it saw last, the publish goes ahead.
+        third = cli.publish_playbook(live, playbook_text(4.0), author="cli", reason="again", expected_parent=2)
+        assert (third.version, third.parent) == (3, 2)
+        assert cli.rollback(live, 1, author="cli", reason="undo", expected_parent=3).parent == 3
+    assert live.read_text() == OLD
+
+
+def test_expected_parent_on_an_empty_store_is_refused(store: Store, paths: tuple[Path, Path]) -> None:
+    with pytest.raises(ParentMoved, match="but the store has no version") as raised:
+        store.publish_playbook(paths[1], OLD, author="ana", reason="first", expected_parent=1)
+    assert raised.value.actual is None
+    assert store.playbook_versions() == [] and not paths[1].exists()
+
+
 # --- sessions, recommendations, decisions, audit ----------------------------------------------------
 
 
@@ -429,6 +468,33 @@ def test_statuses_can_be_changed(store: Store, paths: tuple[Path, Path]) -> None
         store.set_session_status("s9", "expired")
     with pytest.raises(StoreError, match="status 'approved'"):
         store.set_session_status("s1", "approved")
+
+
+def test_claim_recommendations_takes_only_pending_items(paths: tuple[Path, Path]) -> None:
+    db, live = paths
+    with Store(db) as cli, Store(db) as bot:
+        recs = [make_recommendation(rec_id) for rec_id in ("a", "b", "c", "d")]
+        cli.save_session(make_session(cli, live), recs)
+        cli.set_recommendation_status("s1", "b", "expired")
+
+        # The order given is kept, a repeated id counts once, a decided one is left alone.
+        assert cli.claim_recommendations("s1", ["c", "a", "b", "a"], "applied") == ["c", "a"]
+        # Another connection gets only what is still pending.
+        assert bot.claim_recommendations("s1", ["a", "b", "c", "d"], "rejected") == ["d"]
+        assert bot.claim_recommendations("s1", ["a", "d"], "rejected") == []
+        assert [r.status for r in cli.recommendations("s1")] == ["applied", "expired", "applied", "rejected"]
+
+
+def test_claim_recommendations_refuses_unknown_items_and_pending(store: Store, paths: tuple[Path, Path]) -> None:
+    store.save_session(make_session(store, paths[1]), [make_recommendation("a"), make_recommendation("b")])
+    with pytest.raises(StoreError, match="no recommendation zz in session s1"):
+        store.claim_recommendations("s1", ["a", "zz"], "applied")
+    with pytest.raises(StoreError, match="not 'pending'"):
+        store.claim_recommendations("s1", ["b"], "pending")
+    with pytest.raises(StoreError, match="status 'approved'"):
+        store.claim_recommendations("s1", ["b"], "approved")
+    assert [r.status for r in store.recommendations("s1")] == ["pending", "pending"]  # nothing half-done
+    assert store.claim_recommendations("s1", [], "applied") == []
 
 
 def test_decisions_round_trip(store: Store, paths: tuple[Path, Path]) -> None:
