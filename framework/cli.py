@@ -20,16 +20,17 @@ from rich.table import Table
 from framework.approval import Approvals
 from framework.config import Settings, load_settings, settings_to_toml
 from framework.errors import PlaybookTunerError, Problem
+from framework.formatting import metric_text
 from framework.freqtrade import import_freqtrade
 from framework.market import Market, load_market
 from framework.models import ModelStore
-from framework.pipeline import STORE_FILE_NAME, TuneFiles, TuneOutcome, json_number, load_validation_run, run_tune
+from framework.pipeline import STORE_FILE_NAME, TuneFiles, json_number, load_validation_run, run_tune
 from framework.playbook import load_playbook
 from framework.quality import data_quality
 from framework.regimes import classify, label_trades, summarize
 from framework.replay import prepare, replay_candidates
 from framework.replay.engine import DEFAULT_INITIAL_EQUITY
-from framework.report import EquityComparison, render_html_report
+from framework.report import render_html_report, session_charts
 from framework.safety import RISK_ICONS
 from framework.sample import EMBEDDED_SAMPLE_DAYS, cached_sample, cached_sample_directory, write_sample
 from framework.search import DataRef, run_worker
@@ -204,7 +205,7 @@ def replay_command(
     table.add_column("metric", no_wrap=True)
     table.add_column("value", justify="right")
     for name, value in metrics.items():
-        table.add_row(name, _format_metric(name, value))
+        table.add_row(name, metric_text(name, value))
     console.print(table)
     console.print(
         "daily returns on UTC calendar days (zero days included), annualised with sqrt(365); "
@@ -306,7 +307,7 @@ def _tune_and_show(
         json_out.write_text(json.dumps(outcome.document, indent=2) + "\n", encoding="utf-8")
         console.print(f"session written to {json_out}", highlight=False)
     if report:
-        render_html_report(outcome.document, _charts(outcome), report)
+        render_html_report(outcome.document, session_charts(outcome), report)
         console.print(f"report written to {report}", highlight=False)
 
 
@@ -556,16 +557,6 @@ def _inputs(trades: Path | None, signals: Path | None, prices: Path | None, play
     return _InputFiles(trades, signals, prices, playbook)
 
 
-def _format_metric(name: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if name in ("trades_taken", "liquidations"):
-        return f"{value:.0f}"
-    if name in ("total_return", "max_drawdown", "win_rate", "exposure", "expectancy"):
-        return f"{value:.2%}"
-    return f"{value:.3f}"
-
-
 def _print_session(document: dict[str, Any], statuses: dict[str, str] | None = None) -> None:
     """The seed's layout: validated changes per regime, then the rejected ones, then data quality."""
     recommendations = document["recommendations"]
@@ -597,16 +588,6 @@ def _print_session(document: dict[str, Any], statuses: dict[str, str] | None = N
             f"approve with: playbook-tuner apply {document['session_id']} [--safe-only | --items r1,r2]",
             highlight=False,
         )
-
-
-def _charts(outcome: TuneOutcome) -> list[EquityComparison]:
-    charts = []
-    for verdict in outcome.report.accepted:
-        baseline = verdict.baseline_equity[~verdict.baseline_equity.index.duplicated(keep="last")]
-        candidate = verdict.candidate_equity[~verdict.candidate_equity.index.duplicated(keep="last")]
-        title = f"{verdict.slot.describe()} {verdict.proposal.proposal.current:g} -> {verdict.value:g} (out of sample)"
-        charts.append(EquityComparison(title, baseline, candidate, outcome.regimes))
-    return charts
 
 
 def _sample_lookback(files: _InputFiles) -> int | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +30,9 @@ from matplotlib.ticker import PercentFormatter
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from framework.errors import PlaybookTunerError
+from framework.formatting import change_text, metric_text, number_text, p_value_text, utc_text, value_text
 from framework.livefile import write_atomically
+from framework.pipeline import TuneOutcome
 from framework.regimes import REGIMES
 from framework.safety import RISK_ICONS
 
@@ -47,10 +48,6 @@ BASELINE_COLOUR = "#444444"
 CANDIDATE_COLOUR = "#1f5fbf"
 DPI = 100
 MIN_CHART_PX = 200
-
-# Metrics (from the replay) that are fractions and read best as percentages; counts have no decimals.
-_PERCENT_METRICS = frozenset({"total_return", "max_drawdown", "win_rate", "exposure", "expectancy"})
-_COUNT_METRICS = frozenset({"trades_taken", "liquidations"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +143,17 @@ def equity_figure(comparison: EquityComparison, *, width_px: int = 1000, height_
     figure.suptitle(comparison.title, fontsize=13)
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     return figure
+
+
+def session_charts(outcome: TuneOutcome) -> list[EquityComparison]:
+    """One out-of-sample before/after comparison per validated change of a tune, in its order."""
+    charts = []
+    for verdict in outcome.report.accepted:
+        baseline = verdict.baseline_equity[~verdict.baseline_equity.index.duplicated(keep="last")]
+        candidate = verdict.candidate_equity[~verdict.candidate_equity.index.duplicated(keep="last")]
+        title = f"{verdict.slot.describe()} {verdict.proposal.proposal.current:g} -> {verdict.value:g} (out of sample)"
+        charts.append(EquityComparison(title, baseline, candidate, outcome.regimes))
+    return charts
 
 
 def equity_chart_png(comparison: EquityComparison, *, width_px: int = 1000, height_px: int = 600) -> bytes:
@@ -288,7 +296,7 @@ def _page(session: _Session, charts: Sequence[EquityComparison]) -> str:
         "<header>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">session <code>{_e(session.session_id)}</code> · created '
-        f"{_e(_time(session.created_at))} · expires {_e(_time(session.expires_at))} · "
+        f"{_e(utc_text(session.created_at))} · expires {_e(utc_text(session.expires_at))} · "
         f"{session.trades_analyzed:,} trades analysed</p>",
         "</header>",
         _quality_section(session.data_quality),
@@ -332,7 +340,7 @@ def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
     rows = []
     for rec in recommendations:
         check = rec.validation
-        model = f"{_number(rec.model.r2, '.2f')} / {_number(rec.model.mae, '.4f')}" if rec.model else "–"
+        model = f"{number_text(rec.model.r2, '.2f')} / {number_text(rec.model.mae, '.4f')}" if rec.model else "–"
         accepted = "–"
         if check is not None:
             accepted = '<span class="yes">yes</span>' if check.accepted else '<span class="no">no</span>'
@@ -340,14 +348,14 @@ def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
             f'<td><a href="#rec-{_anchor(rec.id)}">{_e(rec.id)}</a></td>',
             f"<td>{_e(rec.regime)}</td>",
             f"<td>{_e(rec.parameter)}</td>",
-            f'<td class="nowrap">{_e(_value(rec.current))} → {_e(_value(rec.proposed))}</td>',
-            f'<td class="num">{_e(_number(rec.change_pct, "+.1f", " %"))}</td>',
+            f'<td class="nowrap">{_e(value_text(rec.current))} → {_e(value_text(rec.proposed))}</td>',
+            f'<td class="num">{_e(number_text(rec.change_pct, "+.1f", " %"))}</td>',
             f'<td class="risk">{_e(RISK_ICONS[rec.risk])} {_e(rec.risk)}</td>',
             f'<td class="num">{rec.confidence:.0%}</td>',
             f"<td>{_e(rec.tuner)}</td>",
-            f'<td class="num">{_e(_p_value(check.p_value if check else None))}</td>',
-            f'<td class="num">{_e(_number(check.dsr if check else None, ".2f"))}</td>',
-            f'<td class="num">{_e(_number(check.n_trials if check else None, "d"))}</td>',
+            f'<td class="num">{_e(p_value_text(check.p_value if check else None))}</td>',
+            f'<td class="num">{_e(number_text(check.dsr if check else None, ".2f"))}</td>',
+            f'<td class="num">{_e(number_text(check.n_trials if check else None, "d"))}</td>',
             f"<td>{_e(model)}</td>",
             f"<td>{accepted}</td>",
         ]
@@ -361,7 +369,7 @@ def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
 
 def _evidence(rec: _Recommendation, chart: EquityComparison) -> str:
     image = base64.b64encode(equity_chart_png(chart)).decode("ascii")
-    heading = f"{rec.id}: {rec.regime} {rec.parameter} {_value(rec.current)} → {_value(rec.proposed)}"
+    heading = f"{rec.id}: {rec.regime} {rec.parameter} {value_text(rec.current)} → {value_text(rec.proposed)}"
     return (
         f'<section class="card" id="rec-{_anchor(rec.id)}"><h3>{_e(heading)}</h3>'
         f'<div class="evidence"><figure><img src="data:image/png;base64,{image}" '
@@ -376,8 +384,8 @@ def _metrics_table(check: _Validation | None) -> str:
     names = list(dict.fromkeys([*check.baseline, *check.candidate]))
     rows = "".join(
         f"<tr><td>{_e(name.replace('_', ' '))}</td>"
-        f'<td class="num">{_e(_metric(name, check.baseline.get(name)))}</td>'
-        f'<td class="num">{_e(_metric(name, check.candidate.get(name)))}</td></tr>'
+        f'<td class="num">{_e(metric_text(name, check.baseline.get(name)))}</td>'
+        f'<td class="num">{_e(metric_text(name, check.candidate.get(name)))}</td></tr>'
         for name in names
     )
     return (
@@ -391,7 +399,7 @@ def _rejections_section(rejected: Sequence[_Rejection]) -> str:
         return "<section><h2>Rejected proposals</h2><p>None.</p></section>"
     rows = "".join(
         f"<tr><td>{_e(r.regime or '–')}</td><td>{_e(r.parameter)}</td><td>{_e(r.tuner)}</td>"
-        f"<td>{_e(_change(r.current, r.proposed))}</td><td>{_e(r.reason)}</td></tr>"
+        f"<td>{_e(change_text(r.current, r.proposed))}</td><td>{_e(r.reason)}</td></tr>"
         for r in rejected
     )
     return (
@@ -411,43 +419,6 @@ def _e(value: object) -> str:
 
 def _anchor(identifier: str | int) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(identifier))
-
-
-def _time(moment: datetime) -> str:
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _value(value: float | str | None) -> str:
-    if value is None:
-        return "none"
-    return f"{value:g}" if isinstance(value, float) else value
-
-
-def _change(current: float | str | None, proposed: float | str | None) -> str:
-    if current is None and proposed is None:
-        return "–"
-    return f"{_value(current)} → {_value(proposed)}"
-
-
-def _number(value: float | None, spec: str, suffix: str = "") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{value:{spec}}{suffix}"
-
-
-def _p_value(value: float | None) -> str:
-    if value is not None and 0 <= value < 0.001:
-        return "< 0.001"
-    return _number(value, ".3f")
-
-
-def _metric(name: str, value: float | None) -> str:
-    if name in _PERCENT_METRICS:
-        return _number(None if value is None else 100 * value, ".2f", " %")
-    if name in _COUNT_METRICS:
-        return _number(value, ".0f")
-    return _number(value, ".3f")
 
 
 def _utc_naive(index: pd.DatetimeIndex) -> np.ndarray:

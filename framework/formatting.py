@@ -1,0 +1,55 @@
+"""Numbers, values and times as people read them: one way for the CLI, the HTML report and Telegram."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+PERCENT_METRICS = frozenset({"total_return", "max_drawdown", "win_rate", "exposure", "expectancy"})
+"""Replay metrics that are fractions and read best as percentages."""
+COUNT_METRICS = frozenset({"trades_taken", "liquidations"})
+"""Replay metrics that are counts (no decimals)."""
+MISSING = "–"
+
+
+def number_text(value: float | None, spec: str, suffix: str = "") -> str:
+    """``value`` formatted with ``spec`` (and ``suffix``); a dash for None, NaN or infinity."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return MISSING
+    return f"{value:{spec}}{suffix}"
+
+
+def metric_text(name: str, value: float | None) -> str:
+    """A replay metric: fractions as percent with two decimals, counts whole, the rest with three decimals."""
+    if name in PERCENT_METRICS:
+        return number_text(None if value is None else 100 * value, ".2f", " %")
+    if name in COUNT_METRICS:
+        return number_text(value, ".0f")
+    return number_text(value, ".3f")
+
+
+def p_value_text(value: float | None) -> str:
+    """A p-value with three decimals, ``< 0.001`` below that."""
+    if value is not None and 0 <= value < 0.001:
+        return "< 0.001"
+    return number_text(value, ".3f")
+
+
+def value_text(value: float | str | None) -> str:
+    """A playbook value: numbers in their shortest form, durations as written, ``none`` for no limit."""
+    if value is None:
+        return "none"
+    return f"{value:g}" if isinstance(value, float | int) and not isinstance(value, bool) else str(value)
+
+
+def change_text(current: float | str | None, proposed: float | str | None) -> str:
+    """``current → proposed`` (a dash when neither is known)."""
+    if current is None and proposed is None:
+        return MISSING
+    return f"{value_text(current)} → {value_text(proposed)}"
+
+
+def utc_text(moment: datetime) -> str:
+    """``YYYY-MM-DD HH:MM UTC`` (naive times are taken as UTC)."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
