@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,8 +18,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from telegram.error import InvalidToken, NetworkError
 
 from framework.approval import Approvals
+from framework.bot import TuningDesk, run_bot
 from framework.config import Settings, load_settings, settings_to_toml
 from framework.errors import PlaybookTunerError, Problem
 from framework.formatting import metric_text
@@ -60,6 +64,7 @@ StoreOption = Annotated[
     Path | None,
     typer.Option("--store", help="SQLite store; default: ./playbook-tuner.sqlite or the sample's."),
 ]
+TOKEN_ENV_VAR = "TELEGRAM_BOT_TOKEN"
 LenientOption = Annotated[bool, typer.Option("--lenient", help="Drop bad rows and report each one instead of failing.")]
 
 
@@ -410,6 +415,39 @@ def rollback_command(
         target = version if version is not None else (latest.parent or latest.version - 1)
         new = Approvals(opened, Path(latest.path)).rollback(target, actor, reason)
     console.print(f"rolled back to version {target}: now version {new}", highlight=False)
+
+
+@app.command("bot")
+def bot_command(
+    trades: Annotated[Path | None, typer.Option(help="Trade log; default: the embedded sample.")] = None,
+    signals: Annotated[Path | None, typer.Option(help="Signal log (lets a threshold be lowered).")] = None,
+    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
+    playbook: Annotated[Path | None, typer.Option(help="Live playbook YAML (the file changes are written to).")] = None,
+    store: Annotated[Path | None, typer.Option(help="SQLite store; default: beside the playbook.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Self-hosted Bot API server, e.g. http://127.0.0.1:8081.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the models, searches and bootstraps.")] = 0,
+    config: ConfigOption = None,
+) -> None:
+    """Run the Telegram approval bot (long polling) until Ctrl-C or SIGTERM; token from $TELEGRAM_BOT_TOKEN."""
+    token = os.environ.get(TOKEN_ENV_VAR, "").strip()
+    if not token:
+        raise PlaybookTunerError(f"set {TOKEN_ENV_VAR} to the token BotFather gave you (see the README, Telegram)")
+    settings = load_settings(config)
+    files = _inputs(trades, signals, prices, playbook)
+    tune_files = TuneFiles(files.trades, files.prices, files.playbook, files.signals, store)
+    desk = TuningDesk(tune_files, settings, seed=seed, lookback_days=_sample_lookback(files))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per long poll
+    try:
+        run_bot(desk, token, base_url=base_url)
+    except InvalidToken:
+        raise PlaybookTunerError(f"Telegram refused the token in {TOKEN_ENV_VAR}; check it with BotFather") from None
+    except NetworkError as exc:
+        server = base_url or "api.telegram.org"
+        why = str(exc).replace(token, "<token>")
+        raise PlaybookTunerError(f"cannot reach the Bot API server {server}: {why}") from None
 
 
 @app.command("propose")

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from framework.errors import InputError, Problem
 
@@ -55,6 +55,30 @@ class ValidationSettings(_Section):
     spa_reps: int = Field(1000, ge=100, description="bootstrap replications of the SPA test")
 
 
+class TelegramSettings(_Section):
+    """Who may use the Telegram bot, and where scheduled sessions go. Ids are Telegram's numeric ids."""
+
+    allowed_user_ids: tuple[int, ...] = Field((), description="users who may use the bot; empty = nobody")
+    allowed_chat_ids: tuple[int, ...] = Field(
+        (), description="chats the bot answers in (a private chat's id is the user's id); empty = none"
+    )
+    chat_id: int = Field(0, description="chat that scheduled sessions are pushed to; 0 = the first allowed chat")
+    scheduled_tuning: bool = Field(True, description="run a tune every retraining_frequency days")
+
+    @model_validator(mode="after")
+    def _push_chat_is_allowed(self) -> TelegramSettings:
+        if self.chat_id and self.chat_id not in self.allowed_chat_ids:
+            raise ValueError(f"chat_id {self.chat_id} must be one of allowed_chat_ids {list(self.allowed_chat_ids)}")
+        return self
+
+    @property
+    def push_chat_id(self) -> int | None:
+        """The chat scheduled sessions are pushed to, or None when no chat is allowed."""
+        if self.chat_id:
+            return self.chat_id
+        return self.allowed_chat_ids[0] if self.allowed_chat_ids else None
+
+
 class Settings(_Section):
     """Effective configuration. Durations in days unless the name says otherwise."""
 
@@ -78,6 +102,7 @@ class Settings(_Section):
     replay: ReplaySettings = ReplaySettings()
     validation: ValidationSettings = ValidationSettings()
     freqtrade: FreqtradeImportSettings = FreqtradeImportSettings()
+    telegram: TelegramSettings = TelegramSettings()
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -129,7 +129,7 @@ def run_tune(
 
     with Store(files.store_path) as store:
         version = store.register_live_playbook(files.playbook, author="tune")
-        progress(f"tuning and validating on {len(trades)} trades")
+        progress(f"analyzing {len(trades)} trades from the last {days} days: tuning and validating")
         if candidate is None:
             tuners: list[Tuner] = load_tuners(list(settings.tuners), settings.tuner_options)
         else:

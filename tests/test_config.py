@@ -56,6 +56,8 @@ def test_rendered_toml_reads_back_equal() -> None:
         ("lookbak_days = 3\n", "lookbak_days", "Extra inputs are not permitted"),
         ("[replay]\nfee = -1\n", "replay.fee", "greater than or equal to 0"),
         ("max_parameter_change = 'lots'\n", "max_parameter_change", "valid number"),
+        ("[telegram]\nallowed_chat_ids = [1]\nchat_id = 2\n", "telegram", "chat_id 2 must be one of allowed_chat_ids"),
+        ("[telegram]\nallowed_user_ids = ['me']\n", "telegram.allowed_user_ids.0", "valid integer"),
     ],
 )
 def test_bad_values_name_file_and_key(tmp_path: Path, text: str, field: str, message: str) -> None:
