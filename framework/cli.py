@@ -64,6 +64,13 @@ StoreOption = Annotated[
     Path | None,
     typer.Option("--store", help="SQLite store; default: ./playbook-tuner.sqlite or the sample's."),
 ]
+SampleTradesOption = Annotated[Path | None, typer.Option("--trades", help="Trade log; default: the embedded sample.")]
+SignalsOption = Annotated[Path | None, typer.Option("--signals", help="Signal log (lets a threshold be lowered).")]
+PricesOption = Annotated[Path | None, typer.Option("--prices", help="Candle folder (freqtrade layout).")]
+LivePlaybookOption = Annotated[
+    Path | None, typer.Option("--playbook", help="Live playbook YAML (the file approved changes are written to).")
+]
+TuneStoreOption = Annotated[Path | None, typer.Option("--store", help="SQLite store; default: beside the playbook.")]
 TOKEN_ENV_VAR = "TELEGRAM_BOT_TOKEN"
 LenientOption = Annotated[bool, typer.Option("--lenient", help="Drop bad rows and report each one instead of failing.")]
 
@@ -236,11 +243,11 @@ def replay_command(
 
 @app.command("tune")
 def tune_command(
-    trades: Annotated[Path | None, typer.Option(help="Trade log; default: the embedded sample.")] = None,
-    signals: Annotated[Path | None, typer.Option(help="Signal log (lets a threshold be lowered).")] = None,
-    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
-    playbook: Annotated[Path | None, typer.Option(help="Live playbook YAML.")] = None,
-    store: Annotated[Path | None, typer.Option(help="SQLite store; default: beside the playbook.")] = None,
+    trades: SampleTradesOption = None,
+    signals: SignalsOption = None,
+    prices: PricesOption = None,
+    playbook: LivePlaybookOption = None,
+    store: TuneStoreOption = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the session as JSON here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the models, searches and bootstraps.")] = 0,
@@ -264,11 +271,11 @@ def tune_command(
 def validate_command(
     run: Annotated[Path | None, typer.Argument(help="A named validation run (backtests/<run>.yaml).")] = None,
     candidate: Annotated[Path | None, typer.Option(help="Hand-written playbook to judge.")] = None,
-    trades: Annotated[Path | None, typer.Option(help="Trade log; default: the embedded sample.")] = None,
-    signals: Annotated[Path | None, typer.Option(help="Signal log.")] = None,
-    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
-    playbook: Annotated[Path | None, typer.Option(help="Current (live) playbook YAML.")] = None,
-    store: Annotated[Path | None, typer.Option(help="SQLite store; default: beside the playbook.")] = None,
+    trades: SampleTradesOption = None,
+    signals: SignalsOption = None,
+    prices: PricesOption = None,
+    playbook: LivePlaybookOption = None,
+    store: TuneStoreOption = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the session as JSON here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the bootstraps.")] = 0,
@@ -419,11 +426,11 @@ def rollback_command(
 
 @app.command("bot")
 def bot_command(
-    trades: Annotated[Path | None, typer.Option(help="Trade log; default: the embedded sample.")] = None,
-    signals: Annotated[Path | None, typer.Option(help="Signal log (lets a threshold be lowered).")] = None,
-    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
-    playbook: Annotated[Path | None, typer.Option(help="Live playbook YAML (the file changes are written to).")] = None,
-    store: Annotated[Path | None, typer.Option(help="SQLite store; default: beside the playbook.")] = None,
+    trades: SampleTradesOption = None,
+    signals: SignalsOption = None,
+    prices: PricesOption = None,
+    playbook: LivePlaybookOption = None,
+    store: TuneStoreOption = None,
     base_url: Annotated[
         str | None, typer.Option("--base-url", help="Self-hosted Bot API server, e.g. http://127.0.0.1:8081.")
     ] = None,
@@ -452,9 +459,9 @@ def bot_command(
 
 @app.command("propose")
 def propose_command(
-    trades: Annotated[Path | None, typer.Option(help="Trade log; default: the embedded sample.")] = None,
-    signals: Annotated[Path | None, typer.Option(help="Signal log (lets a threshold be lowered).")] = None,
-    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
+    trades: SampleTradesOption = None,
+    signals: SignalsOption = None,
+    prices: PricesOption = None,
     playbook: Annotated[Path | None, typer.Option(help="Current playbook YAML.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the models and searches.")] = 0,
     models: Annotated[Path | None, typer.Option(help="Save the fitted models here (joblib, versioned).")] = None,
@@ -541,7 +548,7 @@ def worker_command(
 def check_command(
     trades: Annotated[Path | None, typer.Option(help="Trade log (.csv, .parquet, .sqlite).")] = None,
     signals: Annotated[Path | None, typer.Option(help="Signal log (.csv, .parquet, .sqlite).")] = None,
-    prices: Annotated[Path | None, typer.Option(help="Candle folder (freqtrade layout).")] = None,
+    prices: PricesOption = None,
     playbook: Annotated[Path | None, typer.Option(help="Playbook YAML.")] = None,
     lenient: LenientOption = False,
 ) -> None:

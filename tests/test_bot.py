@@ -107,6 +107,13 @@ MIXED = [("trending_up", "confidence_threshold", 1.1), ("ranging", "stop_loss", 
 """A low-, a medium- and a high-risk change."""
 
 
+@pytest.fixture
+def pending(tmp_path: Path) -> tuple[TuningDesk, str]:
+    """A desk whose store holds a pending session of the three MIXED changes, and that session's id."""
+    desk = make_desk(tmp_path)
+    return desk, store_session(desk, MIXED)
+
+
 def run(scenario: Callable[[FakeBotApi], Coroutine[Any, Any, None]]) -> None:
     async def main() -> None:
         async with FakeBotApi() as api:
@@ -256,9 +263,8 @@ def test_a_failing_tune_says_why_and_stores_nothing(tmp_path: Path) -> None:
 # --- decisions on stored sessions ---------------------------------------------------------------------
 
 
-def test_safe_only_applies_only_the_low_risk_change(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path)
-    session_id = store_session(desk, MIXED)
+def test_safe_only_applies_only_the_low_risk_change(pending: tuple[TuningDesk, str]) -> None:
+    desk, session_id = pending
 
     async def scenario(api: FakeBotApi) -> None:
         async with bot(api, desk):
@@ -278,9 +284,8 @@ def test_safe_only_applies_only_the_low_risk_change(tmp_path: Path) -> None:
     assert playbook.value("ranging", "stop_loss") == pytest.approx(0.02)
 
 
-def test_review_sends_each_change_with_its_evidence_and_decides_item_by_item(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path)
-    session_id = store_session(desk, MIXED)
+def test_review_sends_each_change_with_its_evidence_and_decides_item_by_item(pending: tuple[TuningDesk, str]) -> None:
+    desk, session_id = pending
 
     async def scenario(api: FakeBotApi) -> None:
         async with bot(api, desk):
@@ -312,9 +317,8 @@ def test_review_sends_each_change_with_its_evidence_and_decides_item_by_item(tmp
     assert playbook.value("ranging", "stop_loss") == pytest.approx(0.02)
 
 
-def test_reject_changes_nothing_and_later_presses_say_so(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path)
-    session_id = store_session(desk, MIXED)
+def test_reject_changes_nothing_and_later_presses_say_so(pending: tuple[TuningDesk, str]) -> None:
+    desk, session_id = pending
     before = desk.files.playbook.read_text()
 
     async def scenario(api: FakeBotApi) -> None:
@@ -332,9 +336,8 @@ def test_reject_changes_nothing_and_later_presses_say_so(tmp_path: Path) -> None
     assert versions(desk) == ["1:import"]
 
 
-def test_a_double_press_applies_once(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path)
-    session_id = store_session(desk, MIXED)
+def test_a_double_press_applies_once(pending: tuple[TuningDesk, str]) -> None:
+    desk, session_id = pending
 
     async def scenario(api: FakeBotApi) -> None:
         async with bot(api, desk):
@@ -376,14 +379,13 @@ def test_an_expired_session_refuses_every_decision(tmp_path: Path) -> None:
     assert set(statuses(desk, session_id).values()) == {"expired"}
 
 
-def test_a_restart_between_the_summary_and_apply_keeps_the_session(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path)
-    session_id = store_session(desk, MIXED)
+def test_a_restart_between_the_summary_and_apply_keeps_the_session(pending: tuple[TuningDesk, str]) -> None:
+    desk, session_id = pending
 
     async def scenario(api: FakeBotApi) -> None:
         async with bot(api, desk):
             summary = await summary_of(api)
-        restarted = make_desk(tmp_path)  # a new process would build everything again from the files
+        restarted = make_desk(desk.files.playbook.parent)  # as a new process would, from the files
         async with bot(api, restarted):
             answer = await press(api, summary, "Apply All")
             assert "applied 3 changes as version 2" in answer["text"]
@@ -448,9 +450,8 @@ def test_an_empty_allow_list_refuses_everyone_with_a_warning(tmp_path: Path, cap
         "tune:approve:{session}:r9",  # a session's item that does not exist
     ],
 )
-def test_forged_button_data_is_answered_and_changes_nothing(tmp_path: Path, data: str) -> None:
-    desk = make_desk(tmp_path)
-    session_id = store_session(desk, MIXED)
+def test_forged_button_data_is_answered_and_changes_nothing(pending: tuple[TuningDesk, str], data: str) -> None:
+    desk, session_id = pending
     before = desk.files.playbook.read_text()
 
     async def scenario(api: FakeBotApi) -> None:
@@ -468,9 +469,8 @@ def test_forged_button_data_is_answered_and_changes_nothing(tmp_path: Path, data
 # --- commands ---------------------------------------------------------------------------------------------
 
 
-def test_commands_registered_and_tune_subcommands(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path)
-    session_id = store_session(desk, MIXED)
+def test_commands_registered_and_tune_subcommands(pending: tuple[TuningDesk, str]) -> None:
+    desk, session_id = pending
 
     async def reply(api: FakeBotApi, command: str) -> str:
         before = len(api.sent(CHAT))
@@ -535,13 +535,16 @@ def test_the_bot_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
     assert api.all_updates_confirmed()
 
 
-def test_stopping_during_a_tune_finishes_and_reports_it_first(tmp_path: Path) -> None:
+def test_one_tune_at_a_time_and_stopping_finishes_it_first(tmp_path: Path) -> None:
     desk = make_desk(tmp_path)
 
     async def scenario(api: FakeBotApi) -> None:
         async with bot(api, desk):
             api.send_text("/tune", user_id=USER)
             await api.wait_for(lambda: bool(api.sent(CHAT)))
+            api.send_text("/tune", user_id=USER)
+            await api.wait_for(lambda: len(api.sent(CHAT)) == 2)
+            assert "already in progress" in (api.sent(CHAT)[1].text or "")
         # the Application has stopped: the run it had started was awaited, stored and reported
         assert "validated change" in (api.sent(CHAT)[0].text or "")
 

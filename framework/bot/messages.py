@@ -94,7 +94,8 @@ def review_text(view: SessionView, rec: RecommendationRecord) -> str:
     lines.append(f"data quality {number_text(quality, '.0f', ' %')}")
     before, after = check.get("baseline") or {}, check.get("candidate") or {}
     lines.append(
-        f"out of sample ({check.get('out_of_sample_trades', '?')} trades in the changed block), before → after:"
+        f"out of sample, whole playbook, before → after ({check.get('out_of_sample_trades', '?')} of the trades "
+        f"in {rec.regime}):"
     )
     lines.extend(
         f"  {name}: {metric_text(name, before.get(name))} → {metric_text(name, after.get(name))}"
