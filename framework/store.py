@@ -426,17 +426,6 @@ class Store:
             if db.execute("UPDATE sessions SET status = ? WHERE id = ?", (status, session_id)).rowcount != 1:
                 raise StoreError(f"no session {session_id} in {self.path}")
 
-    def set_recommendation_status(self, session_id: str, recommendation_id: str, status: str) -> None:
-        """Set the status (one of :data:`STATUSES`) of one recommendation of a session."""
-        _check_status(status, f"recommendation {recommendation_id}")
-        with self._transaction() as db:
-            updated = db.execute(
-                "UPDATE recommendations SET status = ? WHERE session_id = ? AND id = ?",
-                (status, session_id, recommendation_id),
-            ).rowcount
-            if updated != 1:
-                raise StoreError(f"no recommendation {recommendation_id} in session {session_id}")
-
     def claim_recommendations(self, session_id: str, ids: Iterable[str], status: str) -> list[str]:
         """Set ``status`` on those of ``ids`` that are still ``pending``, in one transaction; returns the
         ids it changed, in the order given.

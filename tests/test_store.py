@@ -457,13 +457,13 @@ def test_save_session_refuses_bad_values(store: Store, paths: tuple[Path, Path])
 
 def test_statuses_can_be_changed(store: Store, paths: tuple[Path, Path]) -> None:
     store.save_session(make_session(store, paths[1]), [make_recommendation("a"), make_recommendation("b")])
-    store.set_recommendation_status("s1", "a", "applied")
-    store.set_recommendation_status("s1", "b", "rejected")
+    assert store.claim_recommendations("s1", ["a"], "applied") == ["a"]
+    assert store.claim_recommendations("s1", ["b"], "rejected") == ["b"]
     store.set_session_status("s1", "applied")
     assert [r.status for r in store.recommendations("s1")] == ["applied", "rejected"]
     assert store.session("s1").status == "applied"
     with pytest.raises(StoreError, match="no recommendation c"):
-        store.set_recommendation_status("s1", "c", "applied")
+        store.claim_recommendations("s1", ["c"], "applied")
     with pytest.raises(StoreError, match="no session s9"):
         store.set_session_status("s9", "expired")
     with pytest.raises(StoreError, match="status 'approved'"):
@@ -475,7 +475,7 @@ def test_claim_recommendations_takes_only_pending_items(paths: tuple[Path, Path]
     with Store(db) as cli, Store(db) as bot:
         recs = [make_recommendation(rec_id) for rec_id in ("a", "b", "c", "d")]
         cli.save_session(make_session(cli, live), recs)
-        cli.set_recommendation_status("s1", "b", "expired")
+        assert cli.claim_recommendations("s1", ["b"], "expired") == ["b"]
 
         # The order given is kept, a repeated id counts once, a decided one is left alone.
         assert cli.claim_recommendations("s1", ["c", "a", "b", "a"], "applied") == ["c", "a"]
