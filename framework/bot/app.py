@@ -30,15 +30,17 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from framework.bot.buttons import PREFIX, ForgedButton, item_keyboard, parse_press, session_keyboard
+from framework.bot.buttons import ForgedButton, item_keyboard, parse_press, session_keyboard
 from framework.bot.desk import SessionView, TuningDesk
 from framework.bot.messages import (
     HELP,
     config_text,
     decision_note,
+    failure_text,
     history_text,
     press_answer,
     progress_text,
+    refusal_answer,
     review_text,
     status_text,
     summary_text,
@@ -54,8 +56,6 @@ COMMANDS = (
     BotCommand("tune", "tune now; or: status, show, apply, history, rollback [version], config"),
     BotCommand("help", "what this bot does"),
 )
-MAX_ANSWER = 200
-"""Telegram shows at most 200 characters of a callback query's answer."""
 
 Context = ContextTypes.DEFAULT_TYPE
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -78,8 +78,7 @@ class ApprovalBot:
         app.add_handler(TypeHandler(Update, self.authorise), group=-1)
         app.add_handler(CommandHandler("tune", self.tune_command))
         app.add_handler(CommandHandler(["help", "start"], self.help_command))
-        app.add_handler(CallbackQueryHandler(self.press, pattern=f"^{PREFIX}:"))
-        app.add_handler(CallbackQueryHandler(self.unknown_press))
+        app.add_handler(CallbackQueryHandler(self.press))  # every button press, also forged ones
         app.add_error_handler(self.on_error)
 
     async def post_init(self, app: AnyApplication) -> None:
@@ -163,12 +162,6 @@ class ApprovalBot:
     async def _show_session(self, message: Message, session_id: str | None) -> None:
         """Send a session's summary again, with its buttons while it is pending (default: the newest pending)."""
         try:
-            if session_id is None:
-                pending = (await asyncio.to_thread(self.desk.status)).pending
-                if not pending:
-                    await message.reply_text("No session is awaiting a decision; run /tune")
-                    return
-                session_id = pending[-1].id
             view = await asyncio.to_thread(self.desk.view, session_id)
         except PlaybookTunerError as exc:
             await message.reply_text(f"Nothing to show: {exc}")
@@ -260,7 +253,8 @@ class ApprovalBot:
     # --- buttons ---------------------------------------------------------------------------------
 
     async def press(self, update: Update, context: Context) -> None:
-        """A press of one of our buttons: review, or a decision through the approval core."""
+        """A button press: review, or a decision through the approval core; any data our buttons never
+        carry is answered as refused, so no button keeps spinning."""
         query, user = update.callback_query, update.effective_user
         if query is None or user is None:
             return
@@ -281,7 +275,7 @@ class ApprovalBot:
                     )
                     view = await asyncio.to_thread(self.desk.view, press.session_id)
         except PlaybookTunerError as exc:
-            await query.answer(f"Nothing changed: {exc}"[:MAX_ANSWER], show_alert=True)
+            await query.answer(refusal_answer(exc), show_alert=True)
             return
         if press.action == "review":
             await self._review(query.answer, message, view)
@@ -312,14 +306,6 @@ class ApprovalBot:
             keyboard = item_keyboard(view.session.id, rec.id) if rec.status == "pending" else None
             await summary.reply_text(
                 review_text(view, rec), reply_markup=keyboard, reply_parameters=ReplyParameters(summary.message_id)
-            )
-
-    async def unknown_press(self, update: Update, context: Context) -> None:
-        """Any other callback query: answered, so the button stops spinning, and logged."""
-        if update.callback_query:
-            log.warning("refused unknown button data %r", (update.callback_query.data or "")[:80])
-            await update.callback_query.answer(
-                "This button is not one of this bot's: nothing changed.", show_alert=True
             )
 
     async def on_error(self, update: object, context: Context) -> None:
@@ -392,7 +378,7 @@ async def _show(message: Message, text: str, keyboard: Any) -> None:
 
 
 async def _report_failure(bot: Bot, chat_id: int, board: Message | None, why: str) -> None:
-    text = f"❌ Tuning failed, nothing was stored: {why}"[:4096]
+    text = failure_text(why)
     if board is not None:
         await _show(board, text, None)
     else:

@@ -81,10 +81,13 @@ class TuningDesk:
             clock=self.clock,
         )
 
-    def view(self, session_id: str) -> SessionView:
-        """The session now; an overdue pending session is marked expired first."""
+    def view(self, session_id: str | None = None) -> SessionView:
+        """The session now (default: the newest awaiting a decision); an overdue pending session is
+        marked expired first."""
         with Store(self.files.store_path) as store:
-            self._approvals(store).expire_overdue()
+            approvals = self._approvals(store)
+            approvals.expire_overdue()
+            session_id = session_id or _newest_pending(approvals)
             try:
                 session = store.session(session_id)
             except StoreError as exc:
@@ -114,11 +117,7 @@ class TuningDesk:
         """Apply every validated change of the newest session still awaiting a decision."""
         with Store(self.files.store_path) as store:
             approvals = self._approvals(store)
-            approvals.expire_overdue()
-            pending = approvals.pending()
-            if not pending:
-                raise DecisionError("no session is awaiting a decision; run /tune")
-            return approvals.apply_all(pending[-1].id, actor)
+            return approvals.apply_all(_newest_pending(approvals), actor)
 
     def rollback(self, version: int | None, actor: str) -> tuple[int, int]:
         """Return the live playbook to ``version`` (default: the one before the live version), as a
@@ -139,26 +138,34 @@ class TuningDesk:
             sessions = store.sessions()
             live = store.latest_playbook_version()
             pending = tuple(approvals.pending())
-        next_tune = (
-            self.next_tune_due(sessions[-1] if sessions else None) if self.settings.telegram.scheduled_tuning else None
-        )
-        return DeskStatus(pending, sessions[-1] if sessions else None, live, next_tune)
+        last = sessions[-1] if sessions else None
+        next_tune = self._due_after(last) if self.settings.telegram.scheduled_tuning else None
+        return DeskStatus(pending, last, live, next_tune)
 
     def history(self, limit: int = 10) -> list[PlaybookVersion]:
         """The newest ``limit`` playbook versions, oldest first."""
         with Store(self.files.store_path) as store:
             return store.playbook_versions()[-limit:]
 
-    def next_tune_due(self, last_session: SessionRecord | None = None) -> datetime:
+    def next_tune_due(self) -> datetime:
         """``retraining_frequency`` days after the last session (from now when there is none), so a
         restart keeps the schedule."""
-        if last_session is None:
-            with Store(self.files.store_path) as store:
-                sessions = store.sessions()
-            last_session = sessions[-1] if sessions else None
+        with Store(self.files.store_path) as store:
+            sessions = store.sessions()
+        return self._due_after(sessions[-1] if sessions else None)
+
+    def _due_after(self, last_session: SessionRecord | None) -> datetime:
         interval = timedelta(days=self.settings.retraining_frequency)
         now = self.clock()
         return now + interval if last_session is None else max(now, last_session.created_at + interval)
 
     def _approvals(self, store: Store) -> Approvals:
         return Approvals(store, self.files.playbook, clock=self.clock)
+
+
+def _newest_pending(approvals: Approvals) -> str:
+    """The id of the newest session awaiting a decision."""
+    pending = approvals.pending()
+    if not pending:
+        raise DecisionError("no session is awaiting a decision; run /tune")
+    return pending[-1].id

@@ -18,6 +18,8 @@ from framework.store import PlaybookVersion, RecommendationRecord
 
 MAX_TEXT = 4096
 """Telegram's longest message text, in characters."""
+MAX_ANSWER = 200
+"""Telegram shows at most 200 characters of a callback query's answer."""
 MAX_RATIONALE = 600
 """Characters of a tuner's rationale shown in review, so the evidence below it always fits."""
 STATUS_MARKS = {"pending": "", "applied": " ✅ applied", "rejected": " ❌ rejected", "expired": " ⌛ expired"}
@@ -115,10 +117,21 @@ def decision_note(outcome: DecisionOutcome, actor_name: str) -> str:
 
 
 def press_answer(outcome: DecisionOutcome, view: SessionView) -> str:
-    """The short answer to a button press (Telegram shows at most 200 characters)."""
-    if not outcome.applied and not outcome.rejected and view.session.status != "pending":
-        return f"Session {view.session.id} is {view.session.status}: nothing changed. {outcome.message}"[:200]
-    return outcome.message[:200]
+    """The short answer to a button press."""
+    session = view.session
+    if not outcome.applied and not outcome.rejected and session.status != "pending":
+        return _clip(f"Session {session.id} is {session.status}: nothing changed. {outcome.message}", MAX_ANSWER)
+    return _clip(outcome.message, MAX_ANSWER)
+
+
+def refusal_answer(error: Exception) -> str:
+    """The answer to a press the core refused (unknown session or item, a busy store, ...)."""
+    return _clip(f"Nothing changed: {error}", MAX_ANSWER)
+
+
+def failure_text(why: str) -> str:
+    """The message of a tuning run that failed."""
+    return _clip(f"❌ Tuning failed, nothing was stored: {why}", MAX_TEXT)
 
 
 def status_text(status: DeskStatus) -> str:
