@@ -6,7 +6,9 @@ copy (a test keeps the two equal). A user's file only needs the keys it changes.
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -94,7 +96,8 @@ class Settings(_Section):
         description="built-in names, dotted paths 'package.module:Class', or entry-point names",
     )
     tuner_options: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="keyword arguments per tuner, keyed as in `tuners`"
+        default_factory=dict,
+        description="keyword arguments per tuner, keyed as in `tuners` or by the tuner's name attribute",
     )
     search_storage: str = Field(
         "", description="Optuna storage shared by workers: sqlite:///f.db, postgresql://..., journal:///f.log"
@@ -130,27 +133,46 @@ def load_settings(path: Path | None = None) -> Settings:
 
 
 def settings_to_toml(settings: Settings) -> str:
-    """Render settings as TOML, top-level keys first, one table per section."""
+    """Render settings as TOML that reads back to equal settings: top-level keys first, one table per
+    section; keys that are not bare TOML keys (``mytuners:TrimLosers``) are quoted."""
     data = settings.model_dump()
     lines: list[str] = []
     sections = {k: v for k, v in data.items() if isinstance(v, dict)}
     for key, value in data.items():
         if key not in sections:
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
     for section, values in sections.items():
         lines.append("")
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.append(f"[{_toml_key(section)}]")
+        lines.extend(f"{_toml_key(key)} = {_toml_value(value)}" for key, value in values.items())
     return "\n".join(lines) + "\n"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    # TOML basic strings admit no control characters but tab: the rest are written as \uXXXX.
+    escaped = (_ESCAPES.get(c, f"\\u{ord(c):04x}" if c < " " or c == "\x7f" else c) for c in text)
+    return '"' + "".join(escaped) + '"'
 
 
 def _toml_value(value: Any) -> str:
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{key} = {_toml_value(v)}" for key, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_toml_key(key)} = {_toml_value(v)}" for key, v in value.items()) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _toml_string(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return repr(value)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return repr(value)  # also inf, -inf and nan, which TOML spells the same
+    raise TypeError(f"{value!r} ({type(value).__name__}) has no TOML form")

@@ -1,6 +1,7 @@
 """The playbook: the bot's parameters per market regime, read from YAML and edited back into it.
 
-A playbook has a ``default`` block with every parameter, optional ``regimes`` blocks that override
+A playbook has a ``default`` block with every required parameter (:data:`REQUIRED_PARAMETERS`; the
+others take their value from :data:`OPTIONAL_PARAMETERS`), optional ``regimes`` blocks that override
 some of them, optional ``strategy_weights`` and optional ``bounds`` that limit what a value (and so a
 tuner) may be. Fractions, never percent: ``stop_loss: 0.02`` is 2% of the entry price.
 
@@ -39,6 +40,11 @@ TUNABLE_PARAMETERS = (
     "position_size",
 )
 PARAMETERS = (*TUNABLE_PARAMETERS, "max_hold")
+OPTIONAL_PARAMETERS: dict[str, pd.Timedelta | None] = {"max_hold": None}
+"""Parameters the ``default`` block may omit, with the value they then take (``max_hold``: no limit)."""
+REQUIRED_PARAMETERS = tuple(p for p in PARAMETERS if p not in OPTIONAL_PARAMETERS)
+"""Parameters the ``default`` block must give: they have no natural default."""
+_MUST_GIVE = f"{', '.join(REQUIRED_PARAMETERS)} (max_hold may be omitted: no limit)"
 DEFAULT_REGIME = "default"
 STRATEGY_WEIGHTS = "strategy_weights"
 """Pseudo-regime of a :class:`ParameterChange` that sets a strategy's weight (``parameter`` = strategy)."""
@@ -369,21 +375,16 @@ class _Checker:
 
     def default_block(self, data: CommentedMap) -> RegimeParameters | None:
         if "default" not in data:
-            self.add("missing the 'default' block, which must give every parameter", "default", 1)
+            self.add(f"missing the 'default' block, which must give {_MUST_GIVE}", "default", 1)
             return None
         block, row = data["default"], _row(data, "default")
         if not isinstance(block, CommentedMap):
             self.add(f"must be a mapping of parameters, got {_describe(block)}", "default", row)
             return None
-        values = self.parameter_block(block, "default.")
-        missing = [p for p in PARAMETERS if p not in block]
-        for parameter in missing:
-            self.add(
-                f"missing '{parameter}'; the default block must give every parameter "
-                "(max_hold may be left empty for no limit)",
-                f"default.{parameter}",
-                row,
-            )
+        values = {**OPTIONAL_PARAMETERS, **self.parameter_block(block, "default.")}
+        missing = [p for p in REQUIRED_PARAMETERS if p not in block]
+        if missing:
+            self.add(f"missing {', '.join(missing)}; the default block must give {_MUST_GIVE}", "default", row)
         if missing or len(values) != len(PARAMETERS):
             return None
         return RegimeParameters(**values)  # type: ignore[arg-type]

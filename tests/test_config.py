@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from framework.config import Settings, load_settings, settings_to_toml
+from framework.config import FreqtradeImportSettings, Settings, load_settings, settings_to_toml
 from framework.errors import InputError
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "configs" / "default.toml"
@@ -48,6 +51,69 @@ def test_environment_variable_names_the_file(tmp_path: Path, monkeypatch: pytest
 def test_rendered_toml_reads_back_equal() -> None:
     settings = Settings(lookback_days=9)
     assert Settings.model_validate(tomllib.loads(settings_to_toml(settings))) == settings
+
+
+def _read_back(settings: Settings) -> Settings:
+    return Settings.model_validate(tomllib.loads(settings_to_toml(settings)))
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        Settings(),
+        Settings(
+            tuners=("mytuners:TrimLosers", "mytuners.TrimLosers", "leverage"),
+            tuner_options={
+                "mytuners:TrimLosers": {"below": 1.0, "cut": 0.1},
+                "mytuners.TrimLosers": {"cut": 0.2},
+                "trim_losers": {"below": -0.5},
+                "leverage": {"steps": [0.9, 1.1], "name": 'say "hi"\\ \n\tnow'},
+            },
+            freqtrade=FreqtradeImportSettings(confidence_tag_pattern='conf=([0-9.]+)\\s"[a-z]+"'),
+        ),
+    ],
+    ids=["defaults", "tuner options by dotted path and name"],
+)
+def test_rendered_toml_is_valid_and_reads_back_equal(written: Settings) -> None:
+    assert _read_back(written) == written
+
+
+def test_keys_that_are_not_bare_are_quoted() -> None:
+    text = settings_to_toml(Settings(tuner_options={"mytuners:TrimLosers": {"below": 1.0}, "trim_losers": {}}))
+    assert '\n"mytuners:TrimLosers" = {below = 1.0}\n' in text
+    assert "\ntrim_losers = {}\n" in text
+
+
+_TOML_SCALARS = (
+    st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.dates()
+    | st.times()
+    | st.datetimes()
+    | st.datetimes(timezones=st.just(datetime.UTC))
+)
+_TOML_VALUES = st.recursive(
+    _TOML_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tuners=st.lists(st.text(), max_size=3),
+    options=st.dictionaries(st.text(), st.dictionaries(st.text(), _TOML_VALUES, max_size=3), max_size=3),
+    pattern=st.text(),
+)
+def test_any_tuner_options_and_text_read_back_equal(
+    tuners: list[str], options: dict[str, dict[str, object]], pattern: str
+) -> None:
+    written = Settings(
+        tuners=tuple(tuners),
+        tuner_options=options,
+        freqtrade=FreqtradeImportSettings(confidence_tag_pattern=pattern),
+    )
+    assert _read_back(written) == written
 
 
 @pytest.mark.parametrize(

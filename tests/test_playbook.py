@@ -14,6 +14,7 @@ from framework.errors import InputError, Problem
 from framework.playbook import (
     DEFAULT_BOUNDS,
     PARAMETERS,
+    REQUIRED_PARAMETERS,
     STRATEGY_WEIGHTS,
     ParameterChange,
     RegimeParameters,
@@ -156,10 +157,48 @@ def test_missing_default_block() -> None:
 
 
 def test_every_missing_default_key_is_reported() -> None:
-    text = DEFAULT_ONLY.replace("  stop_loss: 0.02\n", "").replace("  max_hold:\n", "")
-    problems = problems_of(text)
-    assert {p.field for p in problems} == {"default.stop_loss", "default.max_hold"}
-    assert {p.row for p in problems} == {1}
+    text = DEFAULT_ONLY.replace("  stop_loss: 0.02\n", "").replace("  position_size: 0.1\n", "")
+    problem = only_problem(text.replace("  max_hold:\n", ""))
+    assert (problem.field, problem.row) == ("default", 1)
+    assert problem.message.startswith("missing stop_loss, position_size; the default block must give leverage")
+
+
+@pytest.mark.parametrize("parameter", REQUIRED_PARAMETERS)
+def test_a_required_parameter_missing_from_default_is_named(parameter: str) -> None:
+    lines = [line for line in DEFAULT_ONLY.splitlines(keepends=True) if not line.startswith(f"  {parameter}:")]
+    problem = only_problem("".join(lines))
+    assert problem.message.startswith(f"missing {parameter};")
+
+
+def test_required_parameters_are_those_without_a_natural_default() -> None:
+    assert set(REQUIRED_PARAMETERS) == set(PARAMETERS) - {"max_hold"}
+
+
+DEFAULT_WITHOUT_MAX_HOLD = DEFAULT_ONLY.replace("  max_hold:\n", "") + "regimes:\n  volatile:\n    leverage: 1.0\n"
+
+
+def test_default_block_may_omit_max_hold_for_no_limit() -> None:
+    playbook = parse_playbook(DEFAULT_WITHOUT_MAX_HOLD)
+    assert playbook.default.max_hold is None
+    assert playbook.parameters_for("volatile").max_hold is None
+    assert playbook.value("default", "max_hold") is None
+
+
+def test_changes_to_a_playbook_without_max_hold_are_written_back() -> None:
+    playbook = parse_playbook(DEFAULT_WITHOUT_MAX_HOLD)
+    changed = playbook.with_changes([ParameterChange("default", "leverage", 3)])
+    assert changed_lines(playbook.text, changed.text) == ["-  leverage: 2", "+  leverage: 3"]
+    assert changed.default.max_hold is None
+    limited = playbook.with_changes(
+        [
+            ParameterChange("default", "max_hold", pd.Timedelta(hours=36)),
+            ParameterChange("volatile", "max_hold", pd.Timedelta(hours=2)),
+        ]
+    )
+    assert changed_lines(playbook.text, limited.text) == ["+  max_hold: 36h", "+    max_hold: 2h"]
+    assert limited.default.max_hold == pd.Timedelta(hours=36)
+    assert limited.parameters_for("volatile").max_hold == pd.Timedelta(hours=2)
+    assert limited.parameters_for("ranging").max_hold == pd.Timedelta(hours=36)
 
 
 def test_unknown_key_suggests_the_closest_name() -> None:

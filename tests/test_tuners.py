@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from framework.config import Settings
+from framework.config import Settings, load_settings
 from framework.errors import InputError
 from framework.market import load_market
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, load_playbook
@@ -115,10 +116,92 @@ def test_registry_errors_name_the_tuner() -> None:
         load_tuners(["leverage"], {"leverage": {"no_such_option": 1}})
 
 
-def test_user_tuner_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, context) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def user_tuner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The README's TrimLosers importable as ``mytuners:TrimLosers`` (the spec returned)."""
     (tmp_path / "mytuners.py").write_text(USER_TUNER)
     monkeypatch.syspath_prepend(str(tmp_path))
-    (tuner,) = load_tuners(["mytuners:TrimLosers"], {"mytuners:TrimLosers": {"below": 1.0}})
+    yield "mytuners:TrimLosers"
+    sys.modules.pop("mytuners", None)
+
+
+@pytest.mark.parametrize("key", ['"mytuners:TrimLosers"', "trim_losers"])
+def test_user_tuner_options_from_a_file_keyed_by_spec_or_name(tmp_path: Path, user_tuner: str, key: str) -> None:
+    config = tmp_path / "mine.toml"
+    config.write_text(f'tuners = ["{user_tuner}", "leverage"]\n[tuner_options]\n{key} = {{below = 1.0}}\n')
+    settings = load_settings(config)
+    trim, leverage = load_tuners(list(settings.tuners), settings.tuner_options)
+    assert trim.get_params() == {"cut": 0.2, "below": 1.0}
+    assert leverage.get_params() == LeverageTuner().get_params()
+
+
+def test_a_listed_spec_wins_over_a_name() -> None:
+    specs = ["leverage", "framework.tuners.leverage:LeverageTuner"]  # both named 'leverage'
+    builtin, by_path = load_tuners(specs, {"leverage": {"kelly_fraction": 0.25}})
+    assert (builtin.get_params()["kelly_fraction"], by_path.get_params()["kelly_fraction"]) == (0.25, 0.5)
+
+
+def _problems(specs: list[str], options: dict[str, dict[str, object]]) -> dict[str | None, str]:
+    with pytest.raises(InputError) as caught:
+        load_tuners(specs, options)
+    assert all(p.file == "configuration" for p in caught.value.problems)
+    return {p.field: p.message for p in caught.value.problems}
+
+
+def test_options_keyed_by_no_configured_tuner_are_an_error(user_tuner: str) -> None:
+    problems = _problems([user_tuner, "leverage"], {"trim_loser": {"below": 1.0}, "risk_ratio": {"trials": 5}})
+    listed = "configured: mytuners:TrimLosers (name 'trim_losers'), leverage"
+    assert problems == {
+        "tuner_options.trim_loser": f"'trim_loser' matches no configured tuner, by its entry under tuners or by its "
+        f"name; {listed}",
+        "tuner_options.risk_ratio": f"'risk_ratio' matches no configured tuner, by its entry under tuners or by its "
+        f"name; {listed}",
+    }
+
+
+def test_options_under_two_keys_or_a_shared_name_are_an_error(user_tuner: str) -> None:
+    problems = _problems([user_tuner], {user_tuner: {"cut": 0.1}, "trim_losers": {"below": 1.0}})
+    assert problems == {
+        "tuner_options.trim_losers": "tuner 'mytuners:TrimLosers' has options under both 'mytuners:TrimLosers' "
+        "and 'trim_losers'; use one key"
+    }
+    specs = ["framework.tuners.leverage:LeverageTuner", "framework.tuners.leverage.LeverageTuner"]
+    assert _problems(specs, {"leverage": {}}) == {
+        "tuner_options.leverage": f"'leverage' is the name of several tuners ({', '.join(specs)}); "
+        "key the options by one of those"
+    }
+
+
+def test_an_option_the_constructor_does_not_take_names_tuner_and_option(user_tuner: str) -> None:
+    problems = _problems([user_tuner, "leverage"], {"trim_losers": {"bellow": 1.0, "cut": 0.1}})
+    assert problems == {
+        "tuner_options.trim_losers": "options of tuner 'mytuners:TrimLosers': unknown option 'bellow'; "
+        "it takes: cut, below"
+    }
+
+
+def test_a_tuner_that_cannot_be_constructed_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "strict_tuners.py").write_text(
+        "from framework.tuners import Tuner\n\n\n"
+        "class Needy(Tuner):\n    name = 'needy'\n    parameters = ()\n\n"
+        "    def __init__(self, level: float):\n        self.level = level\n\n"
+        "    def propose(self, context):\n        return []\n\n\n"
+        "class Unfinished(Tuner):\n    name = 'unfinished'\n    parameters = ()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _problems(["strict_tuners:Needy"], {}) == {
+        "tuners": "options of tuner 'strict_tuners:Needy': missing a required argument: 'level'; it takes: level"
+    }
+    (needy,) = load_tuners(["strict_tuners:Needy"], {"needy": {"level": 2.0}})
+    assert needy.get_params() == {"level": 2.0}
+    with pytest.raises(InputError, match="tuner 'strict_tuners:Unfinished' does not implement propose"):
+        tuner_class("strict_tuners:Unfinished")
+    sys.modules.pop("strict_tuners", None)
+
+
+@pytest.mark.parametrize("key", ["mytuners:TrimLosers", "trim_losers"])
+def test_user_tuner_runs_end_to_end(user_tuner: str, key: str, context) -> None:  # type: ignore[no-untyped-def]
+    (tuner,) = load_tuners([user_tuner], {key: {"below": 1.0}})
     result = run_tuners([tuner], context)
     assert len(result.outcomes) == 4
     assert len(result.accepted) == 4  # every regime returns less than 100 % on average
@@ -126,7 +209,6 @@ def test_user_tuner_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert safe.proposal.tuner == "trim_losers"
         assert safe.candidates == (pytest.approx(safe.proposal.current * 0.8),)
         assert safe.risks == ("low",)  # a 20 % smaller position removes risk
-    sys.modules.pop("mytuners", None)
 
 
 def test_confidence_tuner_only_raises_without_a_signal_log_and_finds_the_planted_edge(context) -> None:  # type: ignore[no-untyped-def]
