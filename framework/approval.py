@@ -91,6 +91,11 @@ class DecisionOutcome:
     new_version: int | None
     message: str
 
+    @property
+    def changed(self) -> bool:
+        """Whether this call decided anything (False: refused, or nothing was left to decide)."""
+        return bool(self.applied or self.rejected)
+
 
 class Approvals:
     """Takes decisions on the tuning sessions of ``store`` whose changes go to the ``live_playbook``
@@ -111,9 +116,12 @@ class Approvals:
         """Apply the pending low-risk recommendations; the others stay pending for review."""
         return self._apply(session_id, actor, "apply_safe", None, safe_only=True)
 
-    def apply_items(self, session_id: str, item_ids: Iterable[str], actor: str) -> DecisionOutcome:
-        """Apply the named recommendations of the session (those still pending) as one new version."""
-        return self._apply(session_id, actor, "apply_items", item_ids, safe_only=False)
+    def apply_items(
+        self, session_id: str, item_ids: Iterable[str], actor: str, *, safe_only: bool = False
+    ) -> DecisionOutcome:
+        """Apply the named recommendations of the session (those still pending) as one new version;
+        with ``safe_only``, only the low-risk ones among them (the others stay pending)."""
+        return self._apply(session_id, actor, "apply_items", item_ids, safe_only=safe_only)
 
     def reject_all(self, session_id: str, actor: str) -> DecisionOutcome:
         """Reject every pending recommendation of the session; the playbook is not touched."""
@@ -147,6 +155,25 @@ class Approvals:
         now = self.clock()
         return [s for s in self.store.sessions() if s.status == "pending" and now < s.expires_at]
 
+    def undo_target(self) -> int:
+        """The version a rollback without a version returns to: the one before the newest change still
+        in effect, so rolling back again goes further back and never redoes a change just undone.
+
+        A version whose text repeats an earlier one's (a rollback, a hand edit back) stands for the
+        earliest version with that text; the target is that version's parent. A hand edit of the live
+        file is registered first. ``DecisionError`` when the live text is the first version's.
+        """
+        live = self.store.register_live_playbook(self.live_playbook)
+        versions = [v for v in self.store.playbook_versions() if v.version <= live.version]
+        effective = next(v for v in versions if v.sha256 == live.sha256)
+        if effective.parent is None:
+            same = "" if effective.version == live.version else f" holds the text of version {effective.version},"
+            raise DecisionError(
+                f"nothing to roll back: the live version {live.version}{same} the first version; "
+                "`playbook-tuner history` lists the versions, `rollback VERSION` returns to one of them"
+            )
+        return effective.parent
+
     def rollback(self, version: int, actor: str, reason: str) -> int:
         """Publish the text of the earlier ``version`` again as a new version; returns its number.
 
@@ -175,7 +202,7 @@ class Approvals:
             raise DecisionError(
                 f"cannot roll back to version {version}: version {exc.actual} was published meanwhile "
                 f"(version {live.version} was live when the rollback began); nothing was changed. Check "
-                "`playbook versions` and roll back again if it is still needed"
+                "`playbook-tuner history` and roll back again if it is still needed"
             ) from exc
         return rolled.version
 
@@ -187,6 +214,9 @@ class Approvals:
         actor = _checked_actor(actor)
         session, recommendations = self._load(session_id)
         chosen = _choose(session, recommendations, item_ids, self._owners)
+        # Items named but not low risk are said to stay pending; a whole-session safe apply counts them as left.
+        named = safe_only and item_ids is not None
+        risky = [rec for rec in chosen if rec.risk != SAFE_RISK and rec.status == "pending"] if named else []
         if safe_only:
             chosen = [rec for rec in chosen if rec.risk == SAFE_RISK]
         lapsed = self._refuse_if_lapsed(session, recommendations, chosen)
@@ -196,7 +226,7 @@ class Approvals:
         left = sum(rec.status == "pending" and rec.id not in chosen_ids for rec in recommendations)
         todo = [rec for rec in chosen if rec.status == "pending"]
         if not todo:
-            return _nothing_to_apply(session, action, chosen, left)
+            return _nothing_to_apply(session, action, chosen, left, risky)
         changes = _changes(todo)
 
         live, stale = self._live_version_for(session)
@@ -209,7 +239,7 @@ class Approvals:
         if any(rec.id not in pending for rec in todo):
             todo = [rec for rec in todo if rec.id in pending]
             if not todo:
-                return _nothing_to_apply(session, action, chosen, left)
+                return _nothing_to_apply(session, action, chosen, left, risky)
             changes = _changes(todo)
         playbook = self._live_playbook(live)
         mismatch = _first_mismatch(playbook, todo)
@@ -243,6 +273,7 @@ class Approvals:
             f"applied {len(applied)} {noun} as version {published.version}",
             _decided_note(unchanged),
             _overtaken_note(overtaken, published.version),
+            _risky_note(risky),
             _left_note(left),
         )
         return DecisionOutcome(session.id, action, applied, (), unchanged, published.version, message)
@@ -479,12 +510,24 @@ def _ids(recs: Iterable[RecommendationRecord]) -> tuple[str, ...]:
 
 
 def _nothing_to_apply(
-    session: SessionRecord, action: str, chosen: list[RecommendationRecord], left: int
+    session: SessionRecord,
+    action: str,
+    chosen: list[RecommendationRecord],
+    left: int,
+    risky: list[RecommendationRecord],
 ) -> DecisionOutcome:
-    """The outcome of an apply whose chosen items are all decided already."""
+    """The outcome of an apply with nothing left to apply: its chosen items are decided already, or
+    safe-only left none."""
     unchanged = _ids(chosen)
-    message = _join("nothing to apply", _decided_note(unchanged), _left_note(left))
+    message = _join("nothing to apply", _decided_note(unchanged), _risky_note(risky), _left_note(left))
     return DecisionOutcome(session.id, action, (), (), unchanged, None, message)
+
+
+def _risky_note(risky: list[RecommendationRecord]) -> str:
+    if not risky:
+        return ""
+    named = ", ".join(f"{rec.id} ({rec.risk} risk)" for rec in risky)
+    return f"safe-only applies low-risk changes only, not {named}"
 
 
 def _overtaken_note(overtaken: tuple[str, ...], version: int) -> str:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
+from framework.jit import njit
 from framework.market import TIMEFRAMES, Market
 from framework.regimes import (
     REGIMES,

@@ -10,6 +10,14 @@ PERCENT_METRICS = frozenset({"total_return", "max_drawdown", "win_rate", "exposu
 COUNT_METRICS = frozenset({"trades_taken", "liquidations"})
 """Replay metrics that are counts (no decimals)."""
 MISSING = "–"
+RISK_LEVELS = ("low", "medium", "high")
+"""A change's risk class, least risky first."""
+RISK_ICONS = {"low": "🟢", "medium": "🟡", "high": "🔴"}
+
+
+def risk_text(risk: str) -> str:
+    """A risk class as icon and word (the word for screens where the emoji does not render)."""
+    return f"{RISK_ICONS.get(risk, '')} {risk} risk".strip()
 
 
 def number_text(value: float | None, spec: str, suffix: str = "") -> str:

@@ -27,12 +27,10 @@ from framework.playbook import STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Playbook, l
 from framework.quality import DataQuality, data_quality
 from framework.regimes import REGIMES, label_trades
 from framework.sample import cached_sample
-from framework.store import RecommendationRecord, SessionRecord, Store
+from framework.store import STORE_FILE_NAME, RecommendationRecord, SessionRecord, Store
 from framework.trades import load_signals, load_trades
 from framework.tuners import NoProposal, Proposal, Tuner, TuningContext, load_tuners
 from framework.validation import GateReport, Verdict, run_gate
-
-STORE_FILE_NAME = "playbook-tuner.sqlite"
 
 
 @dataclass(frozen=True)
@@ -118,14 +116,8 @@ def run_tune(
     market = load_market(files.prices)
     playbook = load_playbook(files.playbook)
     days = lookback_days if lookback_days is not None else settings.lookback_days
-    start = trades["exit_time"].max() - pd.Timedelta(days=days)
-    if period[0] is not None:
-        start = max(start, period[0])
-    end = period[1] if period[1] is not None else pd.Timestamp.max.tz_localize("UTC")
-    trades = label_trades(trades[trades["entry_time"].between(start, end, inclusive="left")], market)
-    trades = trades.reset_index(drop=True)
-    if signals is not None:
-        signals = signals[signals["entry_time"].between(start, end, inclusive="left")].reset_index(drop=True)
+    trades, signals = within_lookback(trades, signals, days, period)
+    trades = label_trades(trades, market).reset_index(drop=True)
 
     with Store(files.store_path) as store:
         version = store.register_live_playbook(files.playbook, author="tune")
@@ -135,8 +127,9 @@ def run_tune(
         else:
             tuners = [WrittenPlaybook(load_playbook(candidate))]
         report = run_gate(
-            trades, market, playbook, settings, tuners, signals=signals, seed=seed, safety=candidate is None
-        )
+            trades, market, playbook, settings, tuners, signals=signals, seed=seed, safety=candidate is None,
+            progress=progress,
+        )  # fmt: skip
         quality = data_quality(trades, settings)
         created = clock()
         session_id = f"{created:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
@@ -144,7 +137,8 @@ def run_tune(
         recommendations = tuple(
             _recommendation(session_id, f"r{n}", verdict) for n, verdict in enumerate(report.accepted, start=1)
         )
-        document = _document(session_id, created, expires, len(trades), quality, report, recommendations)
+        summary = headline(report, trades, days, settings) if len(trades) else None
+        document = _document(session_id, created, expires, len(trades), quality, report, recommendations, days, summary)
         session = SessionRecord(session_id, created, expires, "pending", version.version, document)
         progress("storing the session")
         store.save_session(session, recommendations)
@@ -152,8 +146,57 @@ def run_tune(
         auto = None
         if recommendations and not settings.human_review_required:
             auto = Approvals(store, files.playbook, clock=clock).auto_apply(session_id)
+        document["pending"] = [r.id for r in store.recommendations(session_id) if r.status == "pending"]
         regimes = pd.Series(trades["regime"].to_numpy(), index=pd.DatetimeIndex(trades["entry_time"]))
         return TuneOutcome(session, recommendations, report, quality, document, auto, regimes)
+
+
+def within_lookback(
+    trades: pd.DataFrame,
+    signals: pd.DataFrame | None,
+    days: int,
+    period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The trades (and signals) that entered within ``days`` of the last exit and inside ``period``
+    (UTC, [start, end)): what ``tune`` analyses."""
+    start = trades["exit_time"].max() - pd.Timedelta(days=days)
+    if period[0] is not None:
+        start = max(start, period[0])
+    end = period[1] if period[1] is not None else pd.Timestamp.max.tz_localize("UTC")
+    kept = trades[trades["entry_time"].between(start, end, inclusive="left")]
+    if signals is not None:
+        signals = signals[signals["entry_time"].between(start, end, inclusive="left")].reset_index(drop=True)
+    return kept, signals
+
+
+def headline(report: GateReport, trades: pd.DataFrame, days: int, settings: Settings) -> str | None:
+    """When nothing validated, one line saying why and what would change that; None otherwise."""
+    if report.accepted:
+        return None
+    need = settings.validation.min_oos_trades
+    counts = report.out_of_sample_by_regime
+    thin = {regime: n for regime, n in counts.items() if n < need}
+    if not report.verdicts and not report.final_pass.accepted:
+        why = "no tuner proposed a change that passed the safety rules"
+    else:
+        why = f"none of the {len(report.verdicts)} proposals tested out of sample passed the gate"
+    if not thin:
+        return f"nothing validated: {why}; see the reasons above"
+    span_days = max((trades["exit_time"].max() - trades["entry_time"].min()).total_seconds() / 86400.0, 1.0)
+    worst = min(thin, key=lambda regime: thin[regime])
+    rate = thin[worst] / span_days
+    more = (
+        f"at its rate of {rate:.1f} out-of-sample trades a day, about {math.ceil((need - thin[worst]) / rate)} "
+        "more days of trading"
+        if rate > 0
+        else "trades in it"
+    )
+    listed = ", ".join(f"{regime} {n}" for regime, n in sorted(thin.items(), key=lambda item: item[1]))
+    return (
+        f"nothing validated: {why}; {len(thin)} of {len(counts)} regimes have fewer than {need} out-of-sample "
+        f"trades (min_oos_trades; {listed}) in the {days} days analysed (lookback_days). {worst} needs {more}, "
+        "or a longer lookback_days if the log goes back further"
+    )
 
 
 @dataclass(frozen=True)
@@ -255,6 +298,7 @@ def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
             "dsr": json_number(verdict.dsr),
             "n_trials": verdict.n_trials,
             "out_of_sample_trades": verdict.oos_trades,
+            "own_trades": verdict.own_trades,
             "baseline": _numbers(verdict.baseline_out),
             "candidate": _numbers(verdict.candidate_out),
             "in_sample": {"baseline": _numbers(verdict.baseline_in), "candidate": _numbers(verdict.candidate_in)},
@@ -270,8 +314,10 @@ def _document(
     quality: DataQuality,
     report: GateReport,
     recommendations: tuple[RecommendationRecord, ...],
+    lookback_days: int,
+    summary: str | None,
 ) -> dict[str, Any]:
-    """The ``tune --json`` contract (also the session's payload)."""
+    """The ``tune --json`` contract (also the session's payload); ``pending`` is added once stored."""
     rejected: list[dict[str, Any]] = [
         {
             "regime": v.slot.regime,
@@ -294,7 +340,10 @@ def _document(
         "created_at": created.isoformat(),
         "expires_at": expires.isoformat(),
         "trades_analyzed": trades_analyzed,
+        "lookback_days": lookback_days,
+        "headline": summary,
         "data_quality": {"score": quality.score, "parts": quality.parts},
+        "out_of_sample_by_regime": report.out_of_sample_by_regime,
         "search_trades": report.search_trades,
         "holdout_trades": report.holdout_trades,
         "spa_p_value_all": json_number(report.spa_p_value),

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
+from framework.jit import njit
 from framework.market import TIMEFRAMES, Market
 
 REGIMES: tuple[str, ...] = ("trending_up", "trending_down", "ranging", "volatile")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,26 +24,28 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
+from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from framework.approval import SAFE_RISK
 from framework.errors import PlaybookTunerError
-from framework.formatting import change_text, metric_text, number_text, p_value_text, utc_text, value_text
+from framework.formatting import RISK_ICONS, change_text, metric_text, number_text, p_value_text, utc_text, value_text
 from framework.livefile import write_atomically
 from framework.pipeline import TuneOutcome
 from framework.regimes import REGIMES
-from framework.safety import RISK_ICONS
 
 REGIME_COLOURS: dict[str, str] = {
-    "trending_up": "#2ca02c33",
-    "trending_down": "#d6272833",
-    "ranging": "#7f7f7f2b",
-    "volatile": "#ff7f0e38",
+    "trending_up": "#2ca02c4d",
+    "trending_down": "#d627284d",
+    "ranging": "#8a8a8a2e",
+    "volatile": "#ffa00c52",
 }
-"""Shading of each regime, ``#RRGGBBAA`` (soft alpha), usable by matplotlib and CSS alike."""
+"""Shading of each regime, ``#RRGGBBAA``, usable by matplotlib and CSS alike: four hues apart from each other
+and from the two equity lines, each alpha below 0.35 so the lines stay readable over it."""
 
 BASELINE_COLOUR = "#444444"
 CANDIDATE_COLOUR = "#1f5fbf"
@@ -58,13 +61,15 @@ class EquityComparison:
     DatetimeIndex (naive times are taken as UTC), as the columns of
     ``replay_candidates(..., equity=True).equity``. ``regimes`` is an optional regime label (a name
     of :data:`framework.regimes.REGIMES`, or NA) per timestamp of any frequency, for shading; each
-    label holds until the next timestamp. ``ValueError`` on mismatched or non-finite input.
+    label holds until the next timestamp; ``regimes_label`` says what they are, in the legend.
+    ``ValueError`` on mismatched or non-finite input.
     """
 
     title: str
     baseline: pd.Series
     candidate: pd.Series
     regimes: pd.Series | None = None
+    regimes_label: str = "regime"
 
     def __post_init__(self) -> None:
         for name in ("baseline", "candidate"):
@@ -111,22 +116,19 @@ def equity_figure(comparison: EquityComparison, *, width_px: int = 1000, height_
         (comparison.baseline, BASELINE_COLOUR, "current playbook"),
         (comparison.candidate, CANDIDATE_COLOUR, "with the change"),
     ]
+    # A white edge keeps each line readable over any shading; zorder keeps the lines above it and the grid.
+    halo = [patheffects.withStroke(linewidth=4.2, foreground="white", alpha=0.9)]
     handles: list[Any] = []
     for series, colour, label in lines:
         values = series.to_numpy(dtype=np.float64)
-        (line,) = equity_axes.plot(x, values, color=colour, linewidth=1.8, label=label)
+        (line,) = equity_axes.plot(x, values, color=colour, linewidth=2.0, label=label, zorder=3, path_effects=halo)
         handles.append(line)
         drawdown_axes.plot(x, drawdown(series).to_numpy(), color=colour, linewidth=1.4)
     drawdown_axes.fill_between(
         x, drawdown(comparison.candidate).to_numpy(), 0.0, color=CANDIDATE_COLOUR, alpha=0.12, linewidth=0
     )
     x_range = (float(x[0]), float(x[-1])) if len(x) > 1 else (float(x[0]) - 0.5, float(x[0]) + 0.5)
-    if comparison.regimes is not None:
-        shaded = _shade_regimes(equity_axes, comparison.regimes, x_range)
-        handles += [
-            Patch(facecolor=REGIME_COLOURS[regime], edgecolor="none", label=regime.replace("_", " "))
-            for regime in shaded
-        ]
+    shaded = _shade_regimes(equity_axes, comparison.regimes, x_range) if comparison.regimes is not None else []
     equity_axes.set_xlim(*x_range)
     equity_axes.set_ylabel("equity (quote currency)")
     equity_axes.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
@@ -142,17 +144,49 @@ def equity_figure(comparison: EquityComparison, *, width_px: int = 1000, height_
     drawdown_axes.set_xlabel("date (UTC)")
     figure.suptitle(comparison.title, fontsize=13)
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    if shaded:
+        # Its own row above the equity panel, so the two legends never collide on narrow charts.
+        swatches = [
+            Patch(
+                facecolor=REGIME_COLOURS[regime], edgecolor=REGIME_COLOURS[regime][:7], label=regime.replace("_", " ")
+            )
+            for regime in shaded
+        ]
+        title = Patch(visible=False, label=f"{comparison.regimes_label}:")
+        equity_axes.legend(
+            handles=[title, *swatches], loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(swatches) + 1,
+            frameon=False, handlelength=1.6, columnspacing=1.4, borderaxespad=0.2,
+        )  # fmt: skip
     return figure
 
 
+def daily_regimes(regimes: pd.Series) -> pd.Series:
+    """The regime of each UTC day: the label most of that day's timestamps carry (ties in :data:`REGIMES` order).
+
+    ``regimes`` is a label (or NA) per timestamp, e.g. per trade entry of several symbols, where labels of
+    different symbols interleave and would shade the chart in stripes too thin to read. The result has
+    one label per UTC midnight starting a day with at least one label; it holds until the next one.
+    """
+    labels = regimes[regimes.notna() & ~regimes.index.isna()].astype(str)
+    if labels.empty:
+        return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=object, name="regime")
+    index = pd.DatetimeIndex(labels.index)
+    days = (index.tz_convert("UTC") if index.tz is not None else index.tz_localize("UTC")).floor("D")
+    counts = pd.crosstab(days, pd.Categorical(labels.to_numpy(), categories=list(REGIMES)), dropna=False)
+    counts = counts.reindex(columns=list(REGIMES), fill_value=0)
+    return pd.Series(counts.idxmax(axis=1).to_numpy(dtype=object), index=pd.DatetimeIndex(counts.index), name="regime")
+
+
 def session_charts(outcome: TuneOutcome) -> list[EquityComparison]:
-    """One out-of-sample before/after comparison per validated change of a tune, in its order."""
+    """One out-of-sample before/after comparison per validated change of a tune, in its order, shaded by
+    the regime most trades entered in each day (:func:`daily_regimes`)."""
+    regimes = daily_regimes(outcome.regimes)
     charts = []
     for verdict in outcome.report.accepted:
         baseline = verdict.baseline_equity[~verdict.baseline_equity.index.duplicated(keep="last")]
         candidate = verdict.candidate_equity[~verdict.candidate_equity.index.duplicated(keep="last")]
         title = f"{verdict.slot.describe()} {verdict.proposal.proposal.current:g} -> {verdict.value:g} (out of sample)"
-        charts.append(EquityComparison(title, baseline, candidate, outcome.regimes))
+        charts.append(EquityComparison(title, baseline, candidate, regimes, "regime of most trades that day"))
     return charts
 
 
@@ -171,10 +205,14 @@ def render_html_report(session: dict[str, Any], charts: Sequence[EquityCompariso
     ``session`` is the ``tune --json`` document: ``session_id``, ``created_at`` and ``expires_at``
     (ISO times; naive ones are UTC), ``trades_analyzed``, ``data_quality`` (``score`` and ``parts``,
     percent 0-100), ``recommendations`` (``id, regime, parameter, current, proposed, change_pct``
-    (percent), ``risk`` (low / medium / high), ``confidence`` (0-1), ``tuner``, ``model`` {r2, mae} or
-    null, ``validation`` {accepted, p_value, dsr, n_trials, baseline{metrics}, candidate{metrics}})
-    and ``rejected`` (``regime, parameter, tuner, reason``, optionally ``current`` and ``proposed``).
-    Other keys are ignored. ``charts[i]`` is the chart of ``recommendations[i]``.
+    (percent), ``risk`` (low / medium / high), ``confidence`` (0-1), ``tuner``, optionally ``rationale``,
+    ``model`` {r2, mae} or null, ``validation`` {accepted, p_value, dsr, n_trials, baseline{metrics},
+    candidate{metrics}, optionally own_trades}) and ``rejected`` (``regime, parameter, tuner, reason``,
+    optionally ``current`` and ``proposed``). ``own_trades`` is the change's own out-of-sample trades:
+    {scope (text), trades (count in scope), baseline and candidate {taken (count), win_rate (fraction of
+    taken trades with return > 0), mean_return (fraction of margin per taken trade), pnl (quote currency)}};
+    older sessions have none. Other keys are ignored. ``charts[i]`` is the chart of ``recommendations[i]``.
+    Each change shows the ``playbook-tuner apply`` command that applies it alone.
 
     Every text is HTML-escaped; the file is replaced atomically. ``ValueError`` when the document
     is malformed or the charts do not pair with the recommendations; ``PlaybookTunerError`` when the
@@ -206,6 +244,20 @@ class _ModelQuality(_Part):
     mae: float | None = None
 
 
+class _OwnSide(_Part):
+    taken: int
+    win_rate: float | None
+    mean_return: float | None
+    pnl: float | None
+
+
+class _OwnTrades(_Part):
+    scope: str
+    trades: int
+    baseline: _OwnSide
+    candidate: _OwnSide
+
+
 class _Validation(_Part):
     accepted: bool
     p_value: float | None = None
@@ -213,6 +265,7 @@ class _Validation(_Part):
     n_trials: int | None = None
     baseline: dict[str, float | None] = {}
     candidate: dict[str, float | None] = {}
+    own_trades: _OwnTrades | None = None
 
 
 class _Recommendation(_Part):
@@ -225,6 +278,7 @@ class _Recommendation(_Part):
     risk: Literal["low", "medium", "high"]
     confidence: float
     tuner: str
+    rationale: str | None = None
     model: _ModelQuality | None = None
     validation: _Validation | None = None
 
@@ -270,6 +324,7 @@ h3 { font-size: 16px; margin: 0 0 10px; }
 table { border-collapse: collapse; background: #fff; }
 th, td { padding: 6px 8px; border-bottom: 1px solid #e6e8ed; text-align: left; vertical-align: top; }
 th { background: #eef0f4; font-weight: 600; white-space: nowrap; }
+caption { caption-side: top; text-align: left; color: #525a6b; padding: 0 0 4px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .wide { width: 100%; font-size: 14px; }
 .scroll { overflow-x: auto; }
@@ -279,13 +334,23 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .bar { display: inline-block; width: 140px; height: 9px; background: #e6e8ed; border-radius: 5px;
   vertical-align: middle; margin-left: 8px; overflow: hidden; }
 .bar span { display: block; height: 100%; background: #1f5fbf; }
-.risk { white-space: nowrap; }
+.risk { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 13px; font-weight: 600;
+  white-space: nowrap; }
+.risk-low { background: #d9f2df; color: #14532d; }
+.risk-medium { background: #fcefc7; color: #713f12; }
+.risk-high { background: #fbdcd9; color: #7f1d1d; }
+code.command { display: inline-block; background: #f1f3f7; border: 1px solid #dde0e6; border-radius: 4px;
+  padding: 2px 6px; font-size: 14px; user-select: all; }
+.commands { margin: 0; padding-left: 20px; }
+.commands li { margin: 6px 0; }
+.why { margin: 0 0 8px; }
+.apply { margin: 0 0 12px; }
 .yes { color: #1b7a2f; font-weight: 600; }
 .no { color: #b42318; font-weight: 600; }
 .evidence { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .evidence figure { flex: 1 1 600px; margin: 0; min-width: 0; }
 .evidence img { width: 100%; height: auto; border: 1px solid #e6e8ed; border-radius: 4px; }
-.evidence table { flex: 0 0 auto; font-size: 14px; }
+.evidence .tables { flex: 0 0 auto; display: flex; flex-direction: column; gap: 14px; font-size: 14px; }
 footer { margin-top: 36px; color: #6b7280; font-size: 13px; }
 """
 
@@ -301,11 +366,15 @@ def _page(session: _Session, charts: Sequence[EquityComparison]) -> str:
         "</header>",
         _quality_section(session.data_quality),
         _recommendations_section(session.recommendations),
-        *(_evidence(rec, chart) for rec, chart in zip(session.recommendations, charts, strict=True)),
+        _apply_section(session),
+        *(
+            _evidence(rec, chart, session.session_id)
+            for rec, chart in zip(session.recommendations, charts, strict=True)
+        ),
         _rejections_section(session.rejected),
         "<footer>Times are UTC. Out-of-sample metrics come from replaying the logged trades under each "
         "playbook; p-value and DSR (deflated Sharpe ratio, corrected for the trials tried) are the "
-        "validation gate's. Nothing was applied: approve or reject each recommendation.</footer>",
+        "validation gate's.</footer>",
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -350,7 +419,7 @@ def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
             f"<td>{_e(rec.parameter)}</td>",
             f'<td class="nowrap">{_e(value_text(rec.current))} → {_e(value_text(rec.proposed))}</td>',
             f'<td class="num">{_e(number_text(rec.change_pct, "+.1f", " %"))}</td>',
-            f'<td class="risk">{_e(RISK_ICONS[rec.risk])} {_e(rec.risk)}</td>',
+            f"<td>{_risk(rec.risk)}</td>",
             f'<td class="num">{rec.confidence:.0%}</td>',
             f"<td>{_e(rec.tuner)}</td>",
             f'<td class="num">{_e(p_value_text(check.p_value if check else None))}</td>',
@@ -367,14 +436,37 @@ def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
     )
 
 
-def _evidence(rec: _Recommendation, chart: EquityComparison) -> str:
+def _apply_section(session: _Session) -> str:
+    if not session.recommendations:
+        return ""
+    sid = session.session_id
+    safe = [str(rec.id) for rec in session.recommendations if rec.risk == SAFE_RISK]
+    commands = [("every change above", _command("apply", sid))]
+    if safe:
+        commands.append((f"only the low-risk changes ({', '.join(safe)})", _command("apply", sid, "--safe-only")))
+    commands.append(("none of them", _command("reject", sid)))
+    items = "".join(f'<li>{_e(what)}: <code class="command">{_e(command)}</code></li>' for what, command in commands)
+    return (
+        '<section><h2>Apply</h2><div class="card">'
+        f"<p>Nothing is applied until you run one of these, before {_e(utc_text(session.expires_at))}:</p>"
+        f'<ul class="commands">{items}<li>one change: the command under it below</li></ul></div></section>'
+    )
+
+
+def _evidence(rec: _Recommendation, chart: EquityComparison, session_id: str) -> str:
     image = base64.b64encode(equity_chart_png(chart)).decode("ascii")
     heading = f"{rec.id}: {rec.regime} {rec.parameter} {value_text(rec.current)} → {value_text(rec.proposed)}"
+    rationale = f'<p class="why"><strong>Why:</strong> {_e(rec.rationale)}</p>' if rec.rationale else ""
+    own = rec.validation.own_trades if rec.validation else None
     return (
-        f'<section class="card" id="rec-{_anchor(rec.id)}"><h3>{_e(heading)}</h3>'
+        f'<section class="card" id="rec-{_anchor(rec.id)}"><h3>{_e(heading)} {_risk(rec.risk, " risk")}</h3>'
+        f"{rationale}"
+        f'<p class="apply">Apply this change alone: '
+        f'<code class="command">{_e(_command("apply", session_id, "--items", str(rec.id)))}</code></p>'
         f'<div class="evidence"><figure><img src="data:image/png;base64,{image}" '
         f'width="1000" height="600" alt="{_e(chart.title)}"></figure>'
-        f"{_metrics_table(rec.validation)}</div></section>"
+        f'<div class="tables">{_metrics_table(rec.validation)}{_own_trades_table(own) if own else ""}</div>'
+        "</div></section>"
     )
 
 
@@ -389,8 +481,30 @@ def _metrics_table(check: _Validation | None) -> str:
         for name in names
     )
     return (
-        '<table><thead><tr><th>out of sample</th><th class="num">current</th>'
+        '<table><thead><tr><th>portfolio, out of sample</th><th class="num">current</th>'
         f'<th class="num">with change</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
+
+
+def _own_trades_table(own: _OwnTrades) -> str:
+    sides = (own.baseline, own.candidate)
+    rows = [
+        ("trades taken", [f"{side.taken:,}" for side in sides]),
+        ("win rate", [metric_text("win_rate", side.win_rate) for side in sides]),
+        (
+            "mean return per trade (on margin)",
+            [number_text(_percent(side.mean_return), "+.2f", " %") for side in sides],
+        ),
+        ("pnl (quote currency)", [number_text(side.pnl, "+,.2f") for side in sides]),
+    ]
+    body = "".join(
+        f'<tr><td>{_e(name)}</td><td class="num">{_e(before)}</td><td class="num">{_e(after)}</td></tr>'
+        for name, (before, after) in rows
+    )
+    return (
+        f"<table><caption>{_e(own.scope)}: {own.trades:,} out of sample</caption>"
+        '<thead><tr><th>its own trades</th><th class="num">current</th><th class="num">with change</th></tr></thead>'
+        f"<tbody>{body}</tbody></table>"
     )
 
 
@@ -415,6 +529,21 @@ def _rejections_section(rejected: Sequence[_Rejection]) -> str:
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _risk(risk: str, suffix: str = "") -> str:
+    """The risk class as a coloured word, the icon after it for those whose fonts draw it."""
+    icon = f'<span aria-hidden="true">{RISK_ICONS[risk]}</span>'
+    return f'<span class="risk risk-{_e(risk)}">{_e(risk + suffix)}</span> {icon}'
+
+
+def _command(*words: str) -> str:
+    """A ``playbook-tuner`` command line, each word quoted for a POSIX shell where it needs it."""
+    return shlex.join(["playbook-tuner", *words])
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else 100 * fraction
 
 
 def _anchor(identifier: str | int) -> str:

@@ -12,8 +12,6 @@ from framework.config import Settings
 from framework.playbook import DEFAULT_REGIME, STRATEGY_WEIGHTS, Playbook
 from framework.tuners.base import NoProposal, Proposal
 
-RISK_LEVELS = ("low", "medium", "high")
-RISK_ICONS = {"low": "🟢", "medium": "🟡", "high": "🔴"}
 WEIGHT_BOUNDS = (0.0, 5.0)
 """Bounds of a strategy weight (the playbook's ``bounds`` cover the regime parameters only)."""
 
@@ -69,7 +67,10 @@ def apply_safety(
         count = _trade_count(outcome, trades)
         if count < settings.min_trades_for_tuning:
             where = outcome.parameter if outcome.regime == STRATEGY_WEIGHTS else outcome.regime
-            reason = f"not enough trades in {where} (n={count}, need {settings.min_trades_for_tuning})"
+            reason = (
+                f"not enough trades in {where} to tune it (n={count} in the training window, "
+                f"need {settings.min_trades_for_tuning}: min_trades_for_tuning)"
+            )
             refused.append(Refusal(outcome.tuner, outcome.regime, outcome.parameter, reason))
             continue
         low, high = _bounds(outcome, playbook)

@@ -17,21 +17,21 @@ own playbook gives back the logged exits.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
 from framework.config import ReplaySettings
+from framework.jit import njit
 from framework.market import Market, load_market, write_candles
 from framework.playbook import Playbook, parse_playbook
 from framework.regimes import REGIMES, classify, regime_at
 from framework.replay import kernels, prepare, replay_candidates
 from framework.strategy import Strategy, check_signals, load_strategy
 from framework.trades import validate_signals, validate_trades, write_log
+from framework.user_cache import EMBEDDED_SAMPLE_SEED, embedded_sample_directory
 
 SAMPLE_START = pd.Timestamp("2026-01-01", tz="UTC")
 SAMPLE_TIMEFRAME = "5m"
@@ -159,20 +159,18 @@ def write_sample(
     return paths
 
 
-def cached_sample_directory(seed: int = 7) -> Path:
-    """Where :func:`cached_sample` keeps the embedded sample: ``$PLAYBOOK_TUNER_CACHE`` or
-    ``$XDG_CACHE_HOME/playbook-tuner`` (``~/.cache`` by default), then ``sample-<seed>``."""
-    root = os.environ.get("PLAYBOOK_TUNER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "playbook-tuner"
-    )
-    return Path(root) / f"sample-{seed}"
+def sample_is_cached(seed: int = EMBEDDED_SAMPLE_SEED) -> bool:
+    """Whether :func:`cached_sample` finds every file of the sample already written."""
+    paths = _sample_paths(embedded_sample_directory(seed))
+    return all(p.exists() for p in (paths.trades, paths.signals, paths.playbook, paths.truth))
 
 
-def cached_sample(seed: int = 7) -> SampleSet:
+def cached_sample(seed: int = EMBEDDED_SAMPLE_SEED) -> SampleSet:
     """The embedded sample (``EMBEDDED_SAMPLE_DAYS`` days), written on first use into the cache
-    folder (:func:`cached_sample_directory`) and reused after; a sample missing a file is written anew."""
-    paths = _sample_paths(cached_sample_directory(seed))
-    if all(p.exists() for p in (paths.trades, paths.signals, paths.playbook, paths.truth)):
+    folder (:func:`framework.user_cache.embedded_sample_directory`) and reused after; a sample missing
+    a file is written anew."""
+    paths = _sample_paths(embedded_sample_directory(seed))
+    if sample_is_cached(seed):
         return paths
     return write_sample(paths.directory, seed=seed, days=EMBEDDED_SAMPLE_DAYS)
 

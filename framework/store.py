@@ -40,12 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import InputError, StoreError
+from framework.formatting import RISK_LEVELS
 from framework.livefile import process_alive, remove_stray_temporaries, write_atomically
-from framework.playbook import parse_playbook
 
+STORE_FILE_NAME = "playbook-tuner.sqlite"
+"""The store's file name where none is given: beside the live playbook (``tune``) or in the working folder."""
 STATUSES = ("pending", "applied", "rejected", "expired")
 """Lifecycle of a session and of each recommendation."""
-RISKS = ("low", "medium", "high")
 BUSY_TIMEOUT_MS = 10_000
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -122,7 +123,7 @@ class ParentMoved(StoreError):
         latest = f"the latest is version {actual}" if actual is not None else "the store has no version"
         super().__init__(
             f"expected playbook version {expected} to be the latest in {path}, but {latest}; nothing was written. "
-            "Check `playbook versions` and decide again"
+            "Check `playbook-tuner history` and decide again"
         )
 
 
@@ -161,8 +162,8 @@ class RecommendationRecord:
     """One proposed parameter change of a session; ``id`` is unique within its session.
 
     ``current`` and ``proposed`` are JSON values (a duration as text such as ``48h``); ``risk`` is one
-    of :data:`RISKS`; ``confidence`` is in [0, 1]; ``payload`` holds the validation evidence and model
-    metrics.
+    of :data:`framework.formatting.RISK_LEVELS`; ``confidence`` is in [0, 1]; ``payload`` holds the
+    validation evidence and model metrics.
     """
 
     id: str
@@ -337,8 +338,8 @@ class Store:
                 raise StoreError(f"{where} appears twice")
             seen.add(rec.id)
             _check_status(rec.status, where)
-            if rec.risk not in RISKS:
-                raise StoreError(f"{where}: risk '{rec.risk}' is not one of {', '.join(RISKS)}")
+            if rec.risk not in RISK_LEVELS:
+                raise StoreError(f"{where}: risk '{rec.risk}' is not one of {', '.join(RISK_LEVELS)}")
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM sessions WHERE id = ?", (session.id,)).fetchone():
                 raise StoreError(f"session {session.id} is already saved")
@@ -597,6 +598,9 @@ class Store:
         expected_parent: int | None,
     ) -> PlaybookVersion:
         target = Path(live_path).resolve()
+        # Imported here: the playbook model needs pandas, which the reading commands never load.
+        from framework.playbook import parse_playbook
+
         parse_playbook(text, str(target))  # the bot must never be handed a playbook it cannot read
         self._recover()
         pending = self._begin_publish(target, text, author, reason, expected_parent)
@@ -652,7 +656,7 @@ class Store:
             if updated != 1:
                 raise StoreError(
                     f"pending playbook version {pending.version} disappeared while it was published; "
-                    f"check {pending.path} against `playbook versions`"
+                    f"check {pending.path} against `playbook-tuner history`"
                 )
             self._write_audit(db, pending.author, event, {**_version_detail(pending), **extra})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,8 +76,10 @@ def run_tuners(
     model_store: ModelStore | None = None,
     *,
     safety: bool = True,
+    progress: Callable[[str], None] = lambda step: None,
 ) -> TuningPass:
-    """Every tuner's outcomes for the context, then the safety rules.
+    """Every tuner's outcomes for the context, then the safety rules; ``progress`` is told each
+    tuner's name as it starts.
 
     With ``model_store``, every model a tuner fitted is saved there as a new version. ``safety=False``
     passes proposals through unchanged (risk classes still set): for a hand-written playbook, whose
@@ -86,6 +88,7 @@ def run_tuners(
     outcomes: list[Proposal | NoProposal] = []
     saved: list[SavedModel] = []
     for tuner in tuners:
+        progress(tuner.name)
         outcomes.extend(tuner.propose(context))
         if model_store is not None:
             for name, (model, report) in tuner.fitted_models().items():

@@ -32,7 +32,7 @@ itself (Sharpe hardly moves with it), every other parameter at the current playb
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +42,7 @@ from framework.config import Settings
 from framework.market import Market
 from framework.models import PurgedTimeSeriesSplit
 from framework.playbook import DEFAULT_REGIME, STRATEGY_WEIGHTS, ParameterChange, Playbook
+from framework.regimes import REGIMES
 from framework.replay import prepare, replay_tables, tables_for_changes
 from framework.replay.engine import DEFAULT_INITIAL_EQUITY
 from framework.safety import Refusal, SafeProposal
@@ -83,6 +84,10 @@ class Verdict:
     candidate_out: dict[str, float]
     baseline_equity: pd.Series = field(repr=False)
     candidate_equity: pd.Series = field(repr=False)
+    own_trades: dict[str, object] = field(default_factory=dict)
+    """The out-of-sample trades the change reaches (its regime, or its strategy): ``scope``, ``trades``,
+    and ``baseline`` / ``candidate`` dictionaries of ``taken``, ``win_rate``, ``mean_return`` (on
+    margin, fraction) and ``pnl`` (quote currency)."""
 
     @property
     def confidence(self) -> float:
@@ -101,10 +106,46 @@ class GateReport:
     search_trades: int
     holdout_trades: int
     folds: int
+    out_of_sample_by_regime: dict[str, int] = field(default_factory=dict)
+    """Trades per regime in the fold test blocks and the holdout: what ``min_oos_trades`` is counted on."""
 
     @property
     def accepted(self) -> tuple[Verdict, ...]:
         return tuple(v for v in self.verdicts if v.accepted)
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """How the gate cuts a trade log: the search window, its walk-forward folds and the holdout."""
+
+    search: pd.DataFrame
+    holdout: pd.DataFrame
+    folds: tuple[tuple[np.ndarray, np.ndarray], ...]
+    """(training rows, test rows) of ``search`` per fold, purged."""
+
+    @property
+    def out_of_sample(self) -> pd.DataFrame:
+        """Every trade some out-of-sample replay covers: the fold test blocks, then the holdout."""
+        blocks = [self.search.iloc[test] for _, test in self.folds] + [self.holdout]
+        return pd.concat(blocks, ignore_index=True)
+
+    def out_of_sample_by_regime(self) -> dict[str, int]:
+        counts = self.out_of_sample["regime"].value_counts()
+        return {regime: int(counts.get(regime, 0)) for regime in REGIMES}
+
+
+def plan_windows(trades: pd.DataFrame, settings: Settings) -> WindowPlan:
+    """The search window (trades sorted by entry, less the last ``holdout_fraction``, less the trades
+    still open when the holdout begins), its ``folds`` purged walk-forward folds, and the holdout."""
+    gate = settings.validation
+    trades = trades.sort_values("entry_time", kind="stable").reset_index(drop=True)
+    cut = int(len(trades) * (1.0 - gate.holdout_fraction))
+    holdout = trades.iloc[cut:]
+    holdout_start = holdout["entry_time"].min() if len(holdout) else trades["exit_time"].max()
+    search = trades.iloc[:cut]
+    search = search[search["exit_time"] < holdout_start].reset_index(drop=True)
+    splitter = PurgedTimeSeriesSplit(search["entry_time"], search["exit_time"], n_splits=gate.folds)
+    return WindowPlan(search, holdout.reset_index(drop=True), tuple(splitter.split(search)))
 
 
 def run_gate(
@@ -117,38 +158,46 @@ def run_gate(
     signals: pd.DataFrame | None = None,
     seed: int = 0,
     safety: bool = True,
+    progress: Callable[[str], None] = lambda step: None,
 ) -> GateReport:
     """Tune on the search window, replay every slot out of sample, and judge it (see the module doc).
 
     ``trades`` is a canonical trade log with ``regime`` filled (``label_trades``). ``safety=False``
     judges proposals as written (a hand-written playbook) instead of through the safety rules.
+    ``progress`` is told each stage (fold, tuner) as it starts.
     """
     gate = settings.validation
-    trades = trades.sort_values("entry_time", kind="stable").reset_index(drop=True)
-    cut = int(len(trades) * (1.0 - gate.holdout_fraction))
-    holdout = trades.iloc[cut:]
-    holdout_start = holdout["entry_time"].min() if len(holdout) else trades["exit_time"].max()
-    search = trades.iloc[:cut]
-    search = search[search["exit_time"] < holdout_start].reset_index(drop=True)
-
-    splitter = PurgedTimeSeriesSplit(search["entry_time"], search["exit_time"], n_splits=gate.folds)
+    plan = plan_windows(trades, settings)
+    search, holdout = plan.search, plan.holdout
+    oos_by_regime = plan.out_of_sample_by_regime()
     fold_values: list[dict[Slot, float]] = []
     fold_tests: list[pd.DataFrame] = []
     trials: dict[Slot, int] = {}  # of the final pass
-    for train, test in splitter.split(search):
+    for k, (train, test) in enumerate(plan.folds, start=1):
         train_trades = search.iloc[train]
-        fold_pass, _ = _tuning_pass(train_trades, market, playbook, settings, tuners, signals, seed, safety)
+        where = f"fold {k} of {len(plan.folds)}, {len(train_trades)} training trades"
+        if k == 1:
+            where += " (the first run also compiles the kernels, about 30 s, cached after)"
+        fold_pass, _ = _tuning_pass(
+            train_trades, market, playbook, settings, tuners, signals, seed, safety, _named(progress, where)
+        )
         fold_values.append(_best_values(fold_pass, {}))
         fold_tests.append(search.iloc[test])
-    final_pass, final_context = _tuning_pass(search, market, playbook, settings, tuners, signals, seed, safety)
+    final_pass, final_context = _tuning_pass(
+        search, market, playbook, settings, tuners, signals, seed, safety,
+        _named(progress, f"final pass on the search window, {len(search)} trades"),
+    )  # fmt: skip
     final_values = _best_values(final_pass, trials)
     final = {_slot(p): p for p in final_pass.accepted}
     if not final or holdout.empty:
-        return GateReport((), final_pass.refused, final_pass, 1.0, len(search), len(holdout), gate.folds)
+        return GateReport((), final_pass.refused, final_pass, 1.0, len(search), len(holdout), gate.folds, oos_by_regime)
 
+    progress(f"replaying {len(final)} proposals out of sample and judging them")
     slots = list(final)
     blocks = [*zip(fold_tests, fold_values, strict=True), (holdout, final_values)]
-    returns, outcomes, equity, holdout_days = _out_of_sample(blocks, slots, market, playbook, settings, signals)
+    returns, outcomes, equity, holdout_days, per_trade = _out_of_sample(
+        blocks, slots, market, playbook, settings, signals
+    )
     in_sample = _in_sample(final_context.replay, slots, final_values)
     base_log = np.log1p(returns[:, 0])
     judged = np.column_stack([_judged_returns(slot, returns[:, k + 1], returns[:, 0]) for k, slot in enumerate(slots)])
@@ -190,9 +239,12 @@ def run_gate(
                 candidate_out=candidate_out,
                 baseline_equity=equity[0],
                 candidate_equity=equity[k + 1],
+                own_trades=_own_trades(slot, per_trade[0], per_trade[k + 1]),
             )
         )
-    return GateReport(tuple(verdicts), final_pass.refused, final_pass, spa_all, len(search), len(holdout), gate.folds)
+    return GateReport(
+        tuple(verdicts), final_pass.refused, final_pass, spa_all, len(search), len(holdout), gate.folds, oos_by_regime
+    )
 
 
 def _tuning_pass(
@@ -204,10 +256,16 @@ def _tuning_pass(
     signals: pd.DataFrame | None,
     seed: int,
     safety: bool,
+    progress: Callable[[str], None],
 ) -> tuple[TuningPass, TuningContext]:
+    progress("preparing regimes, features and the replay")
     window = _signals_within(signals, trades)
     context = build_context(trades, market, playbook, settings, signals=window, seed=seed)
-    return run_tuners(tuners, context, safety=safety), context
+    return run_tuners(tuners, context, safety=safety, progress=progress), context
+
+
+def _named(progress: Callable[[str], None], where: str) -> Callable[[str], None]:
+    return lambda step: progress(f"{where}: {step}")
 
 
 def _slot(proposal: SafeProposal) -> Slot:
@@ -235,26 +293,32 @@ def _out_of_sample(
     playbook: Playbook,
     settings: Settings,
     signals: pd.DataFrame | None,
-) -> tuple[np.ndarray, list[dict[str, float]], pd.DataFrame, int]:
+) -> tuple[np.ndarray, list[dict[str, float]], pd.DataFrame, int, list[pd.DataFrame]]:
     """Daily returns (days x 1 + slots; column 0 the current playbook) over the chained blocks, the
     chained outcome metrics, the chained equity at each UTC day end (each block starting from the
-    last one's end; a day two blocks share appears twice) and the number of days of the last block."""
+    last one's end; a day two blocks share appears twice), the number of days of the last block, and
+    per column the per-trade outcomes of every replayed trade (``regime``, ``strategy``, ``taken``,
+    ``return``, ``pnl``)."""
     returns: list[np.ndarray] = []
     days: list[pd.DatetimeIndex] = []
     counts = np.zeros((len(slots) + 1, 2))  # trades taken, liquidations
+    per_trade: list[list[pd.DataFrame]] = [[] for _ in range(len(slots) + 1)]
     for block, values in blocks:
         if block.empty:
             continue
-        daily, index, metrics = _replay_block(block, values, slots, market, playbook, settings, signals)
+        daily, index, metrics, outcomes = _replay_block(block, values, slots, market, playbook, settings, signals)
         previous = np.vstack([np.full((1, daily.shape[1]), DEFAULT_INITIAL_EQUITY), daily[:-1]])
         returns.append(daily / previous - 1.0)
         days.append(index)
         counts += metrics[["trades_taken", "liquidations"]].to_numpy()
+        for column, frame in zip(per_trade, outcomes, strict=True):
+            column.append(frame)
     stacked = np.vstack(returns)
     index = days[0].append(days[1:]) if len(days) > 1 else days[0]
     equity = pd.DataFrame(DEFAULT_INITIAL_EQUITY * np.cumprod(1.0 + stacked, axis=0), index=index)
     outcomes = [_outcome(stacked[:, k], counts[k]) for k in range(stacked.shape[1])]
-    return stacked, outcomes, equity, len(days[-1])
+    trades = [pd.concat(frames, ignore_index=True) for frames in per_trade]
+    return stacked, outcomes, equity, len(days[-1]), trades
 
 
 def _replay_block(
@@ -265,18 +329,45 @@ def _replay_block(
     playbook: Playbook,
     settings: Settings,
     signals: pd.DataFrame | None,
-) -> tuple[np.ndarray, pd.DatetimeIndex, pd.DataFrame]:
-    """Daily equity (days x 1 + slots), its day ends and the metrics of one block's replay; column 0
-    is the current playbook, a slot without a value in ``values`` keeps the current one."""
-    inputs = prepare(
-        with_untaken_signals(block, _signals_within(signals, block), market, playbook), market, settings.replay
-    )
+) -> tuple[np.ndarray, pd.DatetimeIndex, pd.DataFrame, list[pd.DataFrame]]:
+    """Daily equity (days x 1 + slots), its day ends, the metrics and the per-trade outcomes of one
+    block's replay; column 0 is the current playbook, a slot without a value in ``values`` keeps the
+    current one."""
+    replayed = with_untaken_signals(block, _signals_within(signals, block), market, playbook)
+    inputs = prepare(replayed, market, settings.replay)
     change_sets: list[list[ParameterChange]] = [[]]
     change_sets += [[_change(s, values[s])] if s in values else [] for s in slots]
     tables = tables_for_changes(inputs, playbook, change_sets)
-    result = replay_tables(inputs, tables, settings.replay, equity=True)
+    result = replay_tables(inputs, tables, settings.replay, equity=True, per_trade=True)
     assert result.equity is not None
-    return result.equity.to_numpy(), pd.DatetimeIndex(result.equity.index), result.metrics
+    labels = replayed[["regime", "strategy"]].reset_index(drop=True)
+    outcomes = [
+        pd.concat([labels, result.trades(k)[["taken", "return", "pnl"]]], axis=1) for k in range(len(change_sets))
+    ]
+    return result.equity.to_numpy(), pd.DatetimeIndex(result.equity.index), result.metrics, outcomes
+
+
+def _own_trades(slot: Slot, baseline: pd.DataFrame, candidate: pd.DataFrame) -> dict[str, object]:
+    """The change's own out-of-sample trades, before and after: see :attr:`Verdict.own_trades`."""
+    if slot.regime == STRATEGY_WEIGHTS:
+        scope, where = baseline["strategy"] == slot.parameter, f"{slot.parameter} trades"
+    elif slot.regime == DEFAULT_REGIME:
+        scope, where = pd.Series(True, index=baseline.index), "all trades"
+    else:
+        scope, where = baseline["regime"] == slot.regime, f"{slot.regime} trades"
+
+    def summary(frame: pd.DataFrame) -> dict[str, float | int | None]:
+        taken = frame[scope & frame["taken"].astype(bool)]
+        if taken.empty:
+            return {"taken": 0, "win_rate": None, "mean_return": None, "pnl": None}
+        return {
+            "taken": len(taken),
+            "win_rate": float((taken["return"] > 0).mean()),
+            "mean_return": float(taken["return"].mean()),
+            "pnl": float(taken["pnl"].sum()),
+        }
+
+    return {"scope": where, "trades": int(scope.sum()), "baseline": summary(baseline), "candidate": summary(candidate)}
 
 
 def _outcome(daily: np.ndarray, counts: np.ndarray) -> dict[str, float]:
@@ -372,7 +463,8 @@ def _judge(
     gate = settings.validation
     where = slot.parameter if slot.regime == STRATEGY_WEIGHTS else slot.regime
     if oos_trades < gate.min_oos_trades:
-        return f"not enough trades in {where} (n={oos_trades}, need {gate.min_oos_trades})"
+        need = gate.min_oos_trades
+        return f"not enough trades in {where} out of sample (n={oos_trades}, need {need}: min_oos_trades)"
     if slot.parameter == "confidence_threshold" and value < proposal.proposal.current and not has_signals:
         return "a lower confidence threshold can only be validated with a signal log"
     if candidate["liquidations"] > 0:

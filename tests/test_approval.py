@@ -696,3 +696,44 @@ def test_two_processes_applying_each_session_at_once_publish_one_version_per_ses
         (decision,) = store.decisions(f"s{n}")
         assert decision.result_version == n + 2
         assert store.session(f"s{n}").status == "applied"
+
+
+def test_rollback_without_a_version_undoes_and_never_redoes(approvals: Approvals, store: Store, live: Path) -> None:
+    make_session(store, items=(STANDARD[0],))
+    approvals.apply_all("s1", "alice")
+    make_session(store, "s2", items=(("r1", "default", "position_size", 0.1, 0.12, "low"),), version=2)
+    approvals.apply_all("s2", "alice")
+    texts = {v.version: v.text for v in store.playbook_versions()}
+
+    assert approvals.undo_target() == 2  # undo s2's change
+    assert approvals.rollback(approvals.undo_target(), "bob", "undo") == 4
+    assert live.read_text(encoding="utf-8") == texts[2]
+    assert approvals.undo_target() == 1  # then s1's: never back to version 3
+    assert approvals.rollback(approvals.undo_target(), "bob", "undo") == 5
+    assert live.read_bytes() == LIVE.encode("utf-8")
+    before = snapshot(store, live)
+    with pytest.raises(DecisionError, match="nothing to roll back: the live version 5 holds the text of version 1"):
+        approvals.undo_target()
+    assert snapshot(store, live) == before
+
+
+def test_rollback_without_a_version_on_a_fresh_store_is_refused(approvals: Approvals) -> None:
+    with pytest.raises(DecisionError, match=r"nothing to roll back: the live version 1 the first version"):
+        approvals.undo_target()
+
+
+def test_safe_only_with_items_applies_only_the_low_risk_ones(approvals: Approvals, store: Store, live: Path) -> None:
+    make_session(store)
+
+    refused = approvals.apply_items("s1", ["r1", "r5"], "alice", safe_only=True)
+    assert not refused.changed
+    assert refused.message == (
+        "nothing to apply; safe-only applies low-risk changes only, not r1 (medium risk), r5 (high risk); "
+        "5 left pending for review"
+    )
+    assert statuses(store)["r1"] == "pending"
+
+    mixed = approvals.apply_items("s1", ["r1", "r2"], "alice", safe_only=True)
+    assert mixed.changed and mixed.applied == ("r2",)
+    assert "not r1 (medium risk)" in mixed.message
+    assert statuses(store) == {"r1": "pending", "r2": "applied", "r3": "pending", "r4": "pending", "r5": "pending"}

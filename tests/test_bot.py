@@ -12,6 +12,8 @@ import logging
 import os
 import shutil
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -23,6 +25,7 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
+import framework.store
 from framework.bot import TuningDesk, build_application
 from framework.bot.app import SCHEDULED_JOB
 from framework.config import Settings
@@ -168,6 +171,14 @@ async def settle(api: FakeBotApi) -> None:
     while count != len(api.calls):
         count = len(api.calls)
         await asyncio.sleep(0.15)
+
+
+async def reply_to(api: FakeBotApi, command: str) -> str:
+    """Send ``command`` and return the text of the bot's next message."""
+    before = len(api.sent(CHAT))
+    api.send_text(command, user_id=USER)
+    await api.wait_for(lambda: len(api.sent(CHAT)) > before)
+    return api.sent(CHAT)[-1].text or ""
 
 
 def statuses(desk: TuningDesk, session_id: str) -> dict[str, str]:
@@ -466,6 +477,41 @@ def test_forged_button_data_is_answered_and_changes_nothing(pending: tuple[Tunin
     assert set(statuses(desk, session_id).values()) == {"pending"}
 
 
+def test_refusals_name_the_session_and_never_the_path_of_the_store(
+    pending: tuple[TuningDesk, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk, session_id = pending
+    unknown = "20991231-000000-ffff"
+    folder = str(desk.files.store_path.parent.resolve())
+    before = desk.files.playbook.read_text()
+    monkeypatch.setattr(framework.store, "BUSY_TIMEOUT_MS", 200)  # how long a decision waits for a locked store
+
+    async def scenario(api: FakeBotApi) -> None:
+        async with bot(api, desk):
+            summary = await summary_of(api)
+            for data in (f"tune:review:{unknown}", f"tune:apply:{unknown}", f"tune:decline:{unknown}:r1"):
+                answer = await press_data(api, summary, data)
+                assert answer["text"].startswith(f"Nothing changed on session {unknown}"), answer
+                assert f"no session {unknown} in playbook-tuner.sqlite" in answer["text"]
+            shown = await reply_to(api, f"/tune show {unknown}")
+            assert shown == f"Nothing to show: no session {unknown} in playbook-tuner.sqlite"
+            assert "no playbook version 9 in playbook-tuner.sqlite" in await reply_to(api, "/tune rollback 9")
+            locker = sqlite3.connect(desk.files.store_path, isolation_level=None)
+            try:
+                locker.execute("BEGIN IMMEDIATE")  # another process is writing: the store refuses the decision
+                answer = await press(api, summary, "Apply All")
+            finally:
+                locker.close()
+            assert answer["text"].startswith(f"Nothing changed on session {session_id}: ") and answer.get("show_alert")
+            assert "playbook-tuner.sqlite" in answer["text"], answer
+            sent = [f"{call.method} {call.params}" for call in api.calls]
+            assert not [text for text in sent if folder in text], "no text the bot sent names the store's folder"
+
+    run(scenario)
+    assert desk.files.playbook.read_text() == before
+    assert set(statuses(desk, session_id).values()) == {"pending"}
+
+
 # --- commands ---------------------------------------------------------------------------------------------
 
 
@@ -573,6 +619,7 @@ def test_the_bot_command_needs_a_token_and_says_when_telegram_refuses_it(tmp_pat
     finally:
         api.stop_thread()
     assert refused.returncode == 2 and "Telegram refused the token in TELEGRAM_BOT_TOKEN" in refused.stderr
+    assert "Traceback" not in refused.stderr, refused.stderr
     assert wrong not in refused.stderr + refused.stdout
 
     unreachable = subprocess.run(
@@ -585,3 +632,25 @@ def test_the_bot_command_needs_a_token_and_says_when_telegram_refuses_it(tmp_pat
     assert unreachable.returncode == 2, unreachable.stderr
     assert "cannot reach the Bot API server http://127.0.0.1:9" in unreachable.stderr
     assert TOKEN not in unreachable.stderr + unreachable.stdout
+
+
+def test_an_unreachable_server_is_one_clean_message_without_a_traceback() -> None:
+    with socket.socket() as probe:  # a free port: nobody listens on it once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "NO_PROXY": "127.0.0.1"}
+    command = [
+        str(Path(sys.executable).with_name("playbook-tuner")),
+        "bot",
+        "--base-url",
+        f"http://127.0.0.1:{port}/bot",
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert "Traceback" not in result.stderr and len(lines) <= 3, result.stderr
+    assert lines[-1] == (
+        f"error: cannot reach the Bot API server http://127.0.0.1:{port}/bot: httpx.ConnectError: All connection "
+        "attempts failed"
+    )
+    assert sum("ERROR" in line for line in lines) <= 1, "at most one log line says that the connection failed"

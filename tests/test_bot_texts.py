@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from telegram.error import BadRequest, NetworkError, TelegramError
 
+from framework.bot.app import ApprovalBot, shorten_connection_errors
 from framework.bot.buttons import MAX_CALLBACK_BYTES, ForgedButton, Press, item_keyboard, parse_press, session_keyboard
 from framework.bot.desk import SessionView, TuningDesk
-from framework.bot.messages import MAX_TEXT, review_text, summary_text
+from framework.bot.messages import MAX_TEXT, refusal_answer, review_text, summary_text, without_paths
 from framework.config import Settings
+from framework.errors import StoreError
 from framework.pipeline import TuneFiles
 from framework.store import RecommendationRecord, SessionRecord, Store
 
@@ -124,3 +132,75 @@ def test_the_schedule_counts_from_the_last_session(tmp_path: Path) -> None:
     assert desk.next_tune_due() == now + timedelta(days=2)
     late = TuningDesk(files, Settings(retraining_frequency=3), clock=lambda: now + timedelta(days=10))
     assert late.next_tune_due() == now + timedelta(days=10), "an overdue run is due at once"
+
+
+def test_texts_for_a_chat_name_the_bots_files_instead_of_their_paths(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    files = TuneFiles(link / "trades.csv", link / "prices", link / "playbook.yaml")
+    names = TuningDesk(files, Settings()).file_names()
+    with Store(files.store_path) as store, pytest.raises(StoreError) as unknown:
+        store.session("20991231-000000-ffff")
+    assert str(real) in str(unknown.value), "the store names its file by the resolved path"
+    texts = [
+        without_paths(str(unknown.value), names),
+        without_paths(f"{files.prices / 'BTC_USDT-5m.feather'}, row 3, field 'close': not a number", names),
+        without_paths(f"{files.trades}, row 2, field 'side': 'buy' is not long or short", names),
+    ]
+    assert texts == [
+        "no session 20991231-000000-ffff in playbook-tuner.sqlite",
+        "prices/BTC_USDT-5m.feather, row 3, field 'close': not a number",
+        "trades.csv, row 2, field 'side': 'buy' is not long or short",
+    ]
+    assert refusal_answer(texts[0], "20991231-000000-ffff", "r2") == (
+        "Nothing changed on session 20991231-000000-ffff, item r2: no session 20991231-000000-ffff in "
+        "playbook-tuner.sqlite"
+    )
+
+
+def test_connection_failures_are_logged_as_one_line_other_errors_with_their_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(logging.getLogger(), "handlers", [logging.StreamHandler(stream)])
+    shorten_connection_errors()
+    for error in (
+        NetworkError("httpx.ConnectError: All connection attempts failed"),
+        BadRequest("Message is too long"),
+    ):
+        try:
+            raise error
+        except TelegramError:
+            logging.getLogger("telegram.ext").exception("Network Retry Loop (Polling Updates): Aborting.")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == (
+        "Network Retry Loop (Polling Updates): Aborting. (NetworkError: httpx.ConnectError: All connection attempts "
+        "failed)"
+    )
+    assert lines[1:3] == ["Network Retry Loop (Polling Updates): Aborting.", "Traceback (most recent call last):"]
+    assert lines[-1] == "telegram.error.BadRequest: Message is too long", "a refused request keeps its traceback"
+
+
+def test_a_lost_connection_while_polling_is_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    files = TuneFiles(tmp_path / "t.csv", tmp_path, tmp_path / "playbook.yaml")
+    bot = ApprovalBot(TuningDesk(files, Settings()))
+    context: Any = SimpleNamespace(error=NetworkError("httpx.ReadError: connection reset"))
+    with caplog.at_level(logging.WARNING, logger="framework.bot"):
+        asyncio.run(bot.on_error(None, context))
+        context.error = ValueError("a bug in a handler")
+        asyncio.run(bot.on_error(None, context))
+    lost, bug = caplog.records
+    assert lost.levelno == logging.WARNING and lost.exc_info is None
+    assert lost.getMessage() == "cannot reach the Bot API server: httpx.ReadError: connection reset"
+    assert bug.levelno == logging.ERROR and bug.exc_info is not None
+
+
+def test_the_configuration_shown_in_a_chat_masks_a_storage_password() -> None:
+    from framework.bot.messages import config_text
+    from framework.config import Settings
+
+    text = config_text(Settings(search_storage="postgresql://trader:s3cret@db.local/optuna"))
+    assert "s3cret" not in text
+    assert "postgresql://trader:***@db.local/optuna" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 import struct
@@ -22,6 +23,7 @@ from framework.regimes import REGIMES
 from framework.report import (
     REGIME_COLOURS,
     EquityComparison,
+    daily_regimes,
     drawdown,
     equity_chart_png,
     equity_figure,
@@ -126,7 +128,17 @@ def test_comparison_rejects_bad_series() -> None:
         EquityComparison("x", good.baseline, good.candidate, pd.Series("sideways", index=DAYS))
 
 
+RATIONALE = "ranging: win rate 50%, volatility rank 0.45 -> look up; leverage 2.6 replays to log growth 0.82 vs 0.74"
+OWN_TRADES = {
+    "scope": "ranging trades",
+    "trades": 1312,
+    "baseline": {"taken": 1212, "win_rate": 0.5189, "mean_return": 0.0042, "pnl": 1234.5},
+    "candidate": {"taken": 1180, "win_rate": None, "mean_return": -0.0061, "pnl": -87.25},
+}
+
+
 def _session(reason: str = "p-value 0.41 >= 0.05 <b>not better</b> & worse") -> dict[str, Any]:
+    """A ``tune --json`` document of the current shape: rationales, and ``own_trades`` on the first change."""
     metrics = {"total_return": 0.12, "max_drawdown": -0.08, "sharpe": 1.4, "trades_taken": 120.0}
 
     def recommendation(identifier: str, risk: str, model: dict[str, float] | None) -> dict[str, Any]:
@@ -140,6 +152,7 @@ def _session(reason: str = "p-value 0.41 >= 0.05 <b>not better</b> & worse") -> 
             "risk": risk,
             "confidence": 0.72,
             "tuner": "leverage",
+            "rationale": f"{RATIONALE} ({identifier})",
             "model": model,
             "validation": {
                 "accepted": True,
@@ -158,7 +171,7 @@ def _session(reason: str = "p-value 0.41 >= 0.05 <b>not better</b> & worse") -> 
         "trades_analyzed": 1234,
         "data_quality": {"score": 81.5, "parts": {"completeness": 90.0, "trade_count": 73.0}},
         "recommendations": [
-            recommendation("rec<1>", "high", {"r2": 0.21, "mae": 0.013}),
+            _with_own_trades(recommendation("rec<1>", "high", {"r2": 0.21, "mae": 0.013})),
             recommendation("rec-2", "low", None),
         ],
         "rejected": [
@@ -166,6 +179,24 @@ def _session(reason: str = "p-value 0.41 >= 0.05 <b>not better</b> & worse") -> 
             {"regime": "trending_up", "parameter": "max_hold", "tuner": "x", "reason": "DSR 0.6 < 0.95"},
         ],
     }
+
+
+def _with_own_trades(recommendation: dict[str, Any]) -> dict[str, Any]:
+    return {**recommendation, "validation": {**recommendation["validation"], "own_trades": OWN_TRADES}}
+
+
+def _old_session() -> dict[str, Any]:
+    """A document stored before rationales and own-trade metrics were rendered: neither key is there."""
+    session = _session()
+    for rec in session["recommendations"]:
+        del rec["rationale"]
+        rec["validation"].pop("own_trades", None)
+    return session
+
+
+def _cards(text: str) -> dict[str, str]:
+    """The HTML of each change's card, by its anchor."""
+    return dict(re.findall(r'<section class="card" id="rec-([^"]+)">(.*?)</section>', text, flags=re.S))
 
 
 def test_html_report_is_self_contained_and_escaped(tmp_path: Path) -> None:
@@ -225,3 +256,113 @@ def test_html_report_without_recommendations_or_rejections(tmp_path: Path) -> No
     text = path.read_text(encoding="utf-8")
     assert "No change passed validation." in text
     assert "data:image/png" not in text
+
+
+def test_html_report_shows_each_changes_rationale_risk_word_and_apply_command(tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    render_html_report(_session(), [_comparison(), _comparison(seed=1)], path)
+    text = path.read_text(encoding="utf-8")
+    cards = _cards(text)
+    assert list(cards) == ["rec-1-", "rec-2"]
+    escaped = RATIONALE.replace("->", "-&gt;")
+    assert f"{escaped} (rec&lt;1&gt;)" in cards["rec-1-"] and f"{escaped} (rec-2)" in cards["rec-2"]
+    # The item id is quoted for the shell, then escaped for HTML.
+    assert "playbook-tuner apply s-2026-05-01 --items &#x27;rec&lt;1&gt;&#x27;</code>" in cards["rec-1-"]
+    assert "playbook-tuner apply s-2026-05-01 --items rec-2</code>" in cards["rec-2"]
+    assert '<span class="risk risk-high">high risk</span>' in cards["rec-1-"]
+    assert '<span class="risk risk-low">low risk</span>' in cards["rec-2"]
+    table = text[text.index("<h2>Recommendations") : text.index("<h2>Apply")]
+    assert '<span class="risk risk-high">high</span>' in table and '<span class="risk risk-low">low</span>' in table
+    apply = text[text.index("<h2>Apply") : text.index('<section class="card" id="rec-')]
+    assert '<code class="command">playbook-tuner apply s-2026-05-01</code>' in apply
+    assert "low-risk changes (rec-2): <code" in apply
+    assert "playbook-tuner apply s-2026-05-01 --safe-only</code>" in apply
+    assert "playbook-tuner reject s-2026-05-01</code>" in apply
+    assert "before 2026-05-03 12:00 UTC" in apply
+
+
+def test_html_report_offers_no_safe_only_command_without_low_risk_changes(tmp_path: Path) -> None:
+    session = _session()
+    session["recommendations"][1]["risk"] = "medium"
+    path = tmp_path / "report.html"
+    render_html_report(session, [_comparison(), _comparison()], path)
+    text = path.read_text(encoding="utf-8")
+    assert "--safe-only" not in text
+    assert '<code class="command">playbook-tuner apply s-2026-05-01</code>' in text
+    assert '<span class="risk risk-medium">medium risk</span>' in _cards(text)["rec-2"]
+
+
+def test_html_report_shows_a_changes_own_trades_beside_the_portfolio(tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    render_html_report(_session(), [_comparison(), _comparison()], path)
+    cards = _cards(path.read_text(encoding="utf-8"))
+    own = cards["rec-1-"]
+    assert "portfolio, out of sample" in own
+    assert "<caption>ranging trades: 1,312 out of sample</caption>" in own
+    for name, before, after in [
+        ("trades taken", "1,212", "1,180"),
+        ("win rate", "51.89 %", "–"),
+        ("mean return per trade (on margin)", "+0.42 %", "-0.61 %"),
+        ("pnl (quote currency)", "+1,234.50", "-87.25"),
+    ]:
+        assert f'<tr><td>{name}</td><td class="num">{before}</td><td class="num">{after}</td></tr>' in own
+    assert own.index("portfolio, out of sample") < own.index("its own trades")
+    assert "its own trades" not in cards["rec-2"]  # only the first change carries them
+    assert "portfolio, out of sample" in cards["rec-2"]
+
+
+def test_html_report_of_an_older_session_without_rationale_or_own_trades(tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    render_html_report(_old_session(), [_comparison(), _comparison()], path)
+    text = path.read_text(encoding="utf-8")
+    assert "its own trades" not in text and "Why:" not in text
+    assert "playbook-tuner apply s-2026-05-01 --items rec-2</code>" in text
+    assert "12.00 %" in text and "19.00 %" in text  # the portfolio metrics are still there
+    assert len(re.findall(r'src="data:image/png;base64,', text)) == 2
+
+
+def test_html_report_names_a_malformed_own_trades_field(tmp_path: Path) -> None:
+    session = _session()
+    del session["recommendations"][0]["validation"]["own_trades"]["candidate"]["taken"]
+    with pytest.raises(ValueError, match=r"recommendations\.0\.validation\.own_trades\.candidate\.taken"):
+        render_html_report(session, [_comparison(), _comparison()], tmp_path / "report.html")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_regime_legend_names_the_regimes_and_the_lines_stay_on_top() -> None:
+    equity_axes = equity_figure(dataclasses.replace(_comparison(), regimes_label="hue")).axes[0]
+    legend = equity_axes.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == ["hue:", "trending up", "trending down", "ranging", "volatile"]
+    for patch, regime in zip(legend.get_patches()[1:], REGIMES, strict=True):
+        assert np.allclose(patch.get_facecolor(), to_rgba(REGIME_COLOURS[regime]))
+    below = max([c.get_zorder() for c in equity_axes.collections] + [equity_axes.xaxis.get_zorder()])  # and the grid
+    assert len(equity_axes.lines) == 2 and all(line.get_zorder() > below for line in equity_axes.lines)
+    assert all(line.get_path_effects() for line in equity_axes.lines)  # the white edge over the shading
+
+
+def test_regime_colours_are_distinguishable_over_white() -> None:
+    over_white = {
+        regime: np.array(to_rgba(colour)[:3]) * to_rgba(colour)[3] + (1 - to_rgba(colour)[3])
+        for regime, colour in REGIME_COLOURS.items()
+    }
+    regimes = list(over_white)
+    closest = min(np.abs(over_white[a] - over_white[b]).max() for i, a in enumerate(regimes) for b in regimes[i + 1 :])
+    assert closest > 0.1  # at least 26 of 255 apart in some channel, as shaded on the chart
+
+
+def test_daily_regimes_keeps_each_days_most_common_label() -> None:
+    times = pd.to_datetime(
+        [
+            "2026-03-01 01:00", "2026-03-01 02:00", "2026-03-01 03:00",  # 2 ranging, 1 volatile
+            "2026-03-02 23:00", "2026-03-02 23:30",  # a tie: trending_up comes first in REGIMES
+            "2026-03-04 00:00",  # a day with one label
+            "2026-03-05 10:00",  # NA only: no label, the day before holds
+        ],
+        utc=True,
+    )  # fmt: skip
+    labels = ["ranging", "volatile", "ranging", "ranging", "trending_up", "trending_down", None]
+    daily = daily_regimes(pd.Series(labels, index=times, dtype=object))
+    assert daily.index.equals(pd.DatetimeIndex(["2026-03-01", "2026-03-02", "2026-03-04"], tz="UTC"))
+    assert list(daily) == ["ranging", "trending_up", "trending_down"]
+    assert daily_regimes(pd.Series([None], index=times[:1], dtype=object)).empty

@@ -41,7 +41,9 @@ def test_thin_data_is_refused_with_counts() -> None:
     _, refused = apply_safety(
         [proposal("leverage", 2.5, 2.0, regime="volatile")], PLAYBOOK, trades({"volatile": 37}), Settings()
     )
-    assert [r.reason for r in refused] == ["not enough trades in volatile (n=37, need 50)"]
+    assert [r.reason for r in refused] == [
+        "not enough trades in volatile to tune it (n=37 in the training window, need 50: min_trades_for_tuning)"
+    ]
 
 
 def test_candidates_are_clipped_to_bounds_then_capped_at_the_largest_change() -> None:
@@ -81,7 +83,10 @@ def test_strategy_weights_count_the_strategy_s_trades() -> None:
     assert accepted[0].candidates == (1.2,) and not refused
     other = Proposal("test", STRATEGY_WEIGHTS, "breakout", 1.0, (1.2,), 0.5, "because")
     _, refused = apply_safety([other], PLAYBOOK, trades({"ranging": 60}), Settings())
-    assert refused[0].reason == "not enough trades in breakout (n=0, need 50)"
+    assert (
+        refused[0].reason
+        == "not enough trades in breakout to tune it (n=0 in the training window, need 50: min_trades_for_tuning)"
+    )
 
 
 @pytest.mark.parametrize(

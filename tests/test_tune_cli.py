@@ -132,4 +132,24 @@ def test_tune_on_real_freqtrade_trades_says_what_it_cannot_conclude(
     assert document["recommendations"] == []  # 179 trades over 20 days cannot validate a change
     reasons = [entry["reason"] for entry in document["rejected"]]
     assert any(reason.startswith("not enough trades in ") for reason in reasons)
+    thin = [regime for regime, n in document["out_of_sample_by_regime"].items() if n < 100]
+    assert document["headline"].startswith("nothing validated: ")
+    assert (
+        f"{len(thin)} of 4 regimes have fewer than 100 out-of-sample trades (min_oos_trades; " in document["headline"]
+    )
+    assert "more days of trading" in document["headline"] and document["headline"] in result.stdout
     assert (playbook.parent / "playbook-tuner.sqlite").exists()  # the session is stored beside the playbook
+
+
+def test_check_counts_a_regimes_trades_as_tune_does(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    directory, document = tuned
+    result = run(
+        "check",
+        "--trades", directory / "trades.csv",
+        "--prices", directory / "prices",
+        "--config", directory / "fast.toml",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = ", ".join(f"{regime} {n}" for regime, n in document["out_of_sample_by_regime"].items())
+    assert f"a regime needs min_oos_trades = 100 to be changed): {expected}" in result.stdout
+    assert f"within lookback_days = 365 (what tune analyses, {document['trades_analyzed']} trades)" in result.stdout

@@ -85,7 +85,8 @@ def test_thin_data_is_an_answer(planted: Path) -> None:
     report = run_gate(trades, market, playbook, settings, [WindowSpy()])
     (verdict,) = report.verdicts
     assert not verdict.accepted
-    assert verdict.reason.startswith("not enough trades in ranging (n=") and verdict.reason.endswith("need 100000)")
+    assert verdict.reason.startswith("not enough trades in ranging out of sample (n=")
+    assert verdict.reason.endswith("need 100000: min_oos_trades)")
 
 
 def test_a_market_with_no_edge_yields_no_recommendation(tmp_path: Path) -> None:

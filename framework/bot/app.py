@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, BotCommand, Message, ReplyParameters, Update, User
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -44,6 +44,7 @@ from framework.bot.messages import (
     review_text,
     status_text,
     summary_text,
+    without_paths,
 )
 from framework.errors import PlaybookTunerError
 from framework.formatting import utc_text
@@ -72,6 +73,7 @@ class ApprovalBot:
         self.push_chat = telegram.push_chat_id
         self._decisions = asyncio.Lock()
         self._tuning = False
+        self._file_names = desk.file_names()
 
     def register(self, app: AnyApplication) -> None:
         """Add the gate, the handlers and the error handler to ``app``."""
@@ -164,7 +166,7 @@ class ApprovalBot:
         try:
             view = await asyncio.to_thread(self.desk.view, session_id)
         except PlaybookTunerError as exc:
-            await message.reply_text(f"Nothing to show: {exc}")
+            await message.reply_text(f"Nothing to show: {self._reason(exc)}")
             return
         await message.reply_text(summary_text(view), reply_markup=self._session_keyboard(view))
 
@@ -186,7 +188,11 @@ class ApprovalBot:
             try:
                 return await asyncio.to_thread(decide)
             except PlaybookTunerError as exc:
-                return f"Nothing changed: {exc}"
+                return f"Nothing changed: {self._reason(exc)}"
+
+    def _reason(self, error: Exception) -> str:
+        """``error``'s message as a chat shows it: the bot's files by name, not by path."""
+        return without_paths(str(error), self._file_names)
 
     # --- tuning ----------------------------------------------------------------------------------
 
@@ -210,7 +216,7 @@ class ApprovalBot:
                 board = await bot.send_message(chat_id, progress_text("starting a tuning run"))
             outcome = await asyncio.to_thread(self.desk.tune, self._progress_reporter(board))
         except PlaybookTunerError as exc:
-            await _report_failure(bot, chat_id, board, str(exc))
+            await _report_failure(bot, chat_id, board, str(exc))  # names the input file to fix, by its path
             return
         except Exception:
             await _report_failure(bot, chat_id, board, "internal error, see the bot's log")
@@ -275,7 +281,7 @@ class ApprovalBot:
                     )
                     view = await asyncio.to_thread(self.desk.view, press.session_id)
         except PlaybookTunerError as exc:
-            await query.answer(refusal_answer(exc), show_alert=True)
+            await query.answer(refusal_answer(self._reason(exc), press.session_id, press.item_id), show_alert=True)
             return
         if press.action == "review":
             await self._review(query.answer, message, view)
@@ -309,7 +315,11 @@ class ApprovalBot:
             )
 
     async def on_error(self, update: object, context: Context) -> None:
-        """Log the error; a button whose handler failed is still answered."""
+        """Log the error; a button whose handler failed is still answered. A lost connection outside any
+        update (long polling, which retries by itself) is one line, not a traceback per retry."""
+        if update is None and _connection_failure(context.error):
+            log.warning("cannot reach the Bot API server: %s", context.error)
+            return
         log.error("error while handling an update", exc_info=context.error)
         if isinstance(update, Update) and update.callback_query:
             with contextlib.suppress(TelegramError):  # answered before the error
@@ -335,14 +345,36 @@ def build_application(desk: TuningDesk, token: str, *, base_url: str | None = No
 
 
 def run_bot(desk: TuningDesk, token: str, *, base_url: str | None = None) -> None:
-    """Run the bot on long polling until SIGINT or SIGTERM; the token never reaches the log."""
-    hide_in_logs(token)
+    """Run the bot on long polling until SIGINT or SIGTERM; the token never reaches the log.
+
+    ``NetworkError`` when the Bot API server cannot be reached at start (logged as one line),
+    ``InvalidToken`` when it refuses the token."""
+    shorten_connection_errors()
+    hide_in_logs(token)  # after: the reason shortened into a line is redacted too
     app = build_application(desk, token, base_url=base_url)
     log.info("bot starting (long polling); stop with Ctrl-C or SIGTERM")
     app.run_polling(
         stop_signals=(signal.SIGINT, signal.SIGTERM), allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY]
     )
     log.info("bot stopped")
+
+
+def shorten_connection_errors() -> None:
+    """Make every handler of the root logger write python-telegram-bot's connection failures and token
+    refusals as one line with the reason, not with the ~30-line traceback through httpx the library
+    attaches (e.g. when the server is unreachable at start, before the error reaches the caller)."""
+    shorten = _ShortenConnectionErrors()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(shorten)
+
+
+class _ShortenConnectionErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.name.startswith("telegram") and (_connection_failure(error) or isinstance(error, InvalidToken)):
+            record.msg, record.args = f"{record.getMessage()} ({type(error).__name__}: {error})", None
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def hide_in_logs(secret: str) -> None:
@@ -383,6 +415,11 @@ async def _report_failure(bot: Bot, chat_id: int, board: Message | None, why: st
         await _show(board, text, None)
     else:
         await bot.send_message(chat_id, text)
+
+
+def _connection_failure(error: object) -> bool:
+    """Whether ``error`` is a failure to reach the Bot API server (a refused request is not)."""
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest)
 
 
 def _actor(user: User) -> str:

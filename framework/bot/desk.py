@@ -120,15 +120,12 @@ class TuningDesk:
             return approvals.apply_all(_newest_pending(approvals), actor)
 
     def rollback(self, version: int | None, actor: str) -> tuple[int, int]:
-        """Return the live playbook to ``version`` (default: the one before the live version), as a
-        new version. Returns (the version returned to, the new version)."""
+        """Return the live playbook to ``version`` (default: undo the newest change still in effect,
+        :meth:`Approvals.undo_target`), as a new version. Returns (the version returned to, the new version)."""
         with Store(self.files.store_path) as store:
-            live = store.register_live_playbook(self.files.playbook)
-            target = version if version is not None else (live.parent or live.version - 1)
-            if target < 1:
-                raise DecisionError(f"version {live.version} is the first version; there is nothing to roll back to")
-            reason = f"rollback from Telegram by {actor}"
-            return target, self._approvals(store).rollback(target, actor, reason)
+            approvals = self._approvals(store)
+            target = version if version is not None else approvals.undo_target()
+            return target, approvals.rollback(target, actor, f"rollback from Telegram by {actor}")
 
     def status(self) -> DeskStatus:
         """Pending sessions, the last session, the live version and when the next scheduled tune is due."""
@@ -153,6 +150,22 @@ class TuningDesk:
         with Store(self.files.store_path) as store:
             sessions = store.sessions()
         return self._due_after(sessions[-1] if sessions else None)
+
+    def file_names(self) -> dict[str, str]:
+        """What a chat shows instead of the absolute paths of the bot's files and of the folders holding
+        them (as given and resolved): each one's last part, a candle file as ``prices/BTC_USDT-5m.feather``.
+        Longest path first, so that a file is named before its folder."""
+        files = self.files
+        paths = [files.trades, files.signals, files.prices, files.playbook, files.store_path]
+        paths += [files.playbook.parent, files.store_path.parent]
+        names = {
+            str(form): form.name
+            for path in paths
+            if path is not None
+            for form in (path.absolute(), path.resolve())
+            if form.name  # never the root folder
+        }
+        return dict(sorted(names.items(), key=lambda item: -len(item[0])))
 
     def _due_after(self, last_session: SessionRecord | None) -> datetime:
         interval = timedelta(days=self.settings.retraining_frequency)

@@ -6,16 +6,17 @@ follows the decisions as they are taken.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from framework.approval import DecisionOutcome
 from framework.bot.desk import DeskStatus, SessionView
 from framework.config import Settings, settings_to_toml
-from framework.formatting import change_text, metric_text, number_text, p_value_text, utc_text
-from framework.safety import RISK_ICONS
+from framework.formatting import RISK_ICONS, change_text, metric_text, number_text, p_value_text, utc_text
 from framework.store import PlaybookVersion, RecommendationRecord
 
+_URL_PASSWORD = re.compile(r"(://[^:/@\s\"]+:)[^@\s\"]+@")
 MAX_TEXT = 4096
 """Telegram's longest message text, in characters."""
 MAX_ANSWER = 200
@@ -124,9 +125,19 @@ def press_answer(outcome: DecisionOutcome, view: SessionView) -> str:
     return _clip(outcome.message, MAX_ANSWER)
 
 
-def refusal_answer(error: Exception) -> str:
-    """The answer to a press the core refused (unknown session or item, a busy store, ...)."""
-    return _clip(f"Nothing changed: {error}", MAX_ANSWER)
+def refusal_answer(reason: str, session_id: str, item_id: str | None = None) -> str:
+    """The answer to a press on ``session_id`` (and its item ``item_id``) that the core refused for
+    ``reason`` (unknown session or item, a busy store, ...)."""
+    where = f"session {session_id}" + (f", item {item_id}" if item_id else "")
+    return _clip(f"Nothing changed on {where}: {reason}", MAX_ANSWER)
+
+
+def without_paths(text: str, names: Mapping[str, str]) -> str:
+    """``text`` with each path of ``names`` (path text -> name, longest path first) replaced by its name,
+    so that a chat never shows the folders of the bot's host."""
+    for path, name in names.items():
+        text = text.replace(path, name)
+    return text
 
 
 def failure_text(why: str) -> str:
@@ -164,7 +175,8 @@ def history_text(versions: Sequence[PlaybookVersion]) -> str:
 
 
 def config_text(settings: Settings) -> str:
-    return _fit(["Configuration in use:", "", settings_to_toml(settings)])
+    """The configuration in use, with any password in a storage URL masked: a chat is not a terminal."""
+    return _fit(["Configuration in use:", "", _URL_PASSWORD.sub(r"\1***@", settings_to_toml(settings))])
 
 
 def _item_line(rec: RecommendationRecord) -> str:

@@ -12,7 +12,8 @@ O(log bars) per trade and candidate instead of a bar-by-bar scan.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from framework.jit import njit, prange
 
 STOP_LOSS = 0
 TAKE_PROFIT = 1

@@ -46,7 +46,7 @@ class ConfidenceTuner(Tuner):
             scored = [(self._seed_score(returns[confidence >= t]), t) for t in grid]
             scored = [(s, t) for s, t in scored if math.isfinite(s)]
             if not scored:
-                reason = f"fewer than {self.min_kept} trades would remain in {regime} at any other threshold"
+                reason = f"fewer than {self.min_kept} trades (min_kept) would remain in {regime} at any other threshold"
                 outcomes.append(NoProposal(self.name, regime, "confidence_threshold", reason))
                 continue
             shortlist = [t for _, t in sorted(scored, reverse=True)[: self.replayed]]

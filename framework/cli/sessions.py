@@ -1,0 +1,220 @@
+"""Commands on the store: status, history, show, apply, reject, rollback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from framework.cli.common import (
+    ExitCode,
+    JsonOption,
+    StoreOption,
+    app,
+    check_writable,
+    console,
+    finish,
+    json_to_stdout,
+    live_playbook,
+    say,
+    store_path,
+    write_json,
+)
+from framework.store import Store
+
+if TYPE_CHECKING:
+    from framework.approval import DecisionOutcome
+
+ActorOption = Annotated[str, typer.Option(help="Who decides (recorded).")]
+STATUS_DAYS = 7
+
+
+@app.command("status")
+def status_command(store: StoreOption = None, json_out: JsonOption = None) -> None:
+    """Sessions of the last 7 days (id, time, validated changes, status), data quality, the live version."""
+    check_writable(json_out, "--json")
+    json_to_stdout(json_out)
+    from rich.table import Table
+
+    with Store(store_path(store)) as opened:
+        since = datetime.now(UTC) - timedelta(days=STATUS_DAYS)
+        sessions = opened.sessions(since=since)
+        items = {s.id: opened.recommendations(s.id) for s in sessions}
+        latest = opened.latest_playbook_version()
+    rows = [
+        {
+            "session_id": s.id,
+            "created_at": s.created_at.isoformat(),
+            "status": s.status,
+            "validated_changes": len(items[s.id]),
+            "pending_changes": sum(r.status == "pending" for r in items[s.id]),
+            "data_quality": s.payload.get("data_quality", {}).get("score"),
+        }
+        for s in sessions
+    ]
+    say(f"sessions in the last {STATUS_DAYS} days: {len(sessions)}")
+    if sessions:
+        table = Table()
+        for column in ("session", "time (UTC)", "validated", "pending", "status", "data quality"):
+            table.add_column(column, no_wrap=True)
+        for session, row in zip(sessions, rows, strict=True):
+            quality = row["data_quality"]
+            table.add_row(
+                session.id,
+                f"{session.created_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+                str(row["validated_changes"]),
+                str(row["pending_changes"]),
+                session.status,
+                "-" if quality is None else f"{quality:.0f} %",
+            )
+        console.print(table)
+        r2 = [
+            r.payload["model"]["r2"]
+            for recs in items.values()
+            for r in recs
+            if r.payload.get("model") and r.payload["model"]["r2"] is not None
+        ]
+        if r2:
+            say(f"model R2 of the recommendations: mean {sum(r2) / len(r2):.3f}")
+    if latest:
+        say(f"live playbook: version {latest.version} ({latest.path})")
+    if json_out:
+        live = {"version": latest.version, "path": latest.path} if latest else None
+        write_json({"days": STATUS_DAYS, "sessions": rows, "live_playbook": live}, json_out, "status")
+
+
+@app.command("history")
+def history_command(store: StoreOption = None, json_out: JsonOption = None) -> None:
+    """Every playbook version: who wrote it, when and why."""
+    check_writable(json_out, "--json")
+    json_to_stdout(json_out)
+    from rich.table import Table
+
+    with Store(store_path(store)) as opened:
+        versions = opened.playbook_versions()
+    table = Table(title="Playbook versions")
+    for column in ("version", "time (UTC)", "author", "reason"):
+        table.add_column(column)
+    for version in versions:
+        table.add_row(str(version.version), f"{version.created_at:%Y-%m-%d %H:%M}", version.author, version.reason)
+    console.print(table)
+    if json_out:
+        document = [
+            {
+                "version": v.version,
+                "parent": v.parent,
+                "created_at": v.created_at.isoformat(),
+                "author": v.author,
+                "reason": v.reason,
+                "sha256": v.sha256,
+                "path": v.path,
+            }
+            for v in versions
+        ]
+        write_json({"versions": document}, json_out, "history")
+
+
+@app.command("show")
+def show_command(session: str, store: StoreOption = None, json_out: JsonOption = None) -> None:
+    """A session's recommendations with their status and evidence, and what was rejected."""
+    check_writable(json_out, "--json")
+    json_to_stdout(json_out)
+    from framework.cli.render import print_session
+    from framework.errors import StoreError
+
+    with Store(store_path(store)) as opened:
+        try:
+            record = opened.session(session)
+        except StoreError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        statuses = {r.id: r.status for r in opened.recommendations(session)}
+    say(f"session {record.id}: {record.status}, expires {record.expires_at:%Y-%m-%d %H:%M} UTC")
+    print_session(record.payload, statuses)
+    if json_out:
+        document: dict[str, Any] = {**record.payload, "status": record.status, "statuses": statuses}
+        write_json(document, json_out, "session")
+
+
+@app.command("apply")
+def apply_command(
+    session: str,
+    safe_only: Annotated[
+        bool, typer.Option("--safe-only", help="Apply the low-risk changes only (with --items: of those named).")
+    ] = False,
+    items: Annotated[str | None, typer.Option(help="Apply these recommendation ids (r1,r3).")] = None,
+    actor: ActorOption = "cli",
+    store: StoreOption = None,
+) -> None:
+    """Apply a session's validated changes: a new playbook version, written atomically.
+
+    Exit status 1 when nothing was applied (stale, expired, already decided, or no low-risk change).
+    """
+    from framework.approval import Approvals
+
+    with Store(store_path(store)) as opened:
+        approvals = Approvals(opened, live_playbook(opened))
+        if items:
+            outcome = approvals.apply_items(session, _item_ids(items), actor, safe_only=safe_only)
+        elif safe_only:
+            outcome = approvals.apply_safe(session, actor)
+        else:
+            outcome = approvals.apply_all(session, actor)
+    _finish_decision(outcome)
+
+
+@app.command("reject")
+def reject_command(
+    session: str,
+    items: Annotated[str | None, typer.Option(help="Reject these recommendation ids only (r1,r3).")] = None,
+    actor: ActorOption = "cli",
+    store: StoreOption = None,
+) -> None:
+    """Reject a session's changes (all, or the items named). Exit status 1 when nothing was rejected."""
+    from framework.approval import Approvals
+
+    with Store(store_path(store)) as opened:
+        approvals = Approvals(opened, live_playbook(opened))
+        if items:
+            outcome = approvals.reject_items(session, _item_ids(items), actor)
+        else:
+            outcome = approvals.reject_all(session, actor)
+    _finish_decision(outcome)
+
+
+@app.command("rollback")
+def rollback_command(
+    version: Annotated[
+        int | None,
+        typer.Argument(help="Version to return to; default: undo the newest change still in effect."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "rollback from the command line",
+    actor: ActorOption = "cli",
+    store: StoreOption = None,
+) -> None:
+    """Return the live playbook to an earlier version, written as a new version.
+
+    Without VERSION it undoes the newest change still in effect: rolling back again goes further
+    back, never forward to a change just undone.
+    """
+    from framework.approval import Approvals, DecisionError
+
+    with Store(store_path(store)) as opened:
+        approvals = Approvals(opened, live_playbook(opened))
+        if version is None:
+            try:
+                version = approvals.undo_target()
+            except DecisionError as exc:
+                say(str(exc))
+                raise typer.Exit(ExitCode.REFUSED) from None
+        new = approvals.rollback(version, actor, reason)
+    say(f"rolled back to version {version}: now version {new}")
+
+
+def _item_ids(items: str) -> list[str]:
+    return [item.strip() for item in items.split(",") if item.strip()]
+
+
+def _finish_decision(outcome: DecisionOutcome) -> None:
+    say(outcome.message)
+    finish(ExitCode.OK if outcome.changed else ExitCode.REFUSED)

@@ -1,0 +1,255 @@
+"""Commands that tune and validate: tune, validate, propose, worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from framework.cli.common import (
+    ConfigOption,
+    InputFiles,
+    JsonOption,
+    LenientOption,
+    LivePlaybookOption,
+    PricesOption,
+    SampleTradesOption,
+    SignalsOption,
+    Stages,
+    TuneStoreOption,
+    app,
+    check_writable,
+    console,
+    inputs,
+    json_to_stdout,
+    sample_lookback,
+    say,
+    write_json,
+)
+from framework.cli.render import print_session
+
+if TYPE_CHECKING:
+    from framework.config import Settings
+    from framework.pipeline import TuneFiles
+
+ReportOption = Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")]
+
+
+@app.command("tune")
+def tune_command(
+    trades: SampleTradesOption = None,
+    signals: SignalsOption = None,
+    prices: PricesOption = None,
+    playbook: LivePlaybookOption = None,
+    store: TuneStoreOption = None,
+    json_out: JsonOption = None,
+    report: ReportOption = None,
+    seed: Annotated[int, typer.Option(help="Seed for the models, searches and bootstraps.")] = 0,
+    config: ConfigOption = None,
+    lenient: LenientOption = False,
+) -> None:
+    """Tune, validate out of sample, and store the validated changes as a session awaiting approval.
+
+    The --json document's "pending" lists the ids of the validated changes now awaiting a decision
+    (empty when nothing validated): what a scheduled script checks.
+    """
+    settings = _prepared(json_out, report, config)
+    files = inputs(trades, signals, prices, playbook)
+    _tune_and_show(
+        _tune_files(files, store),
+        settings,
+        seed=seed,
+        lookback_days=sample_lookback(files),
+        lenient=lenient,
+        json_out=json_out,
+        report=report,
+    )
+
+
+@app.command("validate")
+def validate_command(
+    run: Annotated[Path | None, typer.Argument(help="A named validation run (backtests/<run>.yaml).")] = None,
+    candidate: Annotated[Path | None, typer.Option(help="Hand-written playbook to judge.")] = None,
+    trades: SampleTradesOption = None,
+    signals: SignalsOption = None,
+    prices: PricesOption = None,
+    playbook: LivePlaybookOption = None,
+    store: TuneStoreOption = None,
+    json_out: JsonOption = None,
+    report: ReportOption = None,
+    seed: Annotated[int, typer.Option(help="Seed for the bootstraps.")] = 0,
+    config: ConfigOption = None,
+) -> None:
+    """Put a hand-written playbook through the same gate as the tuners' proposals, against the current one."""
+    import pandas as pd
+
+    from framework.pipeline import load_validation_run
+
+    period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
+    files: InputFiles | None = None
+    if run is not None:
+        spec = load_validation_run(run)
+        candidate, period = spec.candidate, spec.period
+        files = InputFiles(spec.trades, spec.signals, spec.prices, spec.playbook)
+        config = config or spec.config
+    if candidate is None:
+        raise typer.BadParameter("give a run file or --candidate")
+    settings = _prepared(json_out, report, config)
+    files = files or inputs(trades, signals, prices, playbook)
+    _tune_and_show(
+        _tune_files(files, store),
+        settings,
+        seed=seed,
+        lookback_days=sample_lookback(files),
+        period=period,
+        candidate=candidate,
+        json_out=json_out,
+        report=report,
+    )
+
+
+def _prepared(json_out: Path | None, report: Path | None, config: Path | None) -> Settings:
+    """Check the outputs and the configuration before any work, so a wrong path writes nothing."""
+    check_writable(json_out, "--json")
+    check_writable(report, "--report")
+    json_to_stdout(json_out)
+    from framework.config import load_settings
+
+    return load_settings(config)
+
+
+def _tune_files(files: InputFiles, store: Path | None) -> TuneFiles:
+    from framework.pipeline import TuneFiles
+
+    return TuneFiles(files.trades, files.prices, files.playbook, files.signals, store)
+
+
+def _tune_and_show(
+    files: TuneFiles, settings: Settings, *, json_out: Path | None, report: Path | None, **options: Any
+) -> None:
+    import optuna
+
+    from framework.pipeline import run_tune
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per study would drown the output
+    with Stages("loading") as stages:
+        outcome = run_tune(files, settings, progress=stages, **options)
+    print_session(outcome.document)
+    if outcome.auto_applied:
+        say(f"human_review_required = false: {outcome.auto_applied.message}")
+    if json_out:
+        write_json(outcome.document, json_out, "session")
+    if report:
+        from framework.report import render_html_report, session_charts
+
+        render_html_report(outcome.document, session_charts(outcome), report)
+        say(f"report written to {report}")
+
+
+@app.command("propose")
+def propose_command(
+    trades: SampleTradesOption = None,
+    signals: SignalsOption = None,
+    prices: PricesOption = None,
+    playbook: Annotated[Path | None, typer.Option(help="Current playbook YAML.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the models and searches.")] = 0,
+    models: Annotated[Path | None, typer.Option(help="Save the fitted models here (joblib, versioned).")] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL shared with workers (overrides search_storage).")
+    ] = None,
+    regenerate_signals_with: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--regenerate-signals",
+            help="Without a signal log, rebuild one with this strategy (name or path.py:Class; repeatable).",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    lenient: LenientOption = False,
+) -> None:
+    """Run the tuners and print their proposals after the safety rules. Nothing is validated or applied."""
+    if signals and regenerate_signals_with:
+        raise typer.BadParameter("give either --signals or --regenerate-signals")
+    import optuna
+    from rich.table import Table
+
+    from framework.config import load_settings
+    from framework.formatting import risk_text
+    from framework.market import load_market
+    from framework.models import ModelStore
+    from framework.playbook import load_playbook
+    from framework.quality import data_quality
+    from framework.regimes import label_trades
+    from framework.search import DataRef
+    from framework.strategy import load_strategy
+    from framework.trades import load_signals, load_trades
+    from framework.tuners import load_tuners
+    from framework.tuning import build_context, regenerate_signals, run_tuners
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings = load_settings(config)
+    files = inputs(trades, signals, prices, playbook)
+    log = load_trades(files.trades, lenient=lenient)
+    market = load_market(files.prices)
+    signal_log = None
+    if files.signals and not regenerate_signals_with:
+        signal_log = load_signals(files.signals, lenient=lenient).frame
+    if regenerate_signals_with:
+        strategies = [load_strategy(spec) for spec in regenerate_signals_with]
+        signal_log = regenerate_signals(label_trades(log.frame, market), market, strategies)
+        say(f"regenerated {len(signal_log)} signals ({int(signal_log['taken'].sum())} taken)")
+    book = load_playbook(files.playbook)
+    tuners = load_tuners(list(settings.tuners), settings.tuner_options)
+    with Stages(f"tuning on {len(log.frame)} trades from {files.trades.name}"):
+        data_ref = DataRef(
+            trades=str(files.trades), prices=str(files.prices), playbook=str(files.playbook),
+            config=str(config) if config else None,
+        )  # fmt: skip
+        context = build_context(
+            log.frame, market, book, settings, signals=signal_log, seed=seed,
+            search_storage=storage or settings.search_storage or None, data_ref=data_ref,
+        )  # fmt: skip
+        result = run_tuners(tuners, context, ModelStore(models) if models else None)
+    quality = data_quality(context.trades, settings)
+    table = Table(title=f"Proposals for {files.playbook.name} (safety rules applied, not yet validated)")
+    for column in ("block", "tuner", "change", "risk", "tuner conf.", "model R2 / MAE", "trials"):
+        table.add_column(column, no_wrap=column != "change")
+    for safe in result.accepted:
+        proposal = safe.proposal
+        model = f"{proposal.model.r2:.2f} / {proposal.model.mae:.4f}" if proposal.model else "-"
+        change = f"{proposal.parameter}: {proposal.current:g} -> " + ", ".join(f"{c:g}" for c in safe.candidates)
+        risks = ", ".join(risk_text(r) for r in safe.risks)
+        row = (proposal.regime, proposal.tuner, change, risks, f"{proposal.confidence:.0%}", model)
+        table.add_row(*row, str(proposal.n_trials))
+    console.print(table)
+    for safe in result.accepted:
+        say(f"  {safe.proposal.regime} {safe.proposal.parameter}: {safe.proposal.rationale}")
+        for note in safe.notes:
+            say(f"    safety: {note}")
+    say(f"not proposed ({len(result.refused)}):")
+    for refusal in result.refused:
+        say(f"  {refusal.tuner} {refusal.regime} {refusal.parameter}: {refusal.reason}")
+    for saved in result.saved_models:
+        say(f"model saved: {saved.path} (version {saved.version})")
+    parts = ", ".join(f"{name} {value:.0f} %" for name, value in quality.parts.items())
+    say(f"data quality {quality.score:.0f} % ({parts}); {len(context.trades)} trades")
+
+
+@app.command("worker")
+def worker_command(
+    study: Annotated[str, typer.Option(help="Name of the shared study.")],
+    storage: Annotated[str, typer.Option(help="Storage URL: sqlite:///f.db, postgresql://..., journal:///f.log.")],
+    trials: Annotated[int | None, typer.Option(help="Run this many trials instead of the study's budget.")] = None,
+) -> None:
+    """Join a shared parameter search (started by a tuner with search_storage set) and run its trials."""
+    import optuna
+
+    from framework.search import run_worker
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    result = run_worker(study, storage, trials)
+    say(
+        f"study {study}: {result.n_trials} trials, {result.n_feasible} feasible, "
+        f"best {result.best_value:.4f} with {result.best_params} ({result.seconds:.1f} s)"
+    )

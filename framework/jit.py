@@ -1,0 +1,54 @@
+"""numba's decorators for every kernel module, with the compiled kernels cached in the user's cache folder.
+
+numba caches a ``cache=True`` function next to its source (``__pycache__`` in the package) by default. For
+an installed tool that writes into site-packages, and the folders it leaves there outlive ``pip uninstall``:
+a later install of the same package (editable, say) is then shadowed by an empty namespace package
+``framework``. Here the cache goes to ``<cache root>/numba`` (:func:`framework.user_cache.cache_root`),
+unless the user chose a cache folder for numba (``NUMBA_CACHE_DIR`` or numba's config file), which wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numba
+from numba import prange
+from numba.core import config as _numba_config
+
+from framework.user_cache import cache_root
+
+__all__ = ["kernel_cache_directory", "njit", "prange"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# numba sets its config attributes at run time from the environment, out of mypy's sight.
+numba_config: Any = _numba_config
+
+
+def kernel_cache_directory() -> Path:
+    """Where the compiled kernels are cached: numba's own ``CACHE_DIR`` when the user set one (environment
+    read anew, so a ``NUMBA_CACHE_DIR`` set after numba was imported counts), else ``<cache root>/numba``."""
+    numba_config.reload_config()
+    return Path(numba_config.CACHE_DIR) if numba_config.CACHE_DIR else cache_root() / "numba"
+
+
+def njit(**options: Any) -> Callable[[F], F]:
+    """``numba.njit(**options)``, with a ``cache=True`` kernel cached in :func:`kernel_cache_directory`.
+
+    numba picks a function's cache folder once, when the function is decorated, from
+    ``numba.core.config.CACHE_DIR``; that value is set only for the decoration and put back after, so
+    other numba code in the process keeps numba's defaults and a later config reload cannot undo it.
+    """
+
+    def decorate(func: F) -> F:
+        directory = kernel_cache_directory()
+        previous = numba_config.CACHE_DIR
+        numba_config.CACHE_DIR = str(directory)
+        try:
+            return numba.njit(**options)(func)
+        finally:
+            numba_config.CACHE_DIR = previous
+
+    return decorate
