@@ -50,7 +50,9 @@ class ValidationSettings(_Section):
     holdout_fraction: float = Field(0.2, gt=0, lt=0.5, description="last share of trades no tuner sees")
     min_oos_trades: int = Field(100, ge=1, description="out-of-sample trades a block needs to be changed")
     alpha: float = Field(0.05, gt=0, lt=1, description="largest accepted (Holm-adjusted) SPA p-value")
-    min_dsr: float = Field(0.99, ge=0, le=1, description="smallest accepted deflated Sharpe ratio")
+    min_dsr: float = Field(
+        0.0, ge=0, le=1, description="smallest accepted deflated Sharpe ratio; 0 = reported, not required"
+    )
     max_drawdown_margin: float = Field(
         0.05, ge=0, le=1, description="how much deeper the candidate's max drawdown may be"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 PERCENT_METRICS = frozenset({"total_return", "max_drawdown", "win_rate", "exposure", "expectancy"})
 """Replay metrics that are fractions and read best as percentages."""
@@ -61,3 +62,40 @@ def utc_text(moment: datetime) -> str:
     """``YYYY-MM-DD HH:MM UTC`` (naive times are taken as UTC)."""
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def evidence_lines(evidence: dict[str, Any]) -> list[str]:
+    """The gate's evidence for one change (a verdict's ``validation.evidence``) as lines people read:
+    the test, the effect and its interval, the out-of-sample size, the holdout, the values each fold
+    chose, and the deflation's N and V. An older session without evidence gives no lines."""
+    if not evidence:
+        return []
+    low, high = (evidence.get("interval") or [None, None])[:2]
+    lines = [
+        f"test: {evidence.get('test', '?')}",
+        f"effect {number_text(evidence.get('effect'), '+.4f')} per trade, 90 % interval "
+        f"[{number_text(low, '+.4f')}, {number_text(high, '+.4f')}], {evidence.get('trades_compared', '?')} trades "
+        f"over {evidence.get('out_of_sample_days', '?')} days out of sample; p {p_value_text(evidence.get('p_value'))} "
+        f"after Holm's correction over {evidence.get('slots_tested', '?')} proposals "
+        f"(raw {p_value_text(evidence.get('p_value_raw'))})",
+    ]
+    judged = evidence.get("judged_value")
+    if judged is not None:
+        lines.append(
+            f"direction judged on {judged:g} (before the change cap); the capped step's own effect "
+            f"{number_text(evidence.get('capped_effect'), '+.4f')}"
+        )
+    holdout = evidence.get("holdout_interval") or [None, None]
+    lines.append(
+        f"holdout: effect {number_text(evidence.get('holdout_effect'), '+.4f')} "
+        f"[{number_text(holdout[0], '+.4f')}, {number_text(holdout[1], '+.4f')}]"
+    )
+    folds = evidence.get("fold_values") or []
+    if folds:
+        chosen = ", ".join("-" if value is None else f"{value:g}" for value in folds)
+        lines.append(f"values the walk-forward folds chose: {chosen}")
+    lines.append(
+        f"DSR over N = {evidence.get('dsr_trials', '?')} out-of-sample series, "
+        f"V = {number_text(evidence.get('dsr_trial_variance'), '.3g')}"
+    )
+    return lines

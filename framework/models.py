@@ -124,6 +124,35 @@ class PurgedTimeSeriesSplit:
 
 
 @dataclass(frozen=True)
+class FoldLayout:
+    """The walk-forward folds a trade log can carry (:func:`feasible_folds`)."""
+
+    splitter: PurgedTimeSeriesSplit | None
+    folds: tuple[tuple[np.ndarray, np.ndarray], ...]
+    """(training rows, test rows) per fold; empty when not even 2 folds fit."""
+    refused: str
+    """Why more folds did not fit (empty when the most asked for did)."""
+
+
+def feasible_folds(entry_times: Any, exit_times: Any, most: int, min_train: int = 1) -> FoldLayout:
+    """The most anchored walk-forward folds, ``most`` down to 2, whose every training window keeps at
+    least ``min_train`` trades after purging: trades held long purge much of a short block."""
+    refused = ""
+    for n in range(most, 1, -1):
+        splitter = PurgedTimeSeriesSplit(entry_times, exit_times, n_splits=n)
+        try:
+            folds = tuple(splitter.split())
+        except PlaybookTunerError as exc:
+            refused = refused or f"{n} folds: {exc}"
+            continue
+        fewest = min(len(train) for train, _ in folds)
+        if fewest >= min_train:
+            return FoldLayout(splitter, folds, refused)
+        refused = refused or f"{n} folds: a fold keeps only {fewest} training trades after purging (need {min_train})"
+    return FoldLayout(None, (), refused or "fewer than 2 folds asked for")
+
+
+@dataclass(frozen=True)
 class ModelReport:
     """Out-of-fold quality of a model, pooled over all folds; it travels with every proposal."""
 

@@ -299,6 +299,7 @@ def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
             "n_trials": verdict.n_trials,
             "out_of_sample_trades": verdict.oos_trades,
             "own_trades": verdict.own_trades,
+            "evidence": _evidence_numbers(verdict.evidence),
             "baseline": _numbers(verdict.baseline_out),
             "candidate": _numbers(verdict.candidate_out),
             "in_sample": {"baseline": _numbers(verdict.baseline_in), "candidate": _numbers(verdict.candidate_in)},
@@ -346,7 +347,9 @@ def _document(
         "out_of_sample_by_regime": report.out_of_sample_by_regime,
         "search_trades": report.search_trades,
         "holdout_trades": report.holdout_trades,
-        "spa_p_value_all": json_number(report.spa_p_value),
+        "folds": report.folds,
+        "layout": report.layout,
+        "out_of_sample_days": report.out_of_sample_days,
         "recommendations": [
             {
                 "id": r.id,
@@ -367,6 +370,18 @@ def _document(
 def json_number(value: float) -> float | None:
     """JSON has no NaN or infinity: those become null."""
     return float(value) if math.isfinite(value) else None
+
+
+def _evidence_numbers(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The gate's evidence with NaN and infinity (in lists too) as null."""
+    return {
+        key: [json_number(v) if isinstance(v, float) else v for v in value]
+        if isinstance(value, list)
+        else json_number(value)
+        if isinstance(value, float)
+        else value
+        for key, value in evidence.items()
+    }
 
 
 def _numbers(metrics: dict[str, float]) -> dict[str, float | None]:

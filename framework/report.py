@@ -33,7 +33,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from framework.approval import SAFE_RISK
 from framework.errors import PlaybookTunerError
-from framework.formatting import RISK_ICONS, change_text, metric_text, number_text, p_value_text, utc_text, value_text
+from framework.formatting import (
+    RISK_ICONS,
+    change_text,
+    evidence_lines,
+    metric_text,
+    number_text,
+    p_value_text,
+    utc_text,
+    value_text,
+)
 from framework.livefile import write_atomically
 from framework.pipeline import TuneOutcome
 from framework.regimes import REGIMES
@@ -266,6 +275,7 @@ class _Validation(_Part):
     baseline: dict[str, float | None] = {}
     candidate: dict[str, float | None] = {}
     own_trades: _OwnTrades | None = None
+    evidence: dict[str, Any] = {}
 
 
 class _Recommendation(_Part):
@@ -466,8 +476,16 @@ def _evidence(rec: _Recommendation, chart: EquityComparison, session_id: str) ->
         f'<div class="evidence"><figure><img src="data:image/png;base64,{image}" '
         f'width="1000" height="600" alt="{_e(chart.title)}"></figure>'
         f'<div class="tables">{_metrics_table(rec.validation)}{_own_trades_table(own) if own else ""}</div>'
-        "</div></section>"
+        f"</div>{_evidence_list(rec.validation)}</section>"
     )
+
+
+def _evidence_list(check: _Validation | None) -> str:
+    lines = evidence_lines(check.evidence) if check else []
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f'<div class="gate"><h4>Out-of-sample evidence</h4><ul>{items}</ul></div>'
 
 
 def _metrics_table(check: _Validation | None) -> str:

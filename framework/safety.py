@@ -36,6 +36,13 @@ class SafeProposal:
     candidates: tuple[float, ...]
     risks: tuple[str, ...]
     notes: tuple[str, ...]
+    uncapped: tuple[float, ...] = ()
+    """Each candidate before the change cap (inside the bounds): what the tuner's evidence points at.
+    The gate judges the direction on it; the capped candidate is what a session may change."""
+
+    @property
+    def direction_values(self) -> tuple[float, ...]:
+        return self.uncapped or self.candidates
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ def apply_safety(
             continue
         low, high = _bounds(outcome, playbook)
         candidates: list[float] = []
+        uncapped: list[float] = []
         notes: list[str] = []
         for raw in outcome.candidates:
             value = min(max(raw, low), high)
@@ -85,12 +93,13 @@ def apply_safety(
                 notes.append(f"{value:g} capped at {settings.max_parameter_change:.0%} change: {capped:g}")
             if capped != outcome.current and capped not in candidates:
                 candidates.append(capped)
+                uncapped.append(value)
         if not candidates:
             reason = "no candidate differs from the current value after bounds and the change cap"
             refused.append(Refusal(outcome.tuner, outcome.regime, outcome.parameter, reason))
             continue
         risks = tuple(risk_class(outcome.parameter, outcome.regime, outcome.current, c) for c in candidates)
-        accepted.append(SafeProposal(outcome, tuple(candidates), risks, tuple(notes)))
+        accepted.append(SafeProposal(outcome, tuple(candidates), risks, tuple(notes), tuple(uncapped)))
     return accepted, refused
 
 

@@ -19,8 +19,7 @@ Edge cases, one policy for every function:
   Sharpe ratio is the probabilistic Sharpe ratio against 0.
 
 References: Bailey & Lopez de Prado, "The Sharpe Ratio Efficient Frontier" (2012) and "The Deflated
-Sharpe Ratio" (2014); Hansen, "A Test for Superior Predictive Ability" (2005); Bailey, Borwein,
-Lopez de Prado & Zhu, "The Probability of Backtest Overfitting" (2017).
+Sharpe Ratio" (2014).
 """
 
 from __future__ import annotations
@@ -29,22 +28,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from arch.bootstrap import SPA, optimal_block_length
 from numpy.typing import ArrayLike
 from scipy.stats import norm
 
 MIN_OBSERVATIONS = 3
 """Fewest observations any function here accepts: the sample skewness needs three."""
-MIN_SPA_OBSERVATIONS = 20
-"""Fewest observations :func:`spa_test` accepts; the automatic block length is unstable below it."""
 
 _MOMENT_TOLERANCE = 1e-9
-_ROUNDING_TOLERANCE = 1e-12
-_PBO_CHUNK_CELLS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -59,26 +52,6 @@ class SharpeMoments:
     """Sample skewness (population estimator); NaN when the returns have zero variance."""
     kurtosis: float
     """Raw sample kurtosis (3 for normal; population estimator); NaN when the variance is zero."""
-
-
-@dataclass(frozen=True)
-class SpaResult:
-    """Outcome of Hansen's test for superior predictive ability of candidates over a baseline."""
-
-    pvalue: float
-    """Hansen's consistent p-value (0-1) of "no candidate beats the baseline"; the one to act on."""
-    pvalue_lower: float
-    """Lower bound (never recentres candidates worse than the baseline): anti-conservative."""
-    pvalue_upper: float
-    """Upper bound, White's Reality Check (recentres every candidate): conservative."""
-    block_size: int | None
-    """Mean block length (periods) of the stationary bootstrap; None when no bootstrap ran."""
-    n_observations: int
-    """Periods compared (T)."""
-    n_candidates: int
-    """Candidates tested: those not identical to the baseline."""
-    identical_candidates: tuple[int, ...]
-    """0-based positions of candidates equal to the baseline on every period, left out of the test."""
 
 
 def sharpe_moments(returns: ArrayLike) -> SharpeMoments:
@@ -249,125 +222,6 @@ def min_track_record_length(
     return 1.0 + variance_term * (z / (sharpe - benchmark_sharpe)) ** 2
 
 
-def spa_test(
-    baseline_returns: ArrayLike,
-    candidate_returns: ArrayLike,
-    *,
-    block_size: int | None = None,
-    reps: int = 2000,
-    seed: int = 0,
-) -> SpaResult:
-    """Hansen's SPA test of "no candidate has a higher expected return per period than the baseline".
-
-    ``baseline_returns`` (T) and ``candidate_returns`` (T x k, or T for one candidate) are returns or
-    PnL per period on the same periods (pandas inputs must share the index). A small p-value says
-    at least one candidate beats the baseline, corrected for having tried k of them.
-
-    Runs ``arch.bootstrap.SPA`` (stationary bootstrap, ``reps`` replications, ``seed``) on the loss
-    differentials, each divided by its long-run standard deviation first. arch 8.0 computes that
-    deviation but tests the raw maximum of mean differentials, so a volatile candidate (say, more
-    leverage) would drown a better one; the division gives Hansen's studentised statistic.
-    ``block_size`` (periods) defaults to the rounded-up median over candidates of arch's
-    ``optimal_block_length`` (Politis-White) of the differentials.
-
-    Candidates equal to the baseline on every period (up to float rounding) are left out; if none is
-    left, every p-value is 1. A candidate differing from the baseline by the same nonzero amount every
-    period cannot be bootstrapped and raises ``ValueError``, as do fewer than
-    :data:`MIN_SPA_OBSERVATIONS` periods.
-    """
-    baseline = _as_returns(baseline_returns, "baseline_returns", minimum=MIN_SPA_OBSERVATIONS)
-    candidates = _as_finite(candidate_returns, "candidate_returns", ndim=2)
-    if candidates.shape[0] != len(baseline):
-        raise ValueError(f"candidate_returns has {candidates.shape[0]} periods, baseline_returns has {len(baseline)}")
-    _check_same_index(baseline_returns, candidate_returns)
-    _check_count(reps, "reps", 1)
-    gains = candidates - baseline[:, None]  # baseline loss - candidate loss, with loss = -return
-    # Differences at the level of float rounding are no differences.
-    scale = np.maximum(np.abs(baseline).max(), np.abs(candidates).max(axis=0))
-    tolerance = _ROUNDING_TOLERANCE * scale
-    identical = np.all(np.abs(gains) <= tolerance, axis=0)
-    constant = (np.ptp(gains, axis=0) <= tolerance) & ~identical
-    if constant.any():
-        raise ValueError(
-            f"candidates {np.flatnonzero(constant).tolist()} differ from the baseline by the same amount "
-            "every period; the test needs variation"
-        )
-    identical_positions = tuple(int(i) for i in np.flatnonzero(identical))
-    tested = gains[:, ~identical]
-    n_periods, n_tested = tested.shape
-    if n_tested == 0:
-        return SpaResult(1.0, 1.0, 1.0, None, n_periods, 0, identical_positions)
-    if block_size is None:
-        estimates = optimal_block_length(tested)["stationary"].to_numpy()
-        block_size = min(max(math.ceil(float(np.median(estimates))), 1), n_periods)
-    else:
-        _check_count(block_size, "block_size", 1)
-        if block_size > n_periods:
-            raise ValueError(f"block_size ({block_size}) exceeds the {n_periods} periods")
-    deviation = np.sqrt(_stationary_long_run_variance(tested, block_size))
-    spa = SPA(np.zeros(n_periods), -tested / deviation, block_size=block_size, reps=reps, seed=seed)
-    spa.compute()
-    pvalues = spa.pvalues
-    return SpaResult(
-        pvalue=float(pvalues["consistent"]),
-        pvalue_lower=float(pvalues["lower"]),
-        pvalue_upper=float(pvalues["upper"]),
-        block_size=block_size,
-        n_observations=n_periods,
-        n_candidates=n_tested,
-        identical_candidates=identical_positions,
-    )
-
-
-def pbo_cscv(returns_matrix: ArrayLike, n_blocks: int = 16) -> float:
-    """Probability of backtest overfitting (0-1) by combinatorially symmetric cross-validation.
-
-    ``returns_matrix`` is T x N: every trial's returns per period on one common grid (daily PnL with
-    zero days). The rows are split into ``n_blocks`` (S, even) contiguous blocks whose sizes differ
-    by at most one row. For each of the C(S, S/2) ways to pick half the blocks as in-sample, the trial
-    with the best in-sample per-period Sharpe ratio (the first on a tie) gets its relative rank
-    w = rank / (N + 1) among the out-of-sample Sharpe ratios (ties share the mean rank); PBO is the
-    share of combinations with logit(w) <= 0, i.e. the in-sample best is at or below the
-    out-of-sample median. S = 16 is 12,870 combinations. PBO is noisy: pure noise gives 0.5 with a
-    standard deviation near 0.18, so only a small PBO (<= 0.1) is informative.
-
-    A trial with zero variance in a subset has Sharpe ratio 0 there if its mean is 0, else +/-inf.
-    Needs N >= 2 and T >= 2 S (two rows per block).
-    """
-    matrix = _as_finite(returns_matrix, "returns_matrix", ndim=2)
-    n_rows, n_trials = matrix.shape
-    if n_trials < 2:
-        raise ValueError(f"returns_matrix needs at least 2 trials (columns), got {n_trials}")
-    _check_count(n_blocks, "n_blocks", 2)
-    if n_blocks % 2:
-        raise ValueError(f"n_blocks must be even, got {n_blocks}")
-    if n_rows < 2 * n_blocks:
-        raise ValueError(f"returns_matrix needs at least {2 * n_blocks} rows for {n_blocks} blocks")
-    # Variances come from values centred on each trial's mean, so that sums of squares do not cancel.
-    centred = matrix - matrix.mean(axis=0)
-    blocks = np.array_split(np.arange(n_rows), n_blocks)
-    block_rows = np.array([len(rows) for rows in blocks], dtype=np.float64)
-    block_sum = np.array([matrix[rows].sum(axis=0) for rows in blocks])
-    block_centred_sum = np.array([centred[rows].sum(axis=0) for rows in blocks])
-    block_centred_squares = np.array([(centred[rows] ** 2).sum(axis=0) for rows in blocks])
-
-    chosen = np.array(list(combinations(range(n_blocks), n_blocks // 2)))
-    in_sample = np.zeros((len(chosen), n_blocks))
-    np.put_along_axis(in_sample, chosen, 1.0, axis=1)
-    block_stats = (block_rows, block_sum, block_centred_sum, block_centred_squares)
-    chunk = max(1, _PBO_CHUNK_CELLS // n_trials)
-    overfit = 0
-    for start in range(0, len(in_sample), chunk):
-        in_mask = in_sample[start : start + chunk]
-        in_sharpe = _subset_sharpe(in_mask, *block_stats)
-        out_sharpe = _subset_sharpe(1.0 - in_mask, *block_stats)
-        best = np.argmax(in_sharpe, axis=1)
-        best_out = np.take_along_axis(out_sharpe, best[:, None], axis=1)
-        rank = (out_sharpe < best_out).sum(axis=1) + ((out_sharpe == best_out).sum(axis=1) + 1) / 2
-        overfit += int(np.count_nonzero(rank / (n_trials + 1) <= 0.5))
-    return overfit / len(in_sample)
-
-
 def daily_grid(
     values: pd.Series | pd.DataFrame, first_day: str | date, last_day: str | date
 ) -> pd.Series | pd.DataFrame:
@@ -418,40 +272,6 @@ def _sharpe_variance_term(sharpe: float, skewness: float, kurtosis: float) -> fl
     return 1.0 - skewness * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
 
 
-def _stationary_long_run_variance(series: np.ndarray, block_size: int) -> np.ndarray:
-    """Long-run variance of each column's mean times T under the stationary bootstrap (Hansen 2005,
-    eq. for omega^2): the autocovariances weighted by kappa(T, i) with q = 1 / block_size.
-    """
-    n = series.shape[0]
-    demeaned = series - series.mean(axis=0)
-    spectrum = np.fft.rfft(demeaned, n=2 * n, axis=0)
-    autocovariance = np.fft.irfft(np.abs(spectrum) ** 2, n=2 * n, axis=0)[:n] / n
-    lags = np.arange(n)
-    keep = 1.0 - 1.0 / block_size
-    kappa = (1 - lags / n) * keep**lags + (lags / n) * keep ** (n - lags)
-    weights = 2.0 * kappa
-    weights[0] = 1.0
-    return np.asarray(weights @ autocovariance)
-
-
-def _subset_sharpe(
-    mask: np.ndarray,
-    block_rows: np.ndarray,
-    block_sum: np.ndarray,
-    block_centred_sum: np.ndarray,
-    block_centred_squares: np.ndarray,
-) -> np.ndarray:
-    """Per-period Sharpe ratio of every trial over the blocks each mask row selects (rows x trials)."""
-    rows = (mask @ block_rows)[:, None]
-    centred_sum = mask @ block_centred_sum
-    variance = np.maximum((mask @ block_centred_squares - centred_sum**2 / rows) / (rows - 1), 0.0)
-    mean = (mask @ block_sum) / rows
-    std = np.sqrt(variance)
-    flat = std == 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(flat, np.where(mean == 0.0, 0.0, np.sign(mean) * np.inf), mean / std)
-
-
 def _as_finite(values: object, name: str, *, ndim: int) -> np.ndarray:
     """``values`` as a float64 array of ``ndim`` dimensions (a 1-D input becomes one column when
     ``ndim`` is 2), every value finite."""
@@ -473,16 +293,6 @@ def _as_returns(values: object, name: str, *, minimum: int = MIN_OBSERVATIONS) -
     if len(array) < minimum:
         raise ValueError(f"{name} needs at least {minimum} observations, got {len(array)}")
     return array
-
-
-def _check_same_index(first: object, second: object) -> None:
-    first_index, second_index = getattr(first, "index", None), getattr(second, "index", None)
-    if (
-        isinstance(first_index, pd.Index)
-        and isinstance(second_index, pd.Index)
-        and not first_index.equals(second_index)
-    ):
-        raise ValueError("baseline_returns and candidate_returns have different indexes; align them first")
 
 
 def _check_count(value: object, name: str, minimum: int) -> None:

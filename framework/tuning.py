@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 
 from framework.config import Settings
-from framework.errors import InputError
+from framework.errors import InputError, PlaybookTunerError
 from framework.features import build_features
 from framework.market import Market
 from framework.models import ModelStore, SavedModel
 from framework.playbook import Playbook
-from framework.regimes import label_trades
+from framework.regimes import REGIMES, label_trades
 from framework.replay import prepare
 from framework.safety import Refusal, SafeProposal, apply_safety, as_written
 from framework.search import DataRef
@@ -89,7 +89,16 @@ def run_tuners(
     saved: list[SavedModel] = []
     for tuner in tuners:
         progress(tuner.name)
-        outcomes.extend(tuner.propose(context))
+        try:
+            outcomes.extend(tuner.propose(context))
+        except PlaybookTunerError as exc:
+            # A tuner that cannot work on this window (too few trades for its own model, a limit its
+            # search cannot meet) proposes nothing; the tune goes on with the others.
+            why = f"could not run on this window: {exc}"
+            outcomes.extend(
+                NoProposal(tuner.name, regime, parameter, why) for parameter in tuner.parameters for regime in REGIMES
+            )
+            continue
         if model_store is not None:
             for name, (model, report) in tuner.fitted_models().items():
                 saved.append(model_store.save(name, model, report))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 from datetime import UTC, datetime, timedelta
@@ -117,7 +118,7 @@ def test_texts_never_exceed_telegrams_limit() -> None:
     assert len(summary_text(view)) <= MAX_TEXT
     review = review_text(view, view.recommendations[0])
     assert len(review) < 1000, "a long rationale is clipped so that the evidence after it still shows"
-    assert "x …\n" in review and "p-value < 0.001 (SPA)" in review and "model: none (a search over replays)" in review
+    assert "x …\n" in review and "p-value < 0.001, DSR" in review and "model: none (a search over replays)" in review
 
 
 def test_the_schedule_counts_from_the_last_session(tmp_path: Path) -> None:
@@ -204,3 +205,32 @@ def test_the_configuration_shown_in_a_chat_masks_a_storage_password() -> None:
     text = config_text(Settings(search_storage="postgresql://trader:s3cret@db.local/optuna"))
     assert "s3cret" not in text
     assert "postgresql://trader:***@db.local/optuna" in text
+
+
+def test_a_review_shows_the_gates_evidence() -> None:
+    evidence = {
+        "test": "mean return of the trades traded more against those traded less",
+        "trades_compared": 812,
+        "effect": 0.0181,
+        "interval": [0.0117, 0.0264],
+        "p_value": 0.0009,
+        "p_value_raw": 0.0001,
+        "slots_tested": 9,
+        "out_of_sample_days": 18,
+        "judged_value": 0.62,
+        "capped_effect": 0.0042,
+        "holdout_effect": 0.011,
+        "holdout_interval": [-0.002, 0.024],
+        "fold_values": [0.39, None],
+        "dsr_trials": 18,
+        "dsr_trial_variance": 0.0123,
+    }
+    view = _view(1)
+    rec = dataclasses.replace(view.recommendations[0], payload={"validation": {"evidence": evidence}})
+    review = review_text(view, rec)
+    assert "test: mean return of the trades traded more against those traded less" in review
+    assert "effect +0.0181 per trade, 90 % interval [+0.0117, +0.0264], 812 trades over 18 days" in review
+    assert "after Holm's correction over 9 proposals" in review
+    assert "direction judged on 0.62 (before the change cap); the capped step's own effect +0.0042" in review
+    assert "values the walk-forward folds chose: 0.39, -" in review
+    assert "DSR over N = 18 out-of-sample series, V = 0.0123" in review

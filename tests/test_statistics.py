@@ -1,9 +1,8 @@
-"""Tests of the validation statistics: PSR, DSR, MinTRL, SPA, PBO and the daily grid."""
+"""Tests of the validation statistics: PSR, DSR, MinTRL and the daily grid."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,19 +10,15 @@ import pandas as pd
 import pytest
 
 from framework.statistics import (
-    MIN_SPA_OBSERVATIONS,
-    _stationary_long_run_variance,
     daily_grid,
     deflated_sharpe_from_moments,
     deflated_sharpe_ratio,
     expected_max_sharpe,
     min_track_record_length,
-    pbo_cscv,
     probabilistic_sharpe_from_moments,
     probabilistic_sharpe_ratio,
     sharpe_moments,
     sharpe_per_period,
-    spa_test,
 )
 
 RETURNS = [0.01, -0.02, 0.03, 0.015, -0.005, 0.02, 0.0, 0.012]
@@ -221,157 +216,6 @@ def test_zero_variance_gives_nan() -> None:
 def test_invalid_returns_raise(returns: list[Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         probabilistic_sharpe_ratio(returns)
-
-
-# --- Hansen's SPA -----------------------------------------------------------------------------
-
-SPA_PERIODS, SPA_CANDIDATES, SPA_REPETITIONS, SPA_REPS = 500, 20, 20, 500
-
-
-def _rejection_rate(make_returns: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]) -> float:
-    rejected = 0
-    for repetition in range(SPA_REPETITIONS):
-        baseline, candidates = make_returns(np.random.default_rng(1000 + repetition))
-        result = spa_test(baseline, candidates, reps=SPA_REPS, seed=repetition)
-        rejected += result.pvalue < 0.05
-    return rejected / SPA_REPETITIONS
-
-
-def _noise(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    return rng.normal(0, 1, SPA_PERIODS), rng.normal(0, 1, (SPA_PERIODS, SPA_CANDIDATES))
-
-
-def _one_edge(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    baseline, candidates = _noise(rng)
-    candidates[:, 0] += 0.3  # per-period SR 0.3 against a baseline of SR 0
-    return baseline, candidates
-
-
-def test_spa_size_under_the_null() -> None:
-    # measured: 1 of 20 repetitions below 0.05
-    assert _rejection_rate(_noise) <= 0.15
-
-
-def test_spa_power_with_a_clear_edge() -> None:
-    # measured: 19 of 20
-    assert _rejection_rate(_one_edge) >= 0.8
-
-
-def test_spa_power_survives_volatile_candidates() -> None:
-    """Five times more volatile noise candidates (e.g. more leverage) beside the one with an edge:
-    arch 8.0's unstudentised statistic rejects in 0 of 20; the studentised one in 19 of 20."""
-
-    def volatile(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        baseline, candidates = _one_edge(rng)
-        candidates[:, 1:] *= 5.0
-        return baseline, candidates
-
-    assert _rejection_rate(volatile) >= 0.8
-
-
-def test_spa_result_fields_and_reproducibility() -> None:
-    baseline, candidates = _one_edge(np.random.default_rng(42))
-    first = spa_test(baseline, candidates, reps=300, seed=1)
-    again = spa_test(baseline, candidates, reps=300, seed=1)
-    assert first == again
-    assert first.pvalue_lower <= first.pvalue <= first.pvalue_upper
-    assert first.n_observations == SPA_PERIODS
-    assert first.n_candidates == SPA_CANDIDATES
-    assert first.identical_candidates == ()
-    assert first.block_size is not None and first.block_size >= 1
-    assert spa_test(baseline, candidates, block_size=7, reps=300).block_size == 7
-
-
-def test_spa_leaves_out_candidates_identical_to_the_baseline() -> None:
-    baseline, candidates = _noise(np.random.default_rng(8))
-    with_copy = np.column_stack([candidates[:, :3], baseline, candidates[:, 3:5]])
-    result = spa_test(baseline, with_copy, block_size=3, reps=300)
-    alone = spa_test(baseline, np.column_stack([candidates[:, :3], candidates[:, 3:5]]), block_size=3, reps=300)
-    assert result.identical_candidates == (3,)
-    assert result.n_candidates == 5
-    assert result.pvalue == alone.pvalue
-
-    rounded = np.column_stack([candidates[:, 0], (baseline + 1e-13) - 1e-13])
-    assert spa_test(baseline, rounded, reps=300).identical_candidates == (1,)
-
-    only_copies = spa_test(baseline, np.column_stack([baseline, baseline]), reps=300)
-    assert (only_copies.pvalue, only_copies.block_size, only_copies.n_candidates) == (1.0, None, 0)
-
-
-def test_spa_refuses_bad_input() -> None:
-    baseline, candidates = _noise(np.random.default_rng(2))
-    with pytest.raises(ValueError, match="same amount"):
-        spa_test(baseline, np.column_stack([candidates[:, 0], baseline + 0.01]))
-    with pytest.raises(ValueError, match="periods"):
-        spa_test(baseline, candidates[:-1])
-    with pytest.raises(ValueError, match=f"at least {MIN_SPA_OBSERVATIONS}"):
-        spa_test(baseline[:10], candidates[:10])
-    days = pd.date_range("2024-01-01", periods=SPA_PERIODS, freq="D", tz="UTC")
-    with pytest.raises(ValueError, match="different indexes"):
-        spa_test(pd.Series(baseline, index=days), pd.DataFrame(candidates, index=days + pd.Timedelta(days=1)))
-
-
-def test_long_run_variance_matches_hansens_formula() -> None:
-    rng = np.random.default_rng(4)
-    series = rng.normal(size=(120, 3)) + np.column_stack([np.convolve(rng.normal(size=122), [1, 1, 1], "valid")] * 3)
-    n, q = len(series), 1 / 6
-    demeaned = series - series.mean(axis=0)
-    expected = (demeaned**2).sum(axis=0) / n
-    for lag in range(1, n):
-        kappa = (1 - lag / n) * (1 - q) ** lag + (lag / n) * (1 - q) ** (n - lag)
-        expected += 2 * kappa * (demeaned[:-lag] * demeaned[lag:]).sum(axis=0) / n
-    np.testing.assert_allclose(_stationary_long_run_variance(series, 6), expected, rtol=1e-10)
-
-
-# --- Probability of backtest overfitting --------------------------------------------------------
-
-
-def test_pbo_of_pure_noise_is_near_one_half() -> None:
-    # measured: mean 0.541 over 10 seeds (T=1000, N=20, S=8)
-    values = [pbo_cscv(np.random.default_rng(seed).normal(size=(1000, 20)), n_blocks=8) for seed in range(10)]
-    assert 0.35 <= float(np.mean(values)) <= 0.65
-
-
-def test_pbo_with_one_truly_better_strategy_is_small() -> None:
-    # measured: 0.0 for S=10
-    matrix = np.random.default_rng(1).normal(size=(1000, 20))
-    matrix[:, 7] += 0.25
-    assert pbo_cscv(matrix, n_blocks=10) <= 0.1
-
-
-def test_pbo_ranks_in_the_right_direction() -> None:
-    first_half, second_half = (
-        np.r_[np.full(10, 1.0), np.full(10, -1.0)],
-        np.r_[np.full(10, -1.0), np.full(10, 1.0)],
-    )
-    wiggle = np.tile([0.1, -0.1], 10)
-    # each strategy shines in the block the other does badly in: the in-sample best always loses out of sample
-    reversing = np.column_stack([first_half + wiggle, second_half + wiggle])
-    assert pbo_cscv(reversing, n_blocks=2) == 1.0
-    # the same strategy wins in every block: never overfit
-    persistent = np.column_stack([np.abs(first_half) + wiggle, wiggle])
-    assert pbo_cscv(persistent, n_blocks=2) == 0.0
-
-
-def test_pbo_handles_flat_trials_and_uneven_blocks() -> None:
-    matrix = np.random.default_rng(6).normal(size=(203, 5))
-    matrix[:, 0] = 0.0  # a trial that never traded
-    matrix[:, 1] += 0.5
-    assert pbo_cscv(matrix, n_blocks=16) == 0.0
-
-
-@pytest.mark.parametrize(
-    ("shape", "n_blocks", "message"),
-    [
-        ((100, 1), 4, "at least 2 trials"),
-        ((100, 5), 5, "even"),
-        ((15, 5), 8, "at least 16 rows"),
-        ((100, 5), 0, ">= 2"),
-    ],
-)
-def test_pbo_refuses_bad_input(shape: tuple[int, int], n_blocks: int, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        pbo_cscv(np.zeros(shape), n_blocks=n_blocks)
 
 
 # --- Daily grid -------------------------------------------------------------------------------

@@ -68,14 +68,20 @@ def test_every_verdict_carries_its_evidence_and_accepted_ones_pass_every_rule(pl
     assert report.verdicts
     for verdict in report.verdicts:
         assert 0.0 <= verdict.p_value <= 1.0 and 0.0 <= verdict.dsr <= 1.0
-        assert verdict.p_value >= report.spa_p_value  # the joint test gates every slot
+        evidence = verdict.evidence
+        assert verdict.p_value == evidence["p_value"] >= evidence["p_value_raw"]  # Holm never lowers a p-value
+        assert evidence["slots_tested"] == len(report.verdicts)
+        assert evidence["out_of_sample_days"] == report.out_of_sample_days > 0
+        assert len(evidence["fold_values"]) == report.folds
+        low, high = evidence["interval"]
+        assert low <= evidence["effect"] <= high
         assert set(verdict.baseline_out) == set(verdict.candidate_out) == set(verdict.candidate_in)
         assert verdict.reason
         if verdict.accepted:
             assert verdict.p_value < settings.validation.alpha
-            assert verdict.dsr >= settings.validation.min_dsr
+            assert evidence["effect"] > 0 and evidence["capped_effect"] >= 0
+            assert evidence["holdout_interval"][1] >= 0  # not significantly worse on the holdout
             assert verdict.candidate_out["liquidations"] == 0
-            assert verdict.candidate_out["log_growth"] > verdict.baseline_out["log_growth"]
             assert verdict.confidence == pytest.approx(1 - verdict.p_value)
 
 
@@ -123,3 +129,54 @@ def test_with_a_signal_log_the_untaken_signals_join_every_replay(planted: Path) 
     # the untaken signals are below every threshold of the current playbook: the same trades are taken
     assert with_signals.baseline_out["trades_taken"] == without.baseline_out["trades_taken"]
     assert with_signals.baseline_out["total_return"] == pytest.approx(without.baseline_out["total_return"])
+
+
+def test_the_out_of_sample_record_ends_with_each_blocks_last_exit(planted: Path) -> None:
+    trades, market, playbook = gate_inputs(planted)
+    settings = Settings.model_validate(FAST)
+    from framework.validation import plan_windows
+
+    report = run_gate(trades, market, playbook, settings, [WindowSpy()])
+    out_of_sample = plan_windows(trades, settings).out_of_sample
+    first_test = out_of_sample["entry_time"].min()
+    span = (out_of_sample["exit_time"].max() - first_test) / pd.Timedelta(days=1)
+    # a day per calendar day the chained blocks span, plus the days two blocks share; never the
+    # candles' tail after the last exit of a block
+    assert report.out_of_sample_days <= span + settings.validation.folds + 2
+    candles_days = (market.for_symbol(market.symbols()[0]).frame.index[-1] - first_test) / pd.Timedelta(days=1)
+    assert report.out_of_sample_days < candles_days * (settings.validation.folds + 1) / 2
+
+
+def test_trades_held_too_long_for_the_folds_get_fewer_folds_and_a_clear_layout(planted: Path) -> None:
+    from framework.validation import plan_windows
+
+    trades, _, _ = gate_inputs(planted)
+    settings = Settings.model_validate({"validation": {"folds": 5}})
+    held = trades.assign(exit_time=trades["entry_time"] + pd.Timedelta(days=12))
+    plan = plan_windows(held, settings)
+    assert 2 <= len(plan.folds) < 5
+    assert plan.layout.startswith(f"{len(plan.folds)} walk-forward folds") and "(not 5: 5 folds: " in plan.layout
+    assert all(len(train) >= settings.min_trades_for_tuning for train, _ in plan.folds)
+    never = trades.assign(exit_time=trades["entry_time"] + pd.Timedelta(days=80))
+    none = plan_windows(never, settings)
+    assert none.folds == () and none.layout.startswith("no walk-forward fold (")
+    assert "the holdout of" in none.layout and len(none.out_of_sample) == len(none.holdout)
+
+
+def test_a_tuner_that_fails_on_a_window_is_a_refusal_not_the_end_of_the_tune(planted: Path) -> None:
+    from framework.errors import InputError
+
+    class Limited(Tuner):
+        name = "limited"
+        parameters = ("stop_loss",)
+
+        def propose(self, context):  # type: ignore[no-untyped-def]
+            raise InputError.single("search spec", "-1.03 is not a drawdown", field="max_drawdown_floor")
+
+    trades, market, playbook = gate_inputs(planted)
+    report = run_gate(trades, market, playbook, Settings.model_validate(FAST), [Limited(), WindowSpy()])
+    refusals = [r for r in report.refused if r.tuner == "limited"]
+    assert {r.regime for r in refusals} == {"trending_up", "trending_down", "ranging", "volatile"}
+    assert all(r.reason.startswith("could not run on this window: ") for r in refusals)
+    assert "max_drawdown_floor" in refusals[0].reason
+    assert [v.slot.tuner for v in report.verdicts] == ["spy"]  # the other tuner still ran and was judged

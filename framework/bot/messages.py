@@ -13,7 +13,15 @@ from typing import Any
 from framework.approval import DecisionOutcome
 from framework.bot.desk import DeskStatus, SessionView
 from framework.config import Settings, settings_to_toml
-from framework.formatting import RISK_ICONS, change_text, metric_text, number_text, p_value_text, utc_text
+from framework.formatting import (
+    RISK_ICONS,
+    change_text,
+    evidence_lines,
+    metric_text,
+    number_text,
+    p_value_text,
+    utc_text,
+)
 from framework.store import PlaybookVersion, RecommendationRecord
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s\"]+:)[^@\s\"]+@")
@@ -106,9 +114,10 @@ def review_text(view: SessionView, rec: RecommendationRecord) -> str:
         if name in before or name in after
     )
     lines.append(
-        f"p-value {p_value_text(check.get('p_value'))} (SPA), DSR {number_text(check.get('dsr'), '.2f')} "
-        f"after {check.get('n_trials', '?')} trials"
+        f"p-value {p_value_text(check.get('p_value'))}, DSR {number_text(check.get('dsr'), '.2f')}, "
+        f"{check.get('n_trials', '?')} candidates tried by the tuner"
     )
+    lines.extend(evidence_lines(check.get("evidence") or {}))
     return _fit(lines)
 
 

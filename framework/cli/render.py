@@ -7,7 +7,7 @@ from typing import Any
 from rich.markup import escape
 
 from framework.cli.common import console, say
-from framework.formatting import RISK_ICONS
+from framework.formatting import RISK_ICONS, evidence_lines
 
 
 def print_session(document: dict[str, Any], statuses: dict[str, str] | None = None) -> None:
@@ -25,6 +25,8 @@ def print_session(document: dict[str, Any], statuses: dict[str, str] | None = No
                 f"{item['proposed']:g} ({item['risk']} risk, confidence {item['confidence']:.0%}, "
                 f"p={validation['p_value']:.3f}, DSR {validation['dsr']:.2f}){status}"
             )
+            for line in evidence_lines(validation.get("evidence") or {}):
+                say(f"      {line}")
     rejected = document["rejected"]
     say(f"rejected ({len(rejected)}):")
     for entry in rejected:

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from framework.models import ModelReport, PurgedTimeSeriesSplit, cross_validate, make_regressor
+from framework.errors import PlaybookTunerError
+from framework.models import ModelReport, cross_validate, feasible_folds, make_regressor
 from framework.playbook import ParameterChange
 from framework.regimes import REGIMES
 from framework.tuners.base import NoProposal, Proposal, Tuner, TuningContext
@@ -54,9 +55,15 @@ class LeverageTuner(Tuner):
         trades = context.trades[usable]
         X = features.entry[usable]
         y = features.frame.loc[usable, "outcome_efficiency"]
-        splitter = PurgedTimeSeriesSplit(trades["entry_time"], trades["exit_time"], n_splits=self.n_splits)
+        layout = feasible_folds(trades["entry_time"], trades["exit_time"], self.n_splits, min_train=2)
         model = make_regressor(seed=context.seed)
-        self.report_: ModelReport = cross_validate(model, X, y, splitter)
+        try:
+            if layout.splitter is None:
+                raise PlaybookTunerError(layout.refused)
+            self.report_: ModelReport = cross_validate(model, X, y, layout.splitter)
+        except PlaybookTunerError as exc:
+            why = f"its efficiency model cannot be cross-validated on this window ({len(trades)} trades): {exc}"
+            return [NoProposal(self.name, regime, "leverage", why) for regime in REGIMES]
         self.model_ = model.fit(X, y.to_numpy())
         baseline = context.replay.baseline()
         outcomes: list[Proposal | NoProposal] = []
