@@ -111,12 +111,12 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 def day_clusters(entry_ns: np.ndarray, hold_ns: np.ndarray) -> np.ndarray:
-    """Cluster id of each trade: consecutive blocks of whole UTC days, each as long as the median holding
-    time (at least a day), counted from the first entry."""
+    """Cluster id of each entry: consecutive blocks of whole UTC days, each as long as the median of the
+    holding times ``hold_ns`` (at least a day), counted from the first entry."""
     day = 86_400 * 10**9
     if len(entry_ns) == 0:
         return np.zeros(0, dtype=np.int64)
-    length = max(1, math.ceil(float(np.median(hold_ns)) / day)) * day
+    length = max(1, math.ceil(float(np.median(hold_ns)) / day)) * day if len(hold_ns) else day
     start = (int(entry_ns.min()) // day) * day
     return ((entry_ns - start) // length).astype(np.int64)
 

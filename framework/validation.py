@@ -250,7 +250,8 @@ def run_gate(
     blocks = [*zip(fold_tests, fold_choices, strict=True), (holdout, final_choices)]
     record = _out_of_sample(blocks, slots, market, playbook, settings, signals)
     in_sample = _in_sample(final_context.replay, slots, final_choices)
-    clusters = day_clusters(record.trades["entry_ns"].to_numpy(), record.trades["hold_ns"].to_numpy())
+    logged = ~record.trades["signal"].to_numpy()
+    clusters = day_clusters(record.trades["entry_ns"].to_numpy(), record.trades["hold_ns"].to_numpy()[logged])
     reps = gate.spa_reps
     tests = [
         _evidence(slot, record, 2 * k + 2, clusters, playbook, final_choices.get(slot), reps, seed)
@@ -283,7 +284,7 @@ def run_gate(
         choice = final_choices.get(slot)
         column = 2 * k + 2
         dsr = _dsr(differences.get(column, np.zeros(len(base_log))), n_series, variance)
-        scope = _scope_count(record.trades, slot)
+        scope = _scope_count(record.trades[logged], slot)
         baseline_out, candidate_out = record.outcomes[0], record.outcomes[2 * k + 1]
         evidence = {
             "test": tests[k].test,
@@ -383,7 +384,8 @@ class _Record:
     equity: pd.DataFrame
     days: int
     trades: pd.DataFrame
-    """One row per replayed trade: ``entry_ns``, ``hold_ns``, ``regime``, ``strategy``, ``holdout``."""
+    """One row per replayed trade: ``entry_ns``, ``hold_ns``, ``regime``, ``strategy``, ``signal`` (an
+    untaken signal of the signal log, not a logged trade), ``holdout``."""
     per_trade: list[pd.DataFrame]
     """Per column: ``taken``, ``return``, ``pnl`` of each row of ``trades``."""
     values: np.ndarray
@@ -476,6 +478,7 @@ def _replay_block(
             "hold_ns": np.maximum(exit_ns - entry_ns, 0),
             "regime": replayed["regime"].to_numpy(),
             "strategy": replayed["strategy"].to_numpy(),
+            "signal": np.arange(len(replayed)) >= len(block),  # untaken signals follow the block's trades
         }
     )
     outcomes = [result.trades(k)[["taken", "return", "pnl"]] for k in range(len(change_sets))]
