@@ -587,7 +587,8 @@ def _own_trades(slot: Slot, trades: pd.DataFrame, baseline: pd.DataFrame, candid
             "pnl": float(taken["pnl"].sum()),
         }
 
-    return {"scope": where, "trades": int(scope.sum()), "baseline": summary(baseline), "candidate": summary(candidate)}
+    logged = int((scope & ~trades["signal"].to_numpy()).sum())  # untaken signals are no logged trades
+    return {"scope": where, "trades": logged, "baseline": summary(baseline), "candidate": summary(candidate)}
 
 
 def _outcome(daily: np.ndarray, counts: np.ndarray) -> dict[str, float]:

@@ -129,6 +129,9 @@ def test_with_a_signal_log_the_untaken_signals_join_every_replay(planted: Path) 
     # the untaken signals are below every threshold of the current playbook: the same trades are taken
     assert with_signals.baseline_out["trades_taken"] == without.baseline_out["trades_taken"]
     assert with_signals.baseline_out["total_return"] == pytest.approx(without.baseline_out["total_return"])
+    # the signals join the replay, not the count of logged out-of-sample trades
+    assert with_signals.oos_trades == without.oos_trades
+    assert with_signals.own_trades["trades"] == without.own_trades["trades"] == without.oos_trades
 
 
 def test_the_out_of_sample_record_ends_with_each_blocks_last_exit(planted: Path) -> None:
