@@ -183,10 +183,10 @@ def headline(report: GateReport, trades: pd.DataFrame, days: int, settings: Sett
     if not thin:
         return f"nothing validated: {why}; see the reasons above"
     span_days = max((trades["exit_time"].max() - trades["entry_time"].min()).total_seconds() / 86400.0, 1.0)
-    worst = min(thin, key=lambda regime: thin[regime])
-    rate = thin[worst] / span_days
+    nearest = max(thin, key=lambda regime: thin[regime])  # the regime closest to enough
+    rate = thin[nearest] / span_days
     more = (
-        f"at its rate of {rate:.1f} out-of-sample trades a day, about {math.ceil((need - thin[worst]) / rate)} "
+        f"at its rate of {rate:.1f} out-of-sample trades a day, about {math.ceil((need - thin[nearest]) / rate)} "
         "more days of trading"
         if rate > 0
         else "trades in it"
@@ -194,7 +194,7 @@ def headline(report: GateReport, trades: pd.DataFrame, days: int, settings: Sett
     listed = ", ".join(f"{regime} {n}" for regime, n in sorted(thin.items(), key=lambda item: item[1]))
     return (
         f"nothing validated: {why}; {len(thin)} of {len(counts)} regimes have fewer than {need} out-of-sample "
-        f"trades (min_oos_trades; {listed}) in the {days} days analysed (lookback_days). {worst} needs {more}, "
+        f"trades (min_oos_trades; {listed}) in the {days} days analysed (lookback_days). {nearest} needs {more}, "
         "or a longer lookback_days if the log goes back further"
     )
 

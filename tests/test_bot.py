@@ -304,7 +304,11 @@ def test_review_sends_each_change_with_its_evidence_and_decides_item_by_item(pen
             await press(api, summary, "Review")
             items = [m for m in api.sent(CHAT) if m.reply_to_message_id == summary.message_id]
             assert len(items) == 3
-            for text in ("R2 0.050, MAE 0.0100", "data quality 91 %", "p-value 0.010, DSR 0.99, 40 candidates tried by the tuner"):
+            for text in (
+                "R2 0.050, MAE 0.0100",
+                "data quality 91 %",
+                "p-value 0.010, DSR 0.99, 40 candidates tried by the tuner",
+            ):
                 assert text in (items[0].text or "")
             assert "sharpe: 1.100 → 1.300" in (items[0].text or "")
 

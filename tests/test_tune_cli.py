@@ -153,3 +153,19 @@ def test_check_counts_a_regimes_trades_as_tune_does(tuned: tuple[Path, dict]) ->
     expected = ", ".join(f"{regime} {n}" for regime, n in document["out_of_sample_by_regime"].items())
     assert f"a regime needs min_oos_trades = 100 to be changed): {expected}" in result.stdout
     assert f"within lookback_days = 365 (what tune analyses, {document['trades_analyzed']} trades)" in result.stdout
+
+
+def test_tune_answers_on_a_log_just_long_enough_to_tune(tmp_path: Path) -> None:
+    directory = write_sample(tmp_path, seed=7, days=30, symbols=1).directory
+    lines = (directory / "trades.csv").read_text().splitlines()
+    thin = tmp_path / "thin.csv"
+    thin.write_text("\n".join(lines[:52]) + "\n")  # 51 trades: min_trades_for_tuning is 50
+    result = run(
+        "tune", "--trades", thin, "--prices", directory / "prices", "--playbook", directory / "playbook.yaml",
+        "--store", tmp_path / "s.sqlite", "--json", tmp_path / "s.json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "s.json").read_text())
+    assert document["trades_analyzed"] == 51 and document["recommendations"] == [] and document["pending"] == []
+    assert document["layout"].startswith("no walk-forward fold (")
+    assert document["headline"].startswith("nothing validated: ") and "more days of trading" in document["headline"]
