@@ -9,6 +9,8 @@ unless the user chose a cache folder for numba (``NUMBA_CACHE_DIR`` or numba's c
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +46,10 @@ def njit(**options: Any) -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         directory = kernel_cache_directory()
+        if options.get("cache") and not _writable(directory):
+            # numba would fall back to the source folder, inside an installed package: compile every run.
+            _warn_once(f"cannot write the kernel cache {directory}: numba kernels are compiled on every run")
+            return numba.njit(**{**options, "cache": False})(func)
         previous = numba_config.CACHE_DIR
         numba_config.CACHE_DIR = str(directory)
         try:
@@ -52,3 +58,20 @@ def njit(**options: Any) -> Callable[[F], F]:
             numba_config.CACHE_DIR = previous
 
     return decorate
+
+
+_WARNED: set[str] = set()
+
+
+def _writable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)

@@ -106,6 +106,28 @@ def test_a_numba_cache_dir_set_by_the_user_wins(tmp_path: Path, when: str) -> No
     assert report["numba_cache_dir"] == str(chosen)
 
 
+def test_an_unwritable_cache_folder_compiles_every_run_and_never_writes_the_package(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go")
+    source = _copy_packages(tmp_path / "source")
+    before = _files(source)
+    result = subprocess.run(
+        [sys.executable, "-c", CALL_KERNEL],
+        cwd=tmp_path,
+        env={
+            **_environment(tmp_path / "home", PLAYBOOK_TUNER_CACHE=str(blocker / "cache")),
+            "PYTHONPATH": str(source),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert _files(source) == before
+    assert "cannot write the kernel cache" in result.stderr and "compiled on every run" in result.stderr
+
+
 def _run(command: list[str], project: Path, environment: dict[str, str]) -> str:
     result = subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
