@@ -24,8 +24,6 @@ from framework.replay.engine import DEFAULT_INITIAL_EQUITY
 from framework.tuning import with_untaken_signals
 
 OUTCOME_METRICS = ("total_return", "log_growth", "sharpe", "max_drawdown", "trades_taken", "liquidations")
-
-
 KIND_OF_PARAMETER = {
     "leverage": "growth",
     "position_size": "growth",
