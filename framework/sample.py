@@ -36,7 +36,6 @@ from framework.user_cache import EMBEDDED_SAMPLE_SEED, embedded_sample_directory
 SAMPLE_START = pd.Timestamp("2026-01-01", tz="UTC")
 SAMPLE_TIMEFRAME = "5m"
 SAMPLE_STRATEGIES = ("momentum", "mean_reversion")
-INITIAL_EQUITY = 10_000.0
 EMBEDDED_SAMPLE_DAYS = 120
 """Length of the sample commands use when given no data: enough days for the gate to judge."""
 SYMBOL_NAMES = ("ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO", "FOXTROT", "GOLF", "HOTEL")
@@ -207,9 +206,7 @@ def run_bot(market: Market, playbook: Playbook, settings: ReplaySettings) -> tup
             _trade_symbol(candles.frame, symbol, strategy, labels, playbook, settings, trade_rows, signal_rows)
     trades = pd.DataFrame(trade_rows).sort_values(["entry_time", "trade_id"], ignore_index=True)
     # Stakes compound on the equity realised before each entry: the replay's portfolio computes them.
-    sized = replay_candidates(
-        prepare(trades, market, settings), [playbook], settings, initial_equity=INITIAL_EQUITY, per_trade=True
-    ).trades(0)
+    sized = replay_candidates(prepare(trades, market, settings), [playbook], settings, per_trade=True).trades(0)
     ratio = trades["exit_price"] / trades["entry_price"]
     trades = trades.assign(
         stake=sized["margin"].to_numpy(),
