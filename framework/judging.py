@@ -32,7 +32,6 @@ from framework.statistics import min_track_record_length
 
 INTERVAL = 0.90
 """Coverage of the reported effect intervals."""
-KINDS = ("growth", "return", "quality")
 TESTS = {
     "growth": "log growth per trade, paired with the current playbook",
     "return": "return on margin per trade, paired with the current playbook",
@@ -45,7 +44,7 @@ class Evidence:
     """One test of a change against the current playbook on the same out-of-sample trades."""
 
     kind: str
-    """One of :data:`KINDS`."""
+    """A key of :data:`TESTS`: ``growth``, ``return`` or ``quality``."""
     observations: int
     """Trades compared."""
     effect: float

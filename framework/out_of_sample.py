@@ -21,6 +21,7 @@ from framework.playbook import DEFAULT_REGIME, STRATEGY_WEIGHTS, ParameterChange
 from framework.regimes import REGIMES
 from framework.replay import prepare, replay_tables, tables_for_changes
 from framework.replay.engine import DEFAULT_INITIAL_EQUITY
+from framework.safety import reached_trades
 from framework.tuning import with_untaken_signals
 
 OUTCOME_METRICS = ("total_return", "log_growth", "sharpe", "max_drawdown", "trades_taken", "liquidations")
@@ -45,6 +46,10 @@ class Slot:
 
     def describe(self) -> str:
         return f"{self.regime}.{self.parameter}"
+
+    def reach(self, trades: pd.DataFrame) -> np.ndarray:
+        """The trades a change of this slot is counted on (boolean mask)."""
+        return reached_trades(trades, self.regime, self.parameter)
 
     @property
     def kind(self) -> str:
@@ -177,14 +182,6 @@ def _replay_block(
     return equity, day_ends[:keep], result.metrics, labels, outcomes
 
 
-def _scope(trades: pd.DataFrame, slot: Slot) -> np.ndarray:
-    if slot.regime == STRATEGY_WEIGHTS:
-        return (trades["strategy"] == slot.parameter).to_numpy()
-    if slot.regime == DEFAULT_REGIME:
-        return np.ones(len(trades), dtype=bool)
-    return (trades["regime"] == slot.regime).to_numpy()
-
-
 def slot_evidence(
     slot: Slot,
     record: OutOfSampleRecord,
@@ -202,7 +199,7 @@ def slot_evidence(
     # The blocks where the procedure changed nothing add only zero differences; the test asks whether
     # the changes it made (chosen on their training windows, before these trades) helped.
     proposed = np.isfinite(record.values[column])
-    scope = _scope(record.trades, slot) & proposed & (rows if rows is not None else True)
+    scope = slot.reach(record.trades) & proposed & (rows if rows is not None else True)
     base, cand = record.per_trade[0], record.per_trade[column]
     base_taken = base["taken"].to_numpy(dtype=bool) & scope
     cand_taken = cand["taken"].to_numpy(dtype=bool) & scope
@@ -213,7 +210,7 @@ def slot_evidence(
             current = playbook.strategy_weight(slot.parameter)
             raised = (choice.uncapped if choice else current) > current
             inside = base_taken
-            outside = ~_scope(record.trades, slot) & proposed & base["taken"].to_numpy(dtype=bool)
+            outside = ~slot.reach(record.trades) & proposed & base["taken"].to_numpy(dtype=bool)
             if rows is not None:
                 outside &= rows
             more, less = (inside, outside) if raised else (outside, inside)
@@ -261,7 +258,7 @@ def _exposure(playbook: Playbook, trades: pd.DataFrame) -> np.ndarray:
 
 def own_trades(slot: Slot, trades: pd.DataFrame, baseline: pd.DataFrame, candidate: pd.DataFrame) -> dict[str, object]:
     """The change's own out-of-sample trades, before and after: see :attr:`Verdict.own_trades`."""
-    scope = _scope(trades, slot)
+    scope = slot.reach(trades)
     if slot.regime == STRATEGY_WEIGHTS:
         where = f"{slot.parameter} trades"
     else:
@@ -317,11 +314,3 @@ def judged_daily_returns(slot: Slot, candidate: np.ndarray, baseline: np.ndarray
     spread = candidate.std()
     scale = baseline.std() / spread if spread > 0 else 1.0
     return np.log1p(candidate * scale)
-
-
-def scope_count(trades: pd.DataFrame, slot: Slot) -> int:
-    if slot.regime == STRATEGY_WEIGHTS:
-        return int((trades["strategy"] == slot.parameter).sum())
-    if slot.regime == DEFAULT_REGIME:
-        return len(trades)
-    return int((trades["regime"] == slot.regime).sum())

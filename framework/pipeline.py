@@ -374,14 +374,13 @@ def json_number(value: float) -> float | None:
 
 def _evidence_numbers(evidence: dict[str, Any]) -> dict[str, Any]:
     """The gate's evidence with NaN and infinity (in lists too) as null."""
-    return {
-        key: [json_number(v) if isinstance(v, float) else v for v in value]
-        if isinstance(value, list)
-        else json_number(value)
-        if isinstance(value, float)
-        else value
-        for key, value in evidence.items()
-    }
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return json_number(value) if isinstance(value, float) else value
+
+    return {key: clean(value) for key, value in evidence.items()}
 
 
 def _numbers(metrics: dict[str, float]) -> dict[str, float | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from framework.config import Settings
@@ -71,7 +72,7 @@ def apply_safety(
         if isinstance(outcome, NoProposal):
             refused.append(Refusal(outcome.tuner, outcome.regime, outcome.parameter, outcome.reason))
             continue
-        count = _trade_count(outcome, trades)
+        count = int(reached_trades(trades, outcome.regime, outcome.parameter).sum())
         if count < settings.min_trades_for_tuning:
             where = outcome.parameter if outcome.regime == STRATEGY_WEIGHTS else outcome.regime
             reason = (
@@ -133,12 +134,14 @@ def risk_class(parameter: str, regime: str, current: float, proposed: float) -> 
     return "low" if moderate else "medium"
 
 
-def _trade_count(proposal: Proposal, trades: pd.DataFrame) -> int:
-    if proposal.regime == STRATEGY_WEIGHTS:
-        return int((trades["strategy"] == proposal.parameter).sum())
-    if proposal.regime == DEFAULT_REGIME:
-        return len(trades)
-    return int((trades["regime"] == proposal.regime).sum())
+def reached_trades(trades: pd.DataFrame, block: str, parameter: str) -> np.ndarray:
+    """Which ``trades`` a change of ``block``'s ``parameter`` is counted on (boolean mask): a strategy's
+    trades for its weight, every trade for the default block, else the trades of that regime."""
+    if block == STRATEGY_WEIGHTS:
+        return (trades["strategy"] == parameter).to_numpy()
+    if block == DEFAULT_REGIME:
+        return np.ones(len(trades), dtype=bool)
+    return (trades["regime"] == block).to_numpy()
 
 
 def _bounds(proposal: Proposal, playbook: Playbook) -> tuple[float, float]:

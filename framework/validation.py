@@ -57,7 +57,6 @@ from framework.out_of_sample import (
     judged_daily_returns,
     own_trades,
     replay_out_of_sample,
-    scope_count,
     signals_within,
     slot_evidence,
 )
@@ -261,7 +260,7 @@ def run_gate(
         choice = final_choices.get(slot)
         column = 2 * k + 2
         dsr = _dsr(differences.get(column, np.zeros(len(base_log))), n_series, variance)
-        scope = scope_count(record.trades[logged], slot)
+        scope = int(slot.reach(record.trades)[logged].sum())
         baseline_out, candidate_out = record.outcomes[0], record.outcomes[2 * k + 1]
         evidence = {
             "test": tests[k].test,

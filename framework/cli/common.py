@@ -7,6 +7,7 @@ need them, so ``--help`` and the reading commands start in a fraction of a secon
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from enum import IntEnum
@@ -124,14 +125,8 @@ def check_writable(target: Path | None, option: str) -> None:
         raise PlaybookTunerError(f"{option} {target}: is a folder, give a file name; nothing was done")
     if not folder.is_dir():
         raise PlaybookTunerError(f"{option} {target}: the folder {folder} does not exist; nothing was done")
-    if not _writable(folder):
+    if not os.access(folder, os.W_OK | os.X_OK):
         raise PlaybookTunerError(f"{option} {target}: the folder {folder} is not writable; nothing was done")
-
-
-def _writable(folder: Path) -> bool:
-    import os
-
-    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def write_json(document: Any, target: Path, what: str) -> None:
@@ -143,12 +138,6 @@ def write_json(document: Any, target: Path, what: str) -> None:
         return
     target.write_text(text, encoding="utf-8")
     say(f"{what} written to {target}")
-
-
-def finish(code: ExitCode) -> None:
-    """End the command with ``code`` (0 returns normally)."""
-    if code != ExitCode.OK:
-        raise typer.Exit(int(code))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from framework.cli.common import (
     app,
     check_writable,
     console,
-    finish,
     json_to_stdout,
     live_playbook,
     say,
@@ -217,4 +216,5 @@ def _item_ids(items: str) -> list[str]:
 
 def _finish_decision(outcome: DecisionOutcome) -> None:
     say(outcome.message)
-    finish(ExitCode.OK if outcome.changed else ExitCode.REFUSED)
+    if not outcome.changed:
+        raise typer.Exit(ExitCode.REFUSED)
