@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -161,11 +163,9 @@ def inputs(trades: Path | None, signals: Path | None, prices: Path | None, playb
             raise typer.BadParameter("--signals, --prices and --playbook go with --trades")
         from framework.sample import EMBEDDED_SAMPLE_DAYS, cached_sample, sample_is_cached
 
-        if sample_is_cached():
+        writing = f"writing the embedded sample ({EMBEDDED_SAMPLE_DAYS} days of candles and logs), once"
+        with nullcontext() if sample_is_cached() else Stages(writing):
             sample = cached_sample()
-        else:
-            with Stages(f"writing the embedded sample ({EMBEDDED_SAMPLE_DAYS} days of candles and logs), once"):
-                sample = cached_sample()
         say(f"using the embedded sample in {sample.directory}")
         return InputFiles(sample.trades, sample.signals, sample.prices, sample.playbook)
     if prices is None or playbook is None:
@@ -237,8 +237,6 @@ class Stages:
         self._last = ""
 
     def __enter__(self) -> Stages:
-        import time
-
         self._started = time.perf_counter()
         if console.is_terminal:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -258,8 +256,6 @@ class Stages:
         if self._progress is not None:
             self._progress.update(self._task, description=text)
         else:
-            import time
-
             errors.print(f"[{time.perf_counter() - self._started:6.1f} s] {text}", highlight=False)
 
     def __exit__(self, *exc_info: object) -> None:
