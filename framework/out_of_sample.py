@@ -17,7 +17,7 @@ import pandas as pd
 from framework.config import Settings
 from framework.judging import Evidence, paired_evidence, quality_evidence
 from framework.market import Market
-from framework.playbook import DEFAULT_REGIME, STRATEGY_WEIGHTS, ParameterChange, Playbook
+from framework.playbook import DEFAULT_REGIME, SPECS, STRATEGY_WEIGHTS, ParameterChange, ParameterSpec, Playbook
 from framework.regimes import REGIMES
 from framework.replay import prepare, replay_tables, tables_for_changes
 from framework.replay.engine import DEFAULT_INITIAL_EQUITY
@@ -25,15 +25,6 @@ from framework.safety import reached_trades
 from framework.tuning import with_untaken_signals
 
 OUTCOME_METRICS = ("total_return", "log_growth", "sharpe", "max_drawdown", "trades_taken", "liquidations")
-KIND_OF_PARAMETER = {
-    "leverage": "growth",
-    "position_size": "growth",
-    "confidence_threshold": "quality",
-    "stop_loss": "return",
-    "risk_reward_ratio": "return",
-    "max_hold": "return",
-}
-"""Which test judges a parameter (:mod:`framework.judging`); a strategy weight is judged on quality."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +43,14 @@ class Slot:
         return reached_trades(trades, self.regime, self.parameter)
 
     @property
+    def spec(self) -> ParameterSpec | None:
+        """The schema's entry for the parameter; ``None`` for a strategy weight."""
+        return None if self.regime == STRATEGY_WEIGHTS else SPECS[self.parameter]
+
+    @property
     def kind(self) -> str:
-        return "quality" if self.regime == STRATEGY_WEIGHTS else KIND_OF_PARAMETER[self.parameter]
+        """Which test judges it (:mod:`framework.judging`); a strategy weight is judged on quality."""
+        return "quality" if self.spec is None else self.spec.test
 
 
 @dataclass(frozen=True)
@@ -231,9 +228,9 @@ def slot_evidence(
         # change's own position size where it changes that), not the replay's compounding path.
         base_exposure = _exposure(playbook, record.trades)
         cand_exposure = base_exposure
-        if slot.parameter == "position_size":
-            current = playbook.parameters_for(slot.regime).position_size
-            scale = np.where(np.isfinite(record.values[column]), record.values[column] / current, 1.0)
+        if slot.spec is not None and slot.spec.scales_exposure:
+            size = float(playbook.value(slot.regime, slot.parameter))  # type: ignore[arg-type]
+            scale = np.where(np.isfinite(record.values[column]), record.values[column] / size, 1.0)
             cand_exposure = base_exposure * scale
         differences = np.log1p(np.where(cand_taken, cand_exposure * cand_return, 0.0)) - np.log1p(
             np.where(base_taken, base_exposure * base_return, 0.0)
@@ -302,14 +299,14 @@ def signals_within(signals: pd.DataFrame | None, trades: pd.DataFrame) -> pd.Dat
 
 
 def judged_daily_returns(slot: Slot, candidate: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """What a slot is compared on: daily log returns, scaled to the current playbook's volatility for
-    every parameter but leverage.
+    """What a slot is compared on: daily log returns, scaled to the current playbook's volatility unless
+    the schema says the parameter is not judged risk-adjusted.
 
     Leverage is judged on log growth itself. Anything else is judged risk-adjusted: less exposure to a
     book with no edge always grows a little more (less variance drag, fewer fees), which says nothing
     about the change's merit; at equal volatility only a better mix of trades wins.
     """
-    if slot.parameter == "leverage":
+    if slot.spec is not None and not slot.spec.risk_adjusted:
         return np.log1p(candidate)
     spread = candidate.std()
     scale = baseline.std() / spread if spread > 0 else 1.0

@@ -10,20 +10,11 @@ import numpy as np
 import pandas as pd
 
 from framework.config import Settings
-from framework.playbook import DEFAULT_REGIME, STRATEGY_WEIGHTS, Playbook
+from framework.playbook import DEFAULT_REGIME, SPECS, STRATEGY_WEIGHTS, Playbook
 from framework.tuners.base import NoProposal, Proposal
 
 WEIGHT_BOUNDS = (0.0, 5.0)
 """Bounds of a strategy weight (the playbook's ``bounds`` cover the regime parameters only)."""
-
-# Moving these parameters this way adds risk: more margin at stake, larger losses, or more trades.
-_RISK_RAISING_DIRECTION = {
-    "leverage": 1,
-    "position_size": 1,
-    "stop_loss": 1,
-    "confidence_threshold": -1,
-    "risk_reward_ratio": 0,
-}
 
 
 @dataclass(frozen=True)
@@ -119,14 +110,14 @@ def relative_change(current: float, proposed: float, bound_range: float) -> floa
 def risk_class(parameter: str, regime: str, current: float, proposed: float) -> str:
     """low / medium / high from the size of the change and whether it adds risk.
 
-    A change that adds risk (more leverage, a larger position or strategy weight, a wider stop, a lower
-    confidence threshold) is medium up to 20 % and high beyond: a leverage increase is never low risk.
-    One that removes risk is low up to 20 % and medium beyond. Others (the risk/reward ratio) are low
-    up to 10 %, medium up to 20 %, high beyond.
+    A change that adds risk (the schema's ``risk_direction``: more leverage, a larger position or
+    strategy weight, a wider stop, a lower confidence threshold) is medium up to 20 % and high beyond:
+    a leverage increase is never low risk. One that removes risk is low up to 20 % and medium beyond.
+    Others (the risk/reward ratio) are low up to 10 %, medium up to 20 %, high beyond.
     """
     change = round(relative_change(current, proposed, 1.0), 9)  # 0.1 -> 0.08 is a 20 % change, exactly
     small, moderate = abs(change) <= 0.10, abs(change) <= 0.20
-    direction = 1 if regime == STRATEGY_WEIGHTS else _RISK_RAISING_DIRECTION.get(parameter, 0)
+    direction = 1 if regime == STRATEGY_WEIGHTS else SPECS[parameter].risk_direction
     if direction == 0:
         return "low" if small else "medium" if moderate else "high"
     if change * direction > 0:

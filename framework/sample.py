@@ -26,7 +26,7 @@ import pandas as pd
 from framework.config import ReplaySettings
 from framework.jit import njit
 from framework.market import Market, load_market, write_candles
-from framework.playbook import Playbook, parse_playbook
+from framework.playbook import Playbook, kernel_record, parse_playbook
 from framework.regimes import REGIMES, classify, regime_at
 from framework.replay import kernels, prepare, replay_candidates
 from framework.strategy import Strategy, check_signals, load_strategy
@@ -232,7 +232,7 @@ def _trade_symbol(
     opens, highs, lows, closes = (frame[c].to_numpy(np.float64) for c in ("open", "high", "low", "close"))
     entries = signals["entry"].to_numpy()
     exit_flags = {1: signals["exit_long"].to_numpy(bool), -1: signals["exit_short"].to_numpy(bool)}
-    low_tree, high_tree, tree_size = kernels.build_trees(lows, highs)
+    bars = kernels.Bars(times, opens, closes, *kernels.build_trees(lows, highs))
     entry_times = pd.DatetimeIndex(times[:-1] + step, tz="UTC")
     known_regime = regime_at(labels, pd.Timedelta(SAMPLE_TIMEFRAME), entry_times)
     busy_until = np.iinfo(np.int64).min
@@ -269,12 +269,14 @@ def _trade_symbol(
             times, np.zeros(1, np.int64), np.full(1, len(times)), np.full(1, step),
             np.full(1, entry_ns), np.full(1, signal_exit_ns), np.full(1, has_signal_exit),
         )  # fmt: skip
-        exit_ns, exit_price, reason = kernels.trade_exit(
-            times, opens, closes, low_tree, high_tree, tree_size, first_bar[0], bar_bound[0], len(times) - 1,
-            step, entry_ns, opens[i + 1], float(direction), params.stop_loss, params.risk_reward_ratio,
-            params.leverage, -1 if params.max_hold is None else params.max_hold.value, signal_exit_ns,
-            closes[signal_exit_bar], has_signal_exit, settings.maintenance_margin_rate,
+        path = kernels.TradePaths(
+            first_bar, bar_bound, np.full(1, len(times) - 1), np.full(1, step), np.full(1, entry_ns),
+            opens[i + 1 : i + 2], np.full(1, float(direction)), np.full(1, signal_exit_ns),
+            closes[signal_exit_bar : signal_exit_bar + 1], np.full(1, has_signal_exit),
         )  # fmt: skip
+        exit_ns, exit_price, reason = kernels.trade_exit(
+            bars, path, 0, kernel_record(params), settings.maintenance_margin_rate
+        )
         busy_until = exit_ns
         if reason == kernels.END_OF_DATA:
             continue

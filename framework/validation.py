@@ -399,8 +399,10 @@ def _judge(
             f"(n={test.observations} of {oos_trades}, need {need}: min_oos_trades)"
         )
     current = proposal.proposal.current
-    if slot.parameter == "confidence_threshold" and choice.capped < current and not has_signals:
-        return "a lower confidence threshold can only be validated with a signal log"
+    admits = slot.spec.admits_untaken if slot.spec is not None else 0
+    if admits * (choice.capped - current) > 0 and not has_signals:
+        way = "lower" if admits < 0 else "higher"
+        return f"a {way} {slot.parameter.replace('_', ' ')} can only be validated with a signal log"
     if candidate["liquidations"] > 0:
         return f"liquidated {candidate['liquidations']:.0f} times out of sample"
     if candidate["max_drawdown"] < baseline["max_drawdown"] - gate.max_drawdown_margin:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from framework.playbook import KERNEL_DTYPE
 from framework.replay import kernels
 
 STEP = 300 * 10**9
@@ -39,12 +40,14 @@ def scan(
     first_bar, bar_bound = kernels.trade_windows(
         t, 0 * one, len(t) * one, STEP * one, entry_ns * one, logged_exit_ns * one, np.full(1, binds)
     )
-    low_tree, high_tree, size = kernels.build_trees(low, h)
-    exit_ns, price, reason = kernels.trade_exit(
-        t, o, c, low_tree, high_tree, size, first_bar[0], bar_bound[0], len(t) - 1, STEP,
-        entry_ns, entry, direction, stop_loss, rr, leverage, max_hold_ns,
-        logged_exit_ns, logged_exit_price, binds, MMR,
+    paths = kernels.TradePaths(
+        first_bar, bar_bound, (len(t) - 1) * one, STEP * one, entry_ns * one, np.full(1, entry),
+        np.full(1, direction), logged_exit_ns * one, np.full(1, logged_exit_price), np.full(1, binds),
     )  # fmt: skip
+    parameters = np.zeros(1, dtype=KERNEL_DTYPE)
+    parameters[["stop_loss", "risk_reward_ratio", "leverage", "max_hold"]] = (stop_loss, rr, leverage, max_hold_ns)
+    bars_ = kernels.Bars(t, o, c, *kernels.build_trees(low, h))
+    exit_ns, price, reason = kernels.trade_exit(bars_, paths, 0, parameters[0], MMR)
     return int(exit_ns), float(price), int(reason)
 
 

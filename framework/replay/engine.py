@@ -29,7 +29,15 @@ import pandas as pd
 from framework.config import ReplaySettings
 from framework.errors import InputError, Problem
 from framework.market import Market, timeframe_to_timedelta
-from framework.playbook import DEFAULT_REGIME, STRATEGY_WEIGHTS, ParameterChange, Playbook
+from framework.playbook import (
+    DEFAULT_REGIME,
+    KERNEL_DTYPE,
+    SPECS,
+    STRATEGY_WEIGHTS,
+    ParameterChange,
+    Playbook,
+    kernel_record,
+)
 from framework.regimes import REGIMES
 from framework.replay import kernels
 
@@ -37,14 +45,14 @@ from framework.replay import kernels
 NON_BINDING_EXIT_REASONS = ("stop_loss", "take_profit", "liquidation")
 # Parameter groups of a playbook: one per regime, then the default block (trades with no regime).
 PARAMETER_GROUPS: tuple[str | None, ...] = (*REGIMES, None)
-KERNEL_PARAMETERS = ("leverage", "stop_loss", "risk_reward_ratio", "confidence_threshold", "position_size")
 DEFAULT_INITIAL_EQUITY = 10_000.0
 _NANOS_PER_DAY = kernels.NANOS_PER_DAY
 
 
 @dataclass(frozen=True)
 class ReplayInputs:
-    """Flat arrays of N trades (sorted by entry) and the bars of their symbols; times in int64 ns, UTC.
+    """Flat arrays of N trades (sorted by entry) and the bars of their symbols, as the kernels' records;
+    times in int64 ns, UTC.
 
     ``order[i]`` is the row of the caller's trade frame that became trade ``i`` here.
     """
@@ -52,7 +60,15 @@ class ReplayInputs:
     order: np.ndarray
     trade_id: np.ndarray
     strategies: tuple[str, ...]
-    arrays: dict[str, np.ndarray]
+    bars: kernels.Bars
+    paths: kernels.TradePaths
+    book: kernels.TradeBook
+    calendar: kernels.Calendar
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the records by field name (for fingerprints and inspection)."""
+        return {**self.bars._asdict(), **self.paths._asdict(), **self.book._asdict(), **self.calendar._asdict()}
 
 
 @dataclass(frozen=True)
@@ -135,40 +151,40 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
     funding_times, funding_cumulative, funding_start, funding_stop = _funding(
         market, symbols, symbol_index, settings.funding
     )
-    low_tree, high_tree, size = kernels.build_trees(bars["low"].to_numpy(np.float64), bars["high"].to_numpy(np.float64))
+    low_tree, high_tree, tree_size = kernels.build_trees(
+        bars["low"].to_numpy(np.float64), bars["high"].to_numpy(np.float64)
+    )
+    size = np.int64(tree_size)
     regimes = trades["regime"].astype(object).where(trades["regime"].notna(), None)
     strategies = tuple(dict.fromkeys(trades["strategy"]))
-    arrays = {
-        "times": times,
-        "opens": bars["open"].to_numpy(np.float64),
-        "closes": bars["close"].to_numpy(np.float64),
-        "low_tree": low_tree,
-        "high_tree": high_tree,
-        "size": np.int64(size),
-        "trade_first_bar": first_bar,
-        "trade_bar_bound": bar_bound,
-        "trade_last_bar": seg_stop - 1,
-        "trade_timeframe_ns": step,
-        "entry_ns": entry_ns,
-        "entry_price": trades["entry_price"].to_numpy(np.float64),
-        "direction": np.where(trades["side"].to_numpy() == "short", -1.0, 1.0),
-        "confidence": trades["confidence"].to_numpy(np.float64),
-        "group": np.array([PARAMETER_GROUPS.index(r) for r in regimes], dtype=np.int64),
-        "strategy": np.array([strategies.index(s) for s in trades["strategy"]], dtype=np.int64),
-        "logged_exit_ns": logged_exit_ns,
-        "logged_exit_price": trades["exit_price"].to_numpy(np.float64),
-        "logged_exit_binds": binds,
-        "funding_times": funding_times,
-        "funding_cumulative": funding_cumulative,
-        "trade_funding_start": funding_start,
-        "trade_funding_stop": funding_stop,
-        "day_ends": day_ends,
-        "trade_day_close_start": symbol_index * len(day_ends),
-        "day_close": day_close,
-        "day_close_ns": day_close_ns,
-    }
     return ReplayInputs(
-        order=order, trade_id=trades["trade_id"].to_numpy(dtype=object), strategies=strategies, arrays=arrays
+        order=order,
+        trade_id=trades["trade_id"].to_numpy(dtype=object),
+        strategies=strategies,
+        bars=kernels.Bars(
+            times, bars["open"].to_numpy(np.float64), bars["close"].to_numpy(np.float64), low_tree, high_tree, size
+        ),
+        paths=kernels.TradePaths(
+            first_bar=first_bar,
+            bar_bound=bar_bound,
+            last_bar=seg_stop - 1,
+            timeframe_ns=step,
+            entry_ns=entry_ns,
+            entry_price=trades["entry_price"].to_numpy(np.float64),
+            direction=np.where(trades["side"].to_numpy() == "short", -1.0, 1.0),
+            logged_exit_ns=logged_exit_ns,
+            logged_exit_price=trades["exit_price"].to_numpy(np.float64),
+            logged_exit_binds=binds,
+        ),
+        book=kernels.TradeBook(
+            confidence=trades["confidence"].to_numpy(np.float64),
+            group=np.array([PARAMETER_GROUPS.index(r) for r in regimes], dtype=np.int64),
+            strategy=np.array([strategies.index(s) for s in trades["strategy"]], dtype=np.int64),
+            funding_start=funding_start,
+            funding_stop=funding_stop,
+            day_close_start=symbol_index * len(day_ends),
+        ),
+        calendar=kernels.Calendar(funding_times, funding_cumulative, day_ends, day_close, day_close_ns),
     )
 
 
@@ -176,13 +192,11 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
 class CandidateTables:
     """The kernel's view of K candidate playbooks.
 
-    ``parameters`` (K, groups, 5): leverage, stop_loss, risk_reward_ratio, confidence_threshold,
-    position_size per parameter group (``PARAMETER_GROUPS``); ``max_hold_ns`` (K, groups), -1 for no
-    limit; ``weights`` (K, strategies of the prepared trades).
+    ``parameters`` (K, groups): one record of the playbook schema's ``KERNEL_DTYPE`` per parameter
+    group (``PARAMETER_GROUPS``); ``weights`` (K, strategies of the prepared trades).
     """
 
     parameters: np.ndarray
-    max_hold_ns: np.ndarray
     weights: np.ndarray
 
     def __len__(self) -> int:
@@ -191,16 +205,13 @@ class CandidateTables:
 
 def candidate_tables(inputs: ReplayInputs, playbooks: Sequence[Playbook]) -> CandidateTables:
     """Tables of K whole playbooks."""
-    parameters = np.empty((len(playbooks), len(PARAMETER_GROUPS), len(KERNEL_PARAMETERS)))
-    max_hold = np.empty((len(playbooks), len(PARAMETER_GROUPS)), dtype=np.int64)
+    parameters = np.empty((len(playbooks), len(PARAMETER_GROUPS)), dtype=KERNEL_DTYPE)
     weights = np.empty((len(playbooks), max(len(inputs.strategies), 1)))
     for k, playbook in enumerate(playbooks):
         for g, regime in enumerate(PARAMETER_GROUPS):
-            block = playbook.parameters_for(regime)
-            parameters[k, g] = [getattr(block, name) for name in KERNEL_PARAMETERS]
-            max_hold[k, g] = -1 if block.max_hold is None else block.max_hold.value
+            parameters[k, g] = kernel_record(playbook.parameters_for(regime))
         weights[k, : len(inputs.strategies)] = [playbook.strategy_weight(s) for s in inputs.strategies]
-    return CandidateTables(parameters, max_hold, weights)
+    return CandidateTables(parameters, weights)
 
 
 def tables_for_changes(
@@ -215,7 +226,6 @@ def tables_for_changes(
     base_tables = candidate_tables(inputs, [base])
     k = len(change_sets)
     parameters = np.repeat(base_tables.parameters, k, axis=0)
-    max_hold = np.repeat(base_tables.max_hold_ns, k, axis=0)
     weights = np.repeat(base_tables.weights, k, axis=0)
     for row, changes in enumerate(change_sets):
         ordered = sorted(changes, key=lambda c: c.regime != DEFAULT_REGIME)
@@ -224,13 +234,9 @@ def tables_for_changes(
                 if change.parameter in inputs.strategies:
                     weights[row, inputs.strategies.index(change.parameter)] = float(change.value)  # type: ignore[arg-type]
                 continue
-            groups = _groups_reached(base, change)
-            if change.parameter == "max_hold":
-                value = change.value
-                max_hold[row, groups] = value.value if isinstance(value, pd.Timedelta) else -1
-            else:
-                parameters[row, groups, KERNEL_PARAMETERS.index(change.parameter)] = float(change.value)  # type: ignore[arg-type]
-    return CandidateTables(parameters, max_hold, weights)
+            value = SPECS[change.parameter].kernel_value(change.value)
+            parameters[change.parameter][row, _groups_reached(base, change)] = value
+    return CandidateTables(parameters, weights)
 
 
 def _groups_reached(base: Playbook, change: ParameterChange) -> list[int]:
@@ -272,37 +278,36 @@ def replay_tables(
 ) -> SweepResult:
     """:func:`replay_candidates` for candidates given as tables (see :func:`tables_for_changes`)."""
     k, n = len(tables), len(inputs.trade_id)
-    days = len(inputs.arrays["day_ends"])
     rows = k if per_trade else 0
-    out = {
-        "taken": np.zeros((rows, n), dtype=np.bool_),
-        "exit_ns": np.zeros((rows, n), dtype=np.int64),
-        "exit_price": np.zeros((rows, n)),
-        "reason": np.zeros((rows, n), dtype=np.int8),
-        "return": np.zeros((rows, n)),
-        "margin": np.zeros((rows, n)),
-    }
-    out_equity = np.zeros((k if equity else 0, days))
-    a = inputs.arrays
+    out = kernels.Outcomes(
+        taken=np.zeros((rows, n), dtype=np.bool_),
+        exit_ns=np.zeros((rows, n), dtype=np.int64),
+        exit_price=np.zeros((rows, n)),
+        reason=np.zeros((rows, n), dtype=np.int8),
+        returns=np.zeros((rows, n)),
+        margin=np.zeros((rows, n)),
+        equity=np.zeros((k if equity else 0, len(inputs.calendar.day_ends))),
+    )
+    costs = kernels.Costs(settings.maintenance_margin_rate, settings.fee, initial_equity)
     metrics = kernels.sweep(
-        a["times"], a["opens"], a["closes"], a["low_tree"], a["high_tree"], a["size"],
-        a["trade_first_bar"], a["trade_bar_bound"], a["trade_last_bar"], a["trade_timeframe_ns"],
-        a["entry_ns"], a["entry_price"], a["direction"], a["confidence"], a["group"], a["strategy"],
-        a["logged_exit_ns"], a["logged_exit_price"], a["logged_exit_binds"],
-        a["funding_times"], a["funding_cumulative"], a["trade_funding_start"], a["trade_funding_stop"],
-        a["day_ends"], a["trade_day_close_start"], a["day_close"], a["day_close_ns"],
-        tables.parameters, tables.max_hold_ns, tables.weights,
-        settings.maintenance_margin_rate, settings.fee, initial_equity,
-        out["taken"], out["exit_ns"], out["exit_price"], out["reason"], out["return"], out["margin"],
-        out_equity,
-    )  # fmt: skip
+        inputs.bars, inputs.paths, inputs.book, inputs.calendar, tables.parameters, tables.weights, costs, out
+    )
     metrics_frame = pd.DataFrame(metrics, columns=list(kernels.METRIC_NAMES))
-    equity_frame = (
-        pd.DataFrame(out_equity.T, index=pd.to_datetime(a["day_ends"], unit="ns", utc=True).rename("day_end"))
-        if equity
+    day_ends = pd.to_datetime(inputs.calendar.day_ends, unit="ns", utc=True).rename("day_end")
+    equity_frame = pd.DataFrame(out.equity.T, index=day_ends) if equity else None
+    per_trade_outcomes = (
+        {
+            "taken": out.taken,
+            "exit_ns": out.exit_ns,
+            "exit_price": out.exit_price,
+            "reason": out.reason,
+            "return": out.returns,
+            "margin": out.margin,
+        }
+        if per_trade
         else None
     )
-    return SweepResult(metrics=metrics_frame, per_trade=out if per_trade else None, equity=equity_frame, inputs=inputs)
+    return SweepResult(metrics=metrics_frame, per_trade=per_trade_outcomes, equity=equity_frame, inputs=inputs)
 
 
 def replay(trades: pd.DataFrame, market: Market, playbook: Playbook, settings: ReplaySettings) -> pd.DataFrame:

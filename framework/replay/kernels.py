@@ -11,6 +11,8 @@ O(log bars) per trade and candidate instead of a bar-by-bar scan.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from framework.jit import njit, prange
@@ -22,14 +24,6 @@ SIGNAL = 3
 TIME = 4
 END_OF_DATA = 5
 EXIT_REASON_NAMES = ("stop_loss", "take_profit", "liquidation", "signal", "time", "end_of_data")
-
-# Columns of the per-regime parameter table given to the sweep.
-LEVERAGE = 0
-STOP = 1
-RISK_REWARD = 2
-THRESHOLD = 3
-POSITION_SIZE = 4
-N_PARAMETERS = 5
 
 # Columns of the metrics table the sweep returns.
 METRIC_NAMES = (
@@ -50,6 +44,76 @@ DAYS_PER_YEAR = 365.0
 NANOS_PER_DAY = 86_400 * 10**9
 
 _NO_BAR = -1
+
+
+# --- records the kernels take (numba reads named tuples of arrays as typed records) ------------------
+
+
+class Bars(NamedTuple):
+    """Every symbol's bars end to end (open times, ns) and the segment trees over their lows and highs."""
+
+    times: np.ndarray
+    opens: np.ndarray
+    closes: np.ndarray
+    low_tree: np.ndarray
+    high_tree: np.ndarray
+    size: np.int64
+
+
+class TradePaths(NamedTuple):
+    """Per trade, what its exit depends on: its bars ``[first_bar, bar_bound)`` (``last_bar``: its
+    symbol's last), its entry, and the logged exit (binding or not)."""
+
+    first_bar: np.ndarray
+    bar_bound: np.ndarray
+    last_bar: np.ndarray
+    timeframe_ns: np.ndarray
+    entry_ns: np.ndarray
+    entry_price: np.ndarray
+    direction: np.ndarray
+    logged_exit_ns: np.ndarray
+    logged_exit_price: np.ndarray
+    logged_exit_binds: np.ndarray
+
+
+class TradeBook(NamedTuple):
+    """Per trade, what the portfolio needs: its confidence, parameter group (regime), strategy, its
+    symbol's slice of the funding series and of the day-end closes."""
+
+    confidence: np.ndarray
+    group: np.ndarray
+    strategy: np.ndarray
+    funding_start: np.ndarray
+    funding_stop: np.ndarray
+    day_close_start: np.ndarray
+
+
+class Calendar(NamedTuple):
+    """Funding times and running sums of rates; the UTC day ends and each symbol's close at each."""
+
+    funding_times: np.ndarray
+    funding_cumulative: np.ndarray
+    day_ends: np.ndarray
+    day_close: np.ndarray
+    day_close_ns: np.ndarray
+
+
+class Costs(NamedTuple):
+    maintenance_margin_rate: float
+    fee: float
+    initial_equity: float
+
+
+class Outcomes(NamedTuple):
+    """Filled per trade (K, N) and per day (K, days) when given with K rows; ignored with zero rows."""
+
+    taken: np.ndarray
+    exit_ns: np.ndarray
+    exit_price: np.ndarray
+    reason: np.ndarray
+    returns: np.ndarray
+    margin: np.ndarray
+    equity: np.ndarray
 
 
 # --- first-touch search -------------------------------------------------------------------------------
@@ -148,41 +212,44 @@ def margin_return(direction, leverage, entry_price, exit_price, fee):
 
 
 @njit(cache=True)
-def trade_exit(
-    times, opens, closes, low_tree, high_tree, size, first_bar, bar_bound, last_bar, timeframe_ns,
-    entry_ns, entry_price, direction, stop_loss, risk_reward_ratio, leverage, max_hold_ns,
-    logged_exit_ns, logged_exit_price, logged_exit_binds, maintenance_margin_rate,
-):  # fmt: skip
-    """Where one trade exits under one set of parameters: ``(exit_ns, exit_price, reason)``.
+def trade_exit(bars, paths, i, p, maintenance_margin_rate):
+    """Where trade ``i`` of ``paths`` exits under parameters ``p`` (a record of the playbook schema's
+    ``KERNEL_DTYPE``): ``(exit_ns, exit_price, reason)``.
 
     Bars ``first_bar .. bar_bound - 1`` may end the trade (``bar_bound`` stops before the first bar that
-    closes after a binding logged exit); ``last_bar`` is the symbol's last bar. ``max_hold_ns`` < 0
+    closes after a binding logged exit); ``last_bar`` is the symbol's last bar. ``p.max_hold`` < 0
     means no limit.
     """
-    stop_price = entry_price * (1.0 - direction * stop_loss)
-    take_price = entry_price * (1.0 + direction * stop_loss * risk_reward_ratio)
-    liquidation_price = entry_price * (1.0 - direction * (1.0 / leverage - maintenance_margin_rate))
+    times = bars.times
+    first_bar = paths.first_bar[i]
+    bar_bound = paths.bar_bound[i]
+    timeframe_ns = paths.timeframe_ns[i]
+    entry_price = paths.entry_price[i]
+    direction = paths.direction[i]
+    stop_price = entry_price * (1.0 - direction * p.stop_loss)
+    take_price = entry_price * (1.0 + direction * p.stop_loss * p.risk_reward_ratio)
+    liquidation_price = entry_price * (1.0 - direction * (1.0 / p.leverage - maintenance_margin_rate))
     liquidation_first = direction * (liquidation_price - stop_price) >= 0.0
     adverse_level = liquidation_price if liquidation_first else stop_price
     long = direction > 0.0
 
     deadline_bar = _NO_BAR
-    if max_hold_ns >= 0:
-        due = entry_ns + max_hold_ns - timeframe_ns  # first bar whose close is at or after the deadline
+    if p.max_hold >= 0:
+        due = paths.entry_ns[i] + p.max_hold - timeframe_ns  # first bar whose close is at or after the deadline
         candidate = first_bar + np.searchsorted(times[first_bar:bar_bound], due)
         if candidate < bar_bound:
             deadline_bar = candidate
     search_stop = bar_bound if deadline_bar == _NO_BAR else deadline_bar + 1
 
-    adverse_tree = low_tree if long else high_tree
-    favourable_tree = high_tree if long else low_tree
-    adverse_bar = first_touch(adverse_tree, size, first_bar, search_stop, adverse_level, long)
+    adverse_tree = bars.low_tree if long else bars.high_tree
+    favourable_tree = bars.high_tree if long else bars.low_tree
+    adverse_bar = first_touch(adverse_tree, bars.size, first_bar, search_stop, adverse_level, long)
     if adverse_bar != _NO_BAR:
         search_stop = adverse_bar + 1
-    favourable_bar = first_touch(favourable_tree, size, first_bar, search_stop, take_price, not long)
+    favourable_bar = first_touch(favourable_tree, bars.size, first_bar, search_stop, take_price, not long)
 
     if adverse_bar != _NO_BAR and (favourable_bar == _NO_BAR or adverse_bar <= favourable_bar):
-        open_ = opens[adverse_bar]
+        open_ = bars.opens[adverse_bar]
         if direction * (open_ - liquidation_price) <= 0.0:
             return times[adverse_bar], open_, LIQUIDATION
         if liquidation_first:
@@ -190,14 +257,15 @@ def trade_exit(
         fill = open_ if direction * (open_ - stop_price) <= 0.0 else stop_price
         return times[adverse_bar], fill, STOP_LOSS
     if favourable_bar != _NO_BAR:
-        open_ = opens[favourable_bar]
+        open_ = bars.opens[favourable_bar]
         fill = open_ if direction * (open_ - take_price) >= 0.0 else take_price
         return times[favourable_bar], fill, TAKE_PROFIT
     if deadline_bar != _NO_BAR:
-        return times[deadline_bar] + timeframe_ns, closes[deadline_bar], TIME
-    if logged_exit_binds:
-        return logged_exit_ns, logged_exit_price, SIGNAL
-    return times[last_bar] + timeframe_ns, closes[last_bar], END_OF_DATA
+        return times[deadline_bar] + timeframe_ns, bars.closes[deadline_bar], TIME
+    if paths.logged_exit_binds[i]:
+        return paths.logged_exit_ns[i], paths.logged_exit_price[i], SIGNAL
+    last_bar = paths.last_bar[i]
+    return times[last_bar] + timeframe_ns, bars.closes[last_bar], END_OF_DATA
 
 
 @njit(cache=True)
@@ -218,56 +286,48 @@ def _funding_paid(funding_times, funding_cumulative, start, stop, entry_ns, exit
 
 
 @njit(cache=True)
-def _one_candidate(
-    k, times, opens, closes, low_tree, high_tree, size,
-    trade_first_bar, trade_bar_bound, trade_last_bar, trade_timeframe_ns,
-    entry_ns, entry_price, direction, confidence, group, strategy,
-    logged_exit_ns, logged_exit_price, logged_exit_binds,
-    funding_times, funding_cumulative, trade_funding_start, trade_funding_stop,
-    day_ends, trade_day_close_start, day_close, day_close_ns,
-    parameters, max_hold_ns, weights, maintenance_margin_rate, fee, initial_equity,
-    out_taken, out_exit_ns, out_exit_price, out_reason, out_return, out_margin, out_equity,
-):  # fmt: skip
+def _one_candidate(k, bars, paths, book, calendar, parameters, weights, costs, out):
+    entry_ns = paths.entry_ns
+    entry_price = paths.entry_price
+    direction = paths.direction
+    group = book.group
     n = entry_ns.shape[0]
+    day_ends = calendar.day_ends
     n_days = day_ends.shape[0]
+    fee = costs.fee
+    initial_equity = costs.initial_equity
     returns = np.zeros(n)
     exits = np.zeros(n, dtype=np.int64)
     taken = np.zeros(n, dtype=np.bool_)
     liquidations = 0
     for i in range(n):
-        g = group[i]
-        if confidence[i] < parameters[k, g, THRESHOLD]:
+        p = parameters[k, group[i]]
+        if book.confidence[i] < p.confidence_threshold:
             continue
-        leverage = parameters[k, g, LEVERAGE]
-        t, price, why = trade_exit(
-            times, opens, closes, low_tree, high_tree, size, trade_first_bar[i], trade_bar_bound[i],
-            trade_last_bar[i], trade_timeframe_ns[i], entry_ns[i], entry_price[i], direction[i],
-            parameters[k, g, STOP], parameters[k, g, RISK_REWARD], leverage, max_hold_ns[k, g],
-            logged_exit_ns[i], logged_exit_price[i], logged_exit_binds[i], maintenance_margin_rate,
-        )  # fmt: skip
+        t, price, why = trade_exit(bars, paths, i, p, costs.maintenance_margin_rate)
         if why == LIQUIDATION:
             r = -1.0
             liquidations += 1
         else:
-            r = margin_return(direction[i], leverage, entry_price[i], price, fee)
+            r = margin_return(direction[i], p.leverage, entry_price[i], price, fee)
             funding = _funding_paid(
-                funding_times,
-                funding_cumulative,
-                trade_funding_start[i],
-                trade_funding_stop[i],
+                calendar.funding_times,
+                calendar.funding_cumulative,
+                book.funding_start[i],
+                book.funding_stop[i],
                 entry_ns[i],
                 t,
             )
-            r = max(r - direction[i] * leverage * funding, -1.0)
+            r = max(r - direction[i] * p.leverage * funding, -1.0)
         taken[i] = True
         exits[i] = t
         returns[i] = r
-        if out_taken.shape[0] > 0:
-            out_taken[k, i] = True
-            out_exit_ns[k, i] = t
-            out_exit_price[k, i] = price
-            out_reason[k, i] = why
-            out_return[k, i] = r
+        if out.taken.shape[0] > 0:
+            out.taken[k, i] = True
+            out.exit_ns[k, i] = t
+            out.exit_price[k, i] = price
+            out.reason[k, i] = why
+            out.returns[k, i] = r
 
     # Portfolio: margin = position_size x strategy weight x equity realised before the entry. A trade
     # that closed before entry i also entered before it, so its pnl is known when i is sized.
@@ -281,11 +341,11 @@ def _one_candidate(
         while closed < by_exit.shape[0] and exits[by_exit[closed]] < entry_ns[trade]:
             realised += pnl[by_exit[closed]]
             closed += 1
-        share = parameters[k, group[trade], POSITION_SIZE] * weights[k, strategy[trade]]
+        share = parameters[k, group[trade]].position_size * weights[k, book.strategy[trade]]
         margin[trade] = share * max(realised, 0.0)
         pnl[trade] = margin[trade] * returns[trade]
-    if out_margin.shape[0] > 0:
-        out_margin[k, :] = margin
+    if out.margin.shape[0] > 0:
+        out.margin[k, :] = margin
 
     # Equity at each day end: pnl of trades closed by then, open trades marked to the last close.
     equity = np.full(n_days, initial_equity)
@@ -294,11 +354,13 @@ def _one_candidate(
         exit_day = np.searchsorted(day_ends, exits[trade])
         if exit_day < n_days:
             realised_by_day[exit_day] += pnl[trade]
-        leverage = parameters[k, group[trade], LEVERAGE]
+        leverage = parameters[k, group[trade]].leverage
         day = np.searchsorted(day_ends, entry_ns[trade])
         while day < n_days and day_ends[day] < exits[trade]:
-            mark_at = trade_day_close_start[trade] + day
-            mark = day_close[mark_at] if day_close_ns[mark_at] > entry_ns[trade] else entry_price[trade]
+            mark_at = book.day_close_start[trade] + day
+            mark = (
+                calendar.day_close[mark_at] if calendar.day_close_ns[mark_at] > entry_ns[trade] else entry_price[trade]
+            )
             unrealised = leverage * direction[trade] * (mark / entry_price[trade] - 1.0) - fee * leverage
             equity[day] += margin[trade] * max(unrealised, -1.0)
             day += 1
@@ -306,8 +368,8 @@ def _one_candidate(
     for day in range(n_days):
         cumulative += realised_by_day[day]
         equity[day] += cumulative
-    if out_equity.shape[0] > 0:
-        out_equity[k, :] = equity
+    if out.equity.shape[0] > 0:
+        out.equity[k, :] = equity
     return _metrics(equity, initial_equity, returns, pnl, taken, exits, entry_ns, liquidations, day_ends)
 
 
@@ -389,35 +451,14 @@ def _exposure(taken, entry_ns, exits, day_ends):
 
 
 @njit(cache=True, parallel=True)
-def sweep(
-    times, opens, closes, low_tree, high_tree, size,
-    trade_first_bar, trade_bar_bound, trade_last_bar, trade_timeframe_ns,
-    entry_ns, entry_price, direction, confidence, group, strategy,
-    logged_exit_ns, logged_exit_price, logged_exit_binds,
-    funding_times, funding_cumulative, trade_funding_start, trade_funding_stop,
-    day_ends, trade_day_close_start, day_close, day_close_ns,
-    parameters, max_hold_ns, weights, maintenance_margin_rate, fee, initial_equity,
-    out_taken, out_exit_ns, out_exit_price, out_reason, out_return, out_margin, out_equity,
-):  # fmt: skip
+def sweep(bars, paths, book, calendar, parameters, weights, costs, out):
     """Replay N trades under K candidates; return the (K, len(METRIC_NAMES)) metrics table.
 
-    ``parameters[k, g]`` holds candidate k's (leverage, stop_loss, risk_reward_ratio,
-    confidence_threshold, position_size) for parameter group g (a regime, or the default block) and
-    ``max_hold_ns[k, g]`` its holding limit (-1: none); ``weights[k, s]`` scales strategy s's margin.
-    The ``out_*`` arrays are filled per trade (shape (K, N)) and per day (K, days) when they are given
-    with K rows, and ignored when they have zero rows.
+    ``parameters[k, g]`` is candidate k's record (the playbook schema's ``KERNEL_DTYPE``) for
+    parameter group g (a regime, or the default block); ``weights[k, s]`` scales strategy s's margin.
     """
     n_candidates = parameters.shape[0]
     metrics = np.empty((n_candidates, len(METRIC_NAMES)))
     for k in prange(n_candidates):
-        metrics[k] = _one_candidate(
-            k, times, opens, closes, low_tree, high_tree, size,
-            trade_first_bar, trade_bar_bound, trade_last_bar, trade_timeframe_ns,
-            entry_ns, entry_price, direction, confidence, group, strategy,
-            logged_exit_ns, logged_exit_price, logged_exit_binds,
-            funding_times, funding_cumulative, trade_funding_start, trade_funding_stop,
-            day_ends, trade_day_close_start, day_close, day_close_ns,
-            parameters, max_hold_ns, weights, maintenance_margin_rate, fee, initial_equity,
-            out_taken, out_exit_ns, out_exit_price, out_reason, out_return, out_margin, out_equity,
-        )  # fmt: skip
+        metrics[k] = _one_candidate(k, bars, paths, book, calendar, parameters, weights, costs, out)
     return metrics
