@@ -23,7 +23,7 @@ from framework.approval import Approvals, DecisionOutcome
 from framework.config import Settings
 from framework.errors import InputError
 from framework.market import load_market
-from framework.playbook import STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Playbook, load_playbook
+from framework.playbook import SPECS, STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Playbook, load_playbook
 from framework.quality import DataQuality, data_quality
 from framework.regimes import REGIMES, label_trades
 from framework.sample import cached_sample
@@ -74,19 +74,23 @@ class WrittenPlaybook(Tuner):
 
     def propose(self, context: TuningContext) -> list[Proposal | NoProposal]:
         outcomes: list[Proposal | NoProposal] = []
+        why = f"written in {self.candidate.source}"
         for regime in REGIMES:
             now, then = context.playbook.parameters_for(regime), self.candidate.parameters_for(regime)
-            if now.max_hold != then.max_hold:
-                outcomes.append(NoProposal(self.name, regime, "max_hold", "max_hold changes are not validated"))
-            for parameter in TUNABLE_PARAMETERS:
+            for parameter, spec in SPECS.items():
                 current, written = getattr(now, parameter), getattr(then, parameter)
-                if written != current:
-                    why = f"written in {self.candidate.source}"
+                if written == current:
+                    continue
+                if spec.tunable and current is not None and written is not None:
                     outcomes.append(Proposal(self.name, regime, parameter, current, (written,), 1.0, why))
+                else:
+                    reason = f"{parameter} changes are not validated" + (
+                        f" from or to empty ({spec.absent})" if spec.tunable else ""
+                    )
+                    outcomes.append(NoProposal(self.name, regime, parameter, reason))
         for strategy in sorted(set(context.trades["strategy"])):
             current, written = context.playbook.strategy_weight(strategy), self.candidate.strategy_weight(strategy)
             if written != current:
-                why = f"written in {self.candidate.source}"
                 outcomes.append(Proposal(self.name, STRATEGY_WEIGHTS, strategy, current, (written,), 1.0, why))
         return outcomes
 
