@@ -160,7 +160,7 @@ def direction_of(side: str) -> int:
 def find_exit(
     trade: dict[str, Any], bars: list[Bar], parameters: dict[str, Any], maintenance_margin_rate: float
 ) -> Exit:
-    """Rules 2-5 of docs/REPLAY.md for one taken trade."""
+    """Rules 2-5 of docs/REPLAY.md for one taken trade (rule 4's trailing stop included)."""
     d = direction_of(trade["side"])
     e = trade["entry_price"]
     stop = e * (1 - d * parameters["stop_loss"])
@@ -178,14 +178,36 @@ def find_exit(
     deadline = None if max_hold is None else trade["entry_time"] + max_hold
     binds = trade["exit_reason"] not in NON_BINDING_EXIT_REASONS
 
+    trailing = parameters["trailing_stop"]
+    best = e
+    trail = stop
+    floor = liquidation if liquidation_at_or_nearer_than_stop else stop
+    positive = parameters["trailing_stop_positive"]
+
     scanned = [
         bar
         for bar in bars
         if bar.open_time >= trade["entry_time"] and (not binds or bar.close_time <= trade["exit_time"])
     ]
-    for bar in scanned:
+    for number, bar in enumerate(scanned):
         adverse = bar.low if d == 1 else bar.high
         favourable = bar.high if d == 1 else bar.low
+        if trailing:
+            in_force = trail
+            if beyond_favourable(favourable, best) and favourable != best:
+                best = favourable
+            activated = positive is not None and d * (best / e - 1) > parameters["trailing_stop_positive_offset"]
+            distance = positive if activated else parameters["stop_loss"]
+            level = best * (1 - d * distance)
+            if beyond_favourable(level, trail) and level != trail:
+                trail = level
+            if beyond_favourable(trail, floor) and trail != floor and beyond_adverse(adverse, trail):
+                if beyond_adverse(bar.open, in_force):
+                    return Exit(bar.open_time, bar.open, "stop_loss")
+                if number == 0:
+                    worst = bar.open * (1 - d * distance)
+                    return Exit(bar.open_time, min(max(worst, bar.low), bar.high), "stop_loss")
+                return Exit(bar.open_time, trail, "stop_loss")
         if liquidation_at_or_nearer_than_stop:
             if beyond_adverse(adverse, liquidation):
                 fill = bar.open if beyond_adverse(bar.open, liquidation) else liquidation

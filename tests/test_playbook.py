@@ -171,7 +171,38 @@ def test_a_required_parameter_missing_from_default_is_named(parameter: str) -> N
 
 
 def test_required_parameters_are_those_without_a_natural_default() -> None:
-    assert set(REQUIRED_PARAMETERS) == set(PARAMETERS) - {"max_hold"}
+    with_defaults = {"max_hold", "trailing_stop", "trailing_stop_positive", "trailing_stop_positive_offset"}
+    assert set(REQUIRED_PARAMETERS) == set(PARAMETERS) - with_defaults
+
+
+TRAILING = DEFAULT_ONLY + "regimes:\n  volatile:\n    trailing_stop: true\n    trailing_stop_positive: 0.01\n"
+
+
+def test_trailing_stop_is_off_by_default_and_set_per_regime() -> None:
+    playbook = parse_playbook(TRAILING)
+    assert playbook.default.trailing_stop is False and playbook.default.trailing_stop_positive is None
+    volatile = playbook.parameters_for("volatile")
+    assert (volatile.trailing_stop, volatile.trailing_stop_positive, volatile.trailing_stop_positive_offset) == (
+        True,
+        0.01,
+        0.0,
+    )
+    changed = playbook.with_changes([ParameterChange("volatile", "trailing_stop_positive_offset", 0.02)])
+    assert changed.parameters_for("volatile").trailing_stop_positive_offset == 0.02
+    assert "trailing_stop_positive_offset: 0.02" in changed.text
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("trailing_stop: 1", "must be true or false"),
+        ("trailing_stop_positive: 0", "out of range"),
+        ("trailing_stop_positive: 0.9", "outside the bounds"),
+    ],
+)
+def test_trailing_values_are_checked(line: str, expected: str) -> None:
+    problem = only_problem(DEFAULT_ONLY + "regimes:\n  volatile:\n    " + line + "\n")
+    assert expected in problem.message and problem.field == "regimes.volatile." + line.split(":")[0]
 
 
 DEFAULT_WITHOUT_MAX_HOLD = DEFAULT_ONLY.replace("  max_hold:\n", "") + "regimes:\n  volatile:\n    leverage: 1.0\n"
@@ -477,6 +508,9 @@ def test_every_parameter_can_be_changed() -> None:
         "confidence_threshold": 0.6,
         "position_size": 0.2,
         "max_hold": pd.Timedelta(hours=12),
+        "trailing_stop": True,
+        "trailing_stop_positive": 0.01,
+        "trailing_stop_positive_offset": 0.02,
     }
     assert set(values) == set(PARAMETERS)
     changed = parse_playbook(EXAMPLE).with_changes(ParameterChange("ranging", p, v) for p, v in values.items())

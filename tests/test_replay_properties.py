@@ -171,7 +171,9 @@ PARAMETER_VALUES = {
         st.sampled_from((0.0, 0.5, 0.6, 0.7, 0.8, 1.0)), st.floats(0.0, 1.0, allow_subnormal=False)
     ),
     "position_size": st.one_of(st.sampled_from((0.1, 0.5, 1.0)), st.floats(0.001, 1.0)),
+    "trailing_stop_positive_offset": st.one_of(st.sampled_from((0.0, 0.005, 0.02)), st.floats(0.0, 0.1)),
 }
+TRAILING_DISTANCES = st.one_of(st.none(), st.sampled_from((0.002, 0.01, 0.03)), st.floats(0.001, 0.1))
 MAX_HOLDS = st.one_of(
     st.none(),
     st.sampled_from(("1m", "3m", "5m", "10m", "25m", "1h", "3h")),  # often a whole number of bars
@@ -189,6 +191,11 @@ def parameter_block(draw: st.DrawFn, keys: tuple[str, ...] | list[str]) -> list[
         if key == "max_hold":
             hold = draw(MAX_HOLDS)
             lines.append("max_hold:" if hold is None else f"max_hold: {hold}")
+        elif key == "trailing_stop":
+            lines.append(f"trailing_stop: {str(draw(st.booleans())).lower()}")
+        elif key == "trailing_stop_positive":
+            distance = draw(TRAILING_DISTANCES)
+            lines.append(f"{key}:" if distance is None else f"{key}: {yaml_number(distance)}")
         else:
             lines.append(f"{key}: {yaml_number(draw(PARAMETER_VALUES[key]))}")
     return lines

@@ -32,7 +32,9 @@ def scan(
     logged_exit_price: float = 0.0,
     binds: bool = False,
     times: np.ndarray | None = None,
+    trailing: tuple[float, float] | None = None,
 ) -> tuple[int, float, int]:
+    """``trailing``: (trailing_stop_positive, its offset) to switch the trailing stop on (nan: none)."""
     t, o, h, low, c = candles
     if times is not None:
         t = times
@@ -46,6 +48,9 @@ def scan(
     )  # fmt: skip
     parameters = np.zeros(1, dtype=KERNEL_DTYPE)
     parameters[["stop_loss", "risk_reward_ratio", "leverage", "max_hold"]] = (stop_loss, rr, leverage, max_hold_ns)
+    if trailing is not None:
+        fields = ["trailing_stop", "trailing_stop_positive", "trailing_stop_positive_offset"]
+        parameters[fields] = (True, *trailing)
     bars_ = kernels.Bars(t, o, c, *kernels.build_trees(low, h))
     exit_ns, price, reason = kernels.trade_exit(bars_, paths, 0, parameters[0], MMR)
     return int(exit_ns), float(price), int(reason)
@@ -121,3 +126,45 @@ def test_margin_return_counts_leverage_and_fees_and_cannot_lose_more_than_the_ma
     assert kernels.margin_return(1.0, 2.0, 100.0, 104.0, 0.0005) == pytest.approx(2 * 0.04 - 0.0005 * 2 * 2.04)
     assert kernels.margin_return(-1.0, 1.0, 100.0, 104.0, 0.0) == pytest.approx(-0.04)
     assert kernels.margin_return(1.0, 50.0, 100.0, 90.0, 0.0) == -1.0
+
+
+# Trailing stop: stop_loss 2 %, so the trail starts at 98 and follows the best price at 2 % below it.
+QUIET_ENTRY = (100, 100.5, 99.8, 100.2)
+
+
+def test_trailing_stop_follows_the_best_price_and_fills_at_its_level() -> None:
+    candles = bars(QUIET_ENTRY, (100.2, 103, 101.5, 102.5), (102.5, 102.6, 100.5, 101))
+    assert scan(candles) == (3 * STEP, 101.0, kernels.END_OF_DATA)  # off: the fixed stop at 98 holds
+    exit_ns, price, reason = scan(candles, trailing=(np.nan, 0.0))
+    assert (exit_ns, reason) == (2 * STEP, kernels.STOP_LOSS)
+    assert price == pytest.approx(103 * 0.98)
+
+
+def test_trailing_stop_positive_applies_past_the_offset() -> None:
+    candles = bars(QUIET_ENTRY, (100.2, 103, 101.5, 102.5), (102.5, 102.6, 100.5, 101))
+    # best 103 is 3 % up, past the 1 % offset: the trail is 0.5 % below it and the same bar's low reaches it
+    exit_ns, price, reason = scan(candles, trailing=(0.005, 0.01))
+    assert (exit_ns, reason) == (STEP, kernels.STOP_LOSS)
+    assert price == pytest.approx(103 * 0.995)
+    # an offset beyond the best move keeps the stop_loss distance
+    exit_ns, price, _ = scan(candles, trailing=(0.005, 0.05))
+    assert (exit_ns, price) == (2 * STEP, pytest.approx(103 * 0.98))
+
+
+def test_trailing_stop_gapped_through_fills_at_the_open() -> None:
+    candles = bars(QUIET_ENTRY, (100.2, 103, 101.5, 102.5), (100.0, 100.2, 99.0, 99.5))
+    assert scan(candles, trailing=(np.nan, 0.0)) == (2 * STEP, 100.0, kernels.STOP_LOSS)
+
+
+def test_trailing_stop_in_the_entry_bar_fills_at_its_distance_from_the_open() -> None:
+    candles = bars((100, 103, 99.5, 102))
+    # the bar's high moved the trail to 100.94 and its low reached it, but the order inside the entry
+    # bar is unknown: the fill is the trailing distance below the open, clipped into the bar
+    assert scan(candles, trailing=(np.nan, 0.0)) == (0, 99.5, kernels.STOP_LOSS)
+
+
+def test_trailing_stop_short_mirrors_long() -> None:
+    candles = bars(QUIET_ENTRY, (99.8, 98.5, 97, 97.5), (97.5, 99.5, 97.4, 99))
+    exit_ns, price, reason = scan(candles, direction=-1.0, trailing=(np.nan, 0.0))
+    assert (exit_ns, reason) == (2 * STEP, kernels.STOP_LOSS)
+    assert price == pytest.approx(97 * 1.02)

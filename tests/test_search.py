@@ -321,3 +321,17 @@ def test_two_worker_processes_share_one_budget(
     assert all(count > 0 for count in shares.values()), f"a worker ran no trial: {shares}"
     others = [t for t in trials if t.state != optuna.trial.TrialState.COMPLETE]
     assert all(t.user_attrs.get("surplus") for t in others), "only budget surplus may be left unfinished"
+
+
+def test_the_trailing_stop_is_searched_like_any_tunable_parameter(data: Data) -> None:
+    inputs, base, settings = data
+    trailing = base.with_changes([ParameterChange("ranging", "trailing_stop", True)])
+    space = {"trailing_stop_positive": (0.002, 0.03), "trailing_stop_positive_offset": (0.0, 0.02)}
+    result = run_search(spec_for("trailing", space=space, n_trials=20), inputs, trailing, settings)
+
+    for name, (low, high) in space.items():
+        assert result.trials[name].between(low, high).all(), name
+    assert result.trials["value"].nunique() > 10  # the trailing distances really change the replay
+    changes = [ParameterChange("ranging", name, value) for name, value in result.best_params.items()]
+    metrics = replay_tables(inputs, tables_for_changes(inputs, trailing, [changes]), settings).metrics
+    assert result.best_value == pytest.approx(metrics["log_growth"].iat[0], rel=1e-12)

@@ -15,7 +15,7 @@ import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from decimal import Decimal
 from numbers import Integral, Real
 from typing import Any, Literal, TypeAlias
@@ -252,6 +252,34 @@ SPECS: dict[str, ParameterSpec] = {
             optional=True,
             absent="no limit",
         ),
+        ParameterSpec(
+            "trailing_stop",
+            "switch",
+            "on/off",
+            "the stop trails the best price since entry (freqtrade's trailing_stop)",
+            default=False,
+        ),
+        ParameterSpec(
+            "trailing_stop_positive",
+            "number",
+            _FRACTION_OF_PRICE,
+            "trailing distance once the offset is passed; empty: stop_loss throughout",
+            valid=ValueRange(0.0, 1.0, low_open=True, high_open=True),
+            default=None,
+            optional=True,
+            absent="the stop_loss distance",
+            bounds=(0.001, 0.5),
+            risk_direction=1,
+        ),
+        ParameterSpec(
+            "trailing_stop_positive_offset",
+            "number",
+            _FRACTION_OF_PRICE,
+            "favourable move from the entry after which trailing_stop_positive applies",
+            valid=ValueRange(0.0, 1.0, low_open=False, high_open=True),
+            default=0.0,
+            bounds=(0.0, 0.5),
+        ),
     )
 }
 """Every parameter a playbook block may set, by name, in the order a block lists them."""
@@ -278,7 +306,10 @@ class RegimeParameters:
 
     ``stop_loss`` is a fraction of the entry price; the take-profit distance is
     ``stop_loss * risk_reward_ratio``; ``position_size`` is the fraction of equity committed as margin
-    per trade; ``confidence_threshold`` is in [0, 1]; ``max_hold`` is ``None`` for no time limit.
+    per trade; ``confidence_threshold`` is in [0, 1]; ``max_hold`` is ``None`` for no time limit. With
+    ``trailing_stop`` the stop follows the best price since entry at the ``stop_loss`` distance, and at
+    ``trailing_stop_positive`` once the best price has moved more than ``trailing_stop_positive_offset``
+    in the trade's favour (all fractions of price; see docs/REPLAY.md).
     """
 
     leverage: float
@@ -286,11 +317,16 @@ class RegimeParameters:
     risk_reward_ratio: float
     confidence_threshold: float
     position_size: float
-    max_hold: pd.Timedelta | None
+    max_hold: pd.Timedelta | None = None
+    trailing_stop: bool = False
+    trailing_stop_positive: float | None = None
+    trailing_stop_positive_offset: float = 0.0
 
 
-if tuple(f.name for f in fields(RegimeParameters)) != tuple(SPECS):
-    raise RuntimeError("RegimeParameters must have one field per entry of SPECS, in its order")
+if [(f.name, f.default) for f in fields(RegimeParameters)] != [
+    (name, MISSING if spec.required else spec.default) for name, spec in SPECS.items()
+]:
+    raise RuntimeError("RegimeParameters must have one field per entry of SPECS, in its order, with its default")
 
 
 def kernel_record(parameters: RegimeParameters) -> np.void:

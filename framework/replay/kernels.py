@@ -248,6 +248,14 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate):
         search_stop = adverse_bar + 1
     favourable_bar = first_touch(favourable_tree, bars.size, first_bar, search_stop, take_price, not long)
 
+    if p.trailing_stop:
+        static_exit = search_stop - 1
+        if favourable_bar != _NO_BAR and (adverse_bar == _NO_BAR or favourable_bar < adverse_bar):
+            static_exit = favourable_bar
+        trail_bar, trail_fill = _trailing_exit(bars, first_bar, static_exit, entry_price, direction, p, adverse_level)
+        if trail_bar != _NO_BAR:
+            return times[trail_bar], trail_fill, STOP_LOSS
+
     if adverse_bar != _NO_BAR and (favourable_bar == _NO_BAR or adverse_bar <= favourable_bar):
         open_ = bars.opens[adverse_bar]
         if direction * (open_ - liquidation_price) <= 0.0:
@@ -266,6 +274,44 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate):
         return paths.logged_exit_ns[i], paths.logged_exit_price[i], SIGNAL
     last_bar = paths.last_bar[i]
     return times[last_bar] + timeframe_ns, bars.closes[last_bar], END_OF_DATA
+
+
+@njit(cache=True)
+def _trailing_exit(bars, first_bar, last_bar, entry_price, direction, p, floor_level):
+    """The first bar in ``[first_bar, last_bar]`` where the trailing stop, once it has moved past
+    ``floor_level`` (the fixed stop or the liquidation price, whichever comes first), is reached:
+    ``(bar, fill)``, or ``(-1, nan)``.
+
+    As freqtrade backtests it, each bar first moves the stop with its favourable extreme, then checks
+    its adverse one. A bar that opens beyond the stop in force before it fills at the open; the entry
+    bar fills at the trailing distance from its open (clipped into the bar), since its path is unknown.
+    """
+    long = direction > 0.0
+    best = entry_price
+    stop = entry_price * (1.0 - direction * p.stop_loss)
+    for j in range(first_bar, last_bar + 1):
+        high = bars.high_tree[bars.size + j]
+        low = bars.low_tree[bars.size + j]
+        extreme = high if long else low
+        if direction * (extreme - best) > 0.0:
+            best = extreme
+        distance = p.stop_loss
+        moved = direction * (best / entry_price - 1.0)
+        if not np.isnan(p.trailing_stop_positive) and moved > p.trailing_stop_positive_offset:
+            distance = p.trailing_stop_positive
+        before = stop
+        level = best * (1.0 - direction * distance)
+        if direction * (level - stop) > 0.0:
+            stop = level
+        adverse = low if long else high
+        if direction * (stop - floor_level) > 0.0 and direction * (adverse - stop) <= 0.0:
+            open_ = bars.opens[j]
+            if direction * (open_ - before) <= 0.0:
+                return j, open_
+            if j == first_bar:
+                return j, min(max(open_ * (1.0 - direction * distance), low), high)
+            return j, stop
+    return _NO_BAR, np.nan
 
 
 @njit(cache=True)
