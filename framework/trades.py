@@ -21,19 +21,18 @@ mode raises all of them as one :class:`InputError`; lenient mode drops the bad r
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from framework.errors import InputError, PlaybookTunerError, Problem
+from framework.livefile import replace_atomically
 from framework.regimes import REGIMES
 
 SIDES = ("long", "short")
@@ -516,26 +515,24 @@ def write_log(frame: pd.DataFrame, path: Path) -> None:
     """Write a canonical log to CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``).
 
     CSV times are ISO-8601 UTC (``2024-01-31T12:00:00Z``, with as many fraction digits as needed) and
-    floats are written exactly, so loading the file again gives an equal frame. The file is written to
-    a temporary file beside ``path`` and renamed over it, so a reader never sees half a file.
+    floats are written exactly, so loading the file again gives an equal frame. The file is replaced
+    atomically (:func:`framework.livefile.replace_atomically`), so a reader never sees half a file.
     """
     kind = _file_kind(path)
     if kind == "sqlite":
         raise InputError.single(str(path), "logs are written as .csv, .csv.gz, .parquet or .pq, not SQLite")
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(descriptor)
-    try:
+    compression = "gzip" if path.name.lower().endswith(".gz") else None
+
+    def write(handle: BinaryIO) -> None:
         if kind == "csv":
-            compression = "gzip" if path.name.lower().endswith(".gz") else None
-            _with_iso_times(frame).to_csv(temporary, index=False, compression=compression)
+            _with_iso_times(frame).to_csv(handle, index=False, compression=compression)
         else:
-            frame.to_parquet(temporary, index=False)
-        os.replace(temporary, path)
+            frame.to_parquet(handle, index=False)
+
+    try:
+        replace_atomically(path, write)
     except OSError as exc:
         raise PlaybookTunerError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
 
 
 def _with_iso_times(frame: pd.DataFrame) -> pd.DataFrame:
