@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from framework.errors import InputError, Problem
+from framework.times import parse_times
 
 TIMEFRAMES: dict[str, pd.Timedelta] = {
     "1s": pd.Timedelta(seconds=1),
@@ -55,8 +56,6 @@ PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 # Bar spacings within this relative distance of a timeframe count as that timeframe: covers the
 # few-ms jitter of funding timestamps and 28-31 day months, and no two timeframes are this close.
 _SPACING_TOLERANCE = 0.1
-# Epoch milliseconds below this are before 1973: the column almost surely holds seconds.
-_MIN_EPOCH_MS = 100_000_000_000
 
 _FILE_NAME = re.compile(
     r"^(?P<pair>.+)-(?P<tf>\d+[smhdwM])(?:-(?P<ctype>" + "|".join(FUTURES_TYPES) + r"))?"
@@ -188,7 +187,8 @@ def load_candles(path: Path, *, symbol: str | None = None, timeframe: str | None
     10 %). Arguments that contradict the file name, and a file name whose timeframe the bar spacing
     contradicts, are an ``InputError``.
 
-    Dates may be datetimes (naive ones are taken as UTC), ISO-8601 strings or epoch milliseconds.
+    Dates may be datetimes (naive ones are taken as UTC), ISO-8601 strings or epoch milliseconds, in
+    1990-2199 (:mod:`framework.times`).
     Columns other than date/open/high/low/close/volume are dropped. Rows are never sorted or dropped:
     timestamps must be strictly increasing.
     """
@@ -473,25 +473,21 @@ def _parse_numbers(column: pd.Series, name: str, problems: list[Problem]) -> tup
 
 
 def _parse_dates(column: pd.Series, name: str, problems: list[Problem]) -> pd.DatetimeIndex:
-    """UTC ns DatetimeIndex from datetimes, epoch milliseconds or ISO-8601 text; bad rows are reported."""
-    missing = column.isna().to_numpy()
-    seconds_like = np.zeros(len(column), dtype=bool)
-    if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column):
-        parsed = pd.to_datetime(column, utc=True)
-    else:
-        numbers = pd.to_numeric(column, errors="coerce")
-        if numbers.notna().to_numpy().sum() == (~missing).sum():
-            millis = numbers.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-            seconds_like = np.isfinite(millis) & (np.abs(millis) < _MIN_EPOCH_MS)
-            millis[seconds_like | ~np.isfinite(millis)] = np.nan
-            parsed = pd.to_datetime(pd.Series(np.rint(millis)), unit="ms", utc=True)
-        else:
-            parsed = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601")
-    unparsed = parsed.isna().to_numpy() & ~missing
-    _add_rows(problems, name, "date", missing, "missing date")
-    _add_rows(problems, name, "date", seconds_like, "epoch seconds? dates must be epoch milliseconds or ISO-8601")
-    _add_rows(problems, name, "date", unparsed & ~seconds_like, "not a date (expected ISO-8601 or epoch ms)")
-    return pd.DatetimeIndex(parsed).as_unit("ns")
+    """UTC ns DatetimeIndex by :func:`framework.times.parse_times`' rule; bad rows are reported."""
+    parsed = parse_times(column)
+    bad = parsed.unparsable | parsed.outside | parsed.epoch_outside
+    _add_rows(problems, name, "date", (parsed.times.isna() & ~bad).to_numpy(), "missing date")
+    _add_rows(
+        problems,
+        name,
+        "date",
+        parsed.epoch_outside.to_numpy(),
+        "epoch seconds? read as epoch milliseconds this date is outside 1990-2199; "
+        "dates must be epoch milliseconds or ISO-8601",
+    )
+    _add_rows(problems, name, "date", parsed.unparsable.to_numpy(), "not a date (expected ISO-8601 or epoch ms)")
+    _add_rows(problems, name, "date", parsed.outside.to_numpy(), "the date is outside 1990-2199")
+    return pd.DatetimeIndex(parsed.times)
 
 
 def _check_timeframe(index: pd.DatetimeIndex, name: str, timeframe: str | None, *, named: bool) -> str:

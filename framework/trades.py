@@ -6,9 +6,10 @@ Both logs come from CSV (``.csv``, ``.csv.gz``), Parquet (``.parquet``, ``.pq``)
 
 - Column names are matched after stripping blanks and lower-casing; unknown columns are dropped and
   their names returned so the caller can report them.
-- Times are ISO-8601 strings (with an offset, or naive = UTC) or epoch milliseconds (integers or
-  numeric strings) and become ``datetime64[ns, UTC]``; times outside 1990-2199 are rejected, which
-  catches epoch seconds passed as milliseconds.
+- Times are datetimes, ISO-8601 strings (with an offset, or naive = UTC) or epoch milliseconds
+  (numbers or numeric strings) and become ``datetime64[ns, UTC]``; times outside 1990-2199 are
+  rejected, which catches epoch seconds passed as milliseconds (:mod:`framework.times`, the rule
+  candles follow too).
 - Confidence is a fraction in [0, 1]. A column in which any value exceeds 1 is read as percent (0-100)
   and divided by 100 as a whole; a value outside [0, 100] is an error.
 - Prices (entry, exit, stop-loss, take-profit, min/max rate) are finite and > 0; returns are fractions.
@@ -34,6 +35,7 @@ import pyarrow as pa
 from framework.errors import InputError, PlaybookTunerError, Problem
 from framework.livefile import replace_atomically
 from framework.regimes import REGIMES
+from framework.times import TIME_TYPE, parse_times
 
 SIDES = ("long", "short")
 EXIT_REASONS = ("stop_loss", "take_profit", "liquidation", "signal", "time", "other")
@@ -55,9 +57,6 @@ _EXIT_REASON_SYNONYMS = {
 _SYMBOL_PATTERN = r"[A-Z0-9]+/[A-Z0-9]+(?::[A-Z0-9]+)?"
 _TIMEFRAME_PATTERN = r"[1-9][0-9]*[smhdwM]"
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-_EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
-_LATEST = pd.Timestamp("2200-01-01", tz="UTC")
-_TIME_TYPE = "datetime64[ns, UTC]"
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -458,40 +457,16 @@ def _parse_confidence(raw: pd.Series, column: _Column) -> tuple[pd.Series, list[
 
 
 def _parse_time(raw: pd.Series, column: _Column) -> tuple[pd.Series, list[_Failure]]:
-    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        times = raw.reset_index(drop=True)
-        times = times.dt.tz_localize("UTC") if times.dt.tz is None else times.dt.tz_convert("UTC")
-        outside = _outside_time_range(times)
-        return times.mask(outside).astype(_TIME_TYPE), [(outside, _OUTSIDE_TIME)]
-    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-        text = pd.Series([pd.NA] * len(raw), dtype="str")
-        millis, _ = _as_float(raw)
-        is_millis = millis.notna()
-    else:
-        text = _as_text(raw)
-        is_millis = text.str.fullmatch(r"-?\d+(?:\.\d+)?").fillna(False)
-        millis = pd.Series(pd.to_numeric(text.where(is_millis), errors="coerce"), dtype="float64")
-    low_ms, high_ms = _EARLIEST.value // 1_000_000, _LATEST.value // 1_000_000
-    millis_outside = is_millis & ~((millis >= low_ms) & (millis < high_ms))
-    from_millis = pd.to_datetime(millis.where(is_millis & ~millis_outside), unit="ms", utc=True)
-    from_text = pd.to_datetime(text.where(~is_millis), format="ISO8601", utc=True, errors="coerce")
-    unparsable = text.notna() & ~is_millis & from_text.isna()
-    text_outside = _outside_time_range(from_text)
-    times = from_text.mask(text_outside).astype(_TIME_TYPE).where(~is_millis, from_millis.astype(_TIME_TYPE))
+    parsed = parse_times(raw)
     failures: list[_Failure] = [
-        (unparsable, "'{value}' is not a time (expected ISO-8601 such as 2024-01-31T12:00:00Z, or epoch ms)"),
-        (text_outside, _OUTSIDE_TIME),
-        (millis_outside, _OUTSIDE_TIME + _MILLISECONDS_HINT),
+        (parsed.unparsable, "'{value}' is not a time (expected ISO-8601 such as 2024-01-31T12:00:00Z, or epoch ms)"),
+        (parsed.outside, _OUTSIDE_TIME),
+        (parsed.epoch_outside, _OUTSIDE_TIME + " (epoch times must be in milliseconds, not seconds)"),
     ]
-    return times, failures
-
-
-def _outside_time_range(times: pd.Series) -> pd.Series:
-    return times.notna() & ((times < _EARLIEST) | (times >= _LATEST))
+    return parsed.times, failures
 
 
 _OUTSIDE_TIME = "time '{value}' is outside 1990-2199"
-_MILLISECONDS_HINT = " (epoch times must be in milliseconds, not seconds)"
 
 _PARSERS: dict[str, _Parser] = {
     "key": _parse_text,
@@ -548,7 +523,7 @@ def _with_iso_times(frame: pd.DataFrame) -> pd.DataFrame:
 def _iso_utc(times: pd.Series) -> pd.Series:
     """ISO-8601 UTC text such as ``2024-01-31T12:00:00Z``, with the fraction digits the column needs."""
     times = times.dt.tz_localize("UTC") if times.dt.tz is None else times.dt.tz_convert("UTC")
-    naive = times.astype(_TIME_TYPE).dt.tz_localize(None)
+    naive = times.astype(TIME_TYPE).dt.tz_localize(None)
     seconds = naive.dt.strftime("%Y-%m-%dT%H:%M:%S")
     nanoseconds = pd.Series(naive.to_numpy().view("int64") % 1_000_000_000).where(naive.notna(), 0)
     if (nanoseconds == 0).all():
