@@ -29,7 +29,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from framework.errors import InputError, Problem
-from framework.playbook_yaml import ScalarEdit, edit_playbook_text, round_trip_yaml
+from framework.playbook_yaml import SECTIONS, ScalarEdit, edit_playbook_text, round_trip_yaml
 from framework.regimes import REGIMES
 
 TUNABLE_PARAMETERS = (
@@ -48,7 +48,6 @@ _MUST_GIVE = f"{', '.join(REQUIRED_PARAMETERS)} (max_hold may be omitted: no lim
 DEFAULT_REGIME = "default"
 STRATEGY_WEIGHTS = "strategy_weights"
 """Pseudo-regime of a :class:`ParameterChange` that sets a strategy's weight (``parameter`` = strategy)."""
-SECTIONS = ("default", "regimes", "strategy_weights", "bounds")
 
 DEFAULT_BOUNDS: dict[str, tuple[float, float]] = {
     "leverage": (1.0, 20.0),

@@ -60,7 +60,7 @@ _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no"
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
-_SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 _FREQTRADE_MARKERS = frozenset({"pair", "open_date", "close_date", "open_rate", "close_rate", "is_open"})
 
 _Kind = Literal[
@@ -209,9 +209,9 @@ def _file_kind(path: Path) -> Literal["csv", "parquet", "sqlite"]:
         return "csv"
     if name.endswith(_PARQUET_SUFFIXES):
         return "parquet"
-    if name.endswith(_SQLITE_SUFFIXES):
+    if name.endswith(SQLITE_SUFFIXES):
         return "sqlite"
-    known = ", ".join(_CSV_SUFFIXES + _PARQUET_SUFFIXES + _SQLITE_SUFFIXES)
+    known = ", ".join(_CSV_SUFFIXES + _PARQUET_SUFFIXES + SQLITE_SUFFIXES)
     raise InputError.single(str(path), f"unknown file type; expected one of {known}")
 
 
