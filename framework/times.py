@@ -69,5 +69,18 @@ def parse_times(raw: pd.Series) -> ParsedTimes:
     return ParsedTimes(times, unparsable, outside, epoch_outside)
 
 
+def utc_time(text: str | None) -> pd.Timestamp | None:
+    """One time a person wrote (a window's start, say), by :func:`parse_times`' rule; None stays None.
+
+    ``ValueError`` naming ``text`` when it is no time or outside 1990-2199.
+    """
+    if text is None:
+        return None
+    stamp = parse_times(pd.Series([text], dtype="str")).times.iloc[0]
+    if pd.isna(stamp):
+        raise ValueError(f"'{text}' is not an ISO-8601 time (or epoch milliseconds) in 1990-2199")
+    return stamp
+
+
 def _outside(times: pd.Series) -> pd.Series:
     return times.notna() & ((times < EARLIEST) | (times >= LATEST))
