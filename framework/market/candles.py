@@ -18,6 +18,7 @@ from framework.market.names import (
     PRICE_COLUMNS,
     TIMEFRAMES,
     candle_file_name,
+    check_timeframe_argument,
     parse_candle_file_name,
 )
 from framework.times import parse_times
@@ -70,10 +71,7 @@ def load_candles(path: Path, *, symbol: str | None = None, timeframe: str | None
     path = Path(path)
     name = str(path)
     parsed = parse_candle_file_name(path.name)
-    if timeframe is not None and timeframe not in TIMEFRAMES:
-        raise InputError.single(
-            name, f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}", field="timeframe"
-        )
+    check_timeframe_argument(timeframe, name)
     if parsed is not None:
         named_symbol, named_tf, candle_type = parsed
         for arg, value, named in (("symbol", symbol, named_symbol), ("timeframe", timeframe, named_tf)):

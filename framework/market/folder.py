@@ -11,7 +11,7 @@ import pandas as pd
 
 from framework.errors import InputError
 from framework.market.candles import Candles, load_candles
-from framework.market.names import TIMEFRAMES, TRADABLE_TYPES, parse_candle_file_name
+from framework.market.names import TIMEFRAMES, TRADABLE_TYPES, check_timeframe_argument, parse_candle_file_name
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,12 +56,7 @@ def load_market(path: Path, *, timeframe: str | None = None) -> Market:
     tradable candles, or two files holding the same symbol, type and timeframe, is an ``InputError``.
     """
     path = Path(path)
-    if timeframe is not None and timeframe not in TIMEFRAMES:
-        raise InputError.single(
-            str(path),
-            f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}",
-            field="timeframe",
-        )
+    check_timeframe_argument(timeframe, str(path))
     if path.is_file():
         return _market_from_file(path, timeframe)
     if not path.is_dir():

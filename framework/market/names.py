@@ -7,6 +7,8 @@ import re
 
 import pandas as pd
 
+from framework.errors import InputError
+
 TIMEFRAMES: dict[str, pd.Timedelta] = {
     "1s": pd.Timedelta(seconds=1),
     "1m": pd.Timedelta(minutes=1),
@@ -45,12 +47,22 @@ def timeframe_to_timedelta(tf: str) -> pd.Timedelta:
     """Bar length of a freqtrade timeframe string ("5m" -> 5 minutes; "1M" -> 30 days).
 
     Raises ``ValueError`` (not ``InputError``: there is no file to name) listing the valid strings;
-    the loaders turn a bad ``timeframe`` argument into an ``InputError`` naming the path.
+    the loaders check their ``timeframe`` argument with :func:`check_timeframe_argument` instead.
     """
     try:
         return TIMEFRAMES[tf]
     except KeyError:
         raise ValueError(f"unknown timeframe {tf!r}; use one of {', '.join(TIMEFRAMES)}") from None
+
+
+def check_timeframe_argument(timeframe: str | None, source: str) -> None:
+    """``InputError`` naming ``source`` and the field ``timeframe`` unless ``timeframe`` is None or a
+    freqtrade timeframe."""
+    if timeframe is not None:
+        try:
+            timeframe_to_timedelta(timeframe)
+        except ValueError as exc:
+            raise InputError.single(source, str(exc), field="timeframe") from None
 
 
 def timedelta_to_timeframe(td: pd.Timedelta) -> str | None:
