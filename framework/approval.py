@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import InputError, PlaybookTunerError, StoreError
+from framework.formatting import utc_text
 from framework.playbook import (
     PARAMETERS,
     STRATEGY_WEIGHTS,
@@ -325,7 +326,7 @@ class Approvals:
         elif session.status != "expired":
             return None
         unchanged = _ids(rec for rec in chosen if rec.status in ("applied", "rejected"))
-        when = session.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        when = utc_text(session.expires_at)
         message = f"expired at {when}, re-run tune"
         return DecisionOutcome(session.id, "expire", (), (), unchanged, None, message)
 

@@ -58,10 +58,11 @@ def change_text(current: float | str | None, proposed: float | str | None) -> st
     return f"{value_text(current)} → {value_text(proposed)}"
 
 
-def utc_text(moment: datetime) -> str:
-    """``YYYY-MM-DD HH:MM UTC`` (naive times are taken as UTC)."""
+def utc_text(moment: datetime, *, zone: bool = True) -> str:
+    """``YYYY-MM-DD HH:MM UTC``, without `` UTC`` when not ``zone`` (a table column headed UTC);
+    naive times are taken as UTC."""
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.strftime("%Y-%m-%d %H:%M UTC" if zone else "%Y-%m-%d %H:%M")
 
 
 def evidence_lines(evidence: dict[str, Any]) -> list[str]:

@@ -25,9 +25,7 @@ import pandas as pd
 
 from framework.config import FreqtradeImportSettings
 from framework.errors import InputError, Problem
-from framework.trades import LoadedLog, read_table, validate_trades
-
-_DATABASE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+from framework.trades import SQLITE_SUFFIXES, LoadedLog, read_table, validate_trades
 
 # Our field <- freqtrade's field, first name found wins (older freqtrade versions say sell/buy).
 _DATABASE_FIELDS = {
@@ -90,7 +88,7 @@ def import_freqtrade(path: Path, settings: FreqtradeImportSettings, *, strategy:
     """
     source = str(path)
     name = path.name.lower()
-    if name.endswith(_DATABASE_SUFFIXES):
+    if name.endswith(SQLITE_SUFFIXES):
         trades = _from_database(read_table(path, table="trades"), source)
     elif name.endswith(".json"):
         if not path.is_file():

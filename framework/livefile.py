@@ -1,8 +1,9 @@
 """Replacing a file another process reads, so that it never sees a half-written file.
 
-:func:`write_atomically` writes the new text to ``<name>.tmp-<pid>`` beside the target, fsyncs it,
-renames it over the target with ``os.replace`` and fsyncs the directory: a reader sees the old text
-or the new one, and after a crash the file holds one of them. A writer killed before the rename
+Every file the framework writes whole goes through :func:`replace_atomically` (or its text form
+:func:`write_atomically`): the new content is written to ``<name>.tmp-<pid>`` beside the target,
+fsynced, renamed over the target with ``os.replace``, and the directory is fsynced: a reader sees the
+old content or the new one, and after a crash the file holds one of them. A writer killed before the rename
 leaves its temporary file behind; :func:`remove_stray_temporaries` clears those once their process
 is gone (:func:`process_alive`). Deciding whether a rename happened is the caller's job.
 """
@@ -11,15 +12,23 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_atomically(target: Path, text: str) -> None:
-    """Replace ``target`` with ``text`` (UTF-8) through a fsynced temporary file beside it.
+    """Replace ``target`` with ``text`` (UTF-8); see :func:`replace_atomically`."""
+    replace_atomically(target, lambda handle: handle.write(text.encode("utf-8")))
 
-    The file keeps ``target``'s permission bits. On a failure before the rename the temporary file
-    is removed and ``target`` is unchanged; a failure of the final directory fsync is raised after
-    ``target`` already holds ``text``.
+
+def replace_atomically(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Replace ``target`` with what ``write`` writes to the binary handle it is given, through a
+    fsynced temporary file beside ``target``.
+
+    The file keeps ``target``'s permission bits. On a failure before the rename (``write`` raising
+    included) the temporary file is removed and ``target`` is unchanged; a failure of the final
+    directory fsync is raised after ``target`` already holds the new content.
     """
     temporary = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     try:
@@ -28,7 +37,7 @@ def write_atomically(target: Path, text: str) -> None:
         mode = None
     try:
         with open(temporary, "wb") as handle:
-            handle.write(text.encode("utf-8"))
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         if mode is not None:
@@ -41,7 +50,7 @@ def write_atomically(target: Path, text: str) -> None:
 
 
 def remove_stray_temporaries(target: Path, writer_pid: int | None) -> None:
-    """Delete the temporary files :func:`write_atomically` left beside ``target``: the one of
+    """Delete the temporary files :func:`replace_atomically` left beside ``target``: the one of
     ``writer_pid`` and those of any other process that is gone, never this process's own."""
     for temporary in target.parent.glob(f"{target.name}.tmp-*"):
         suffix = temporary.name.rsplit("-", 1)[-1]

@@ -12,10 +12,8 @@ each with a JSON sidecar naming the library versions it was fitted with.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -33,7 +31,7 @@ from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.pipeline import Pipeline
 
 from framework.errors import PlaybookTunerError, StoreError
-from framework.livefile import write_atomically
+from framework.livefile import replace_atomically, write_atomically
 
 REGRESSOR_KINDS: tuple[str, ...] = ("gradient_boosting",)
 SIDECAR_SCHEMA = 1
@@ -299,7 +297,7 @@ class ModelStore:
                 libraries=_library_versions(),
                 created_at=datetime.now(UTC).replace(microsecond=0),
             )
-            _dump_atomically(model, path)
+            replace_atomically(path, lambda handle: joblib.dump(model, handle))
             sidecar = {
                 "schema": SIDECAR_SCHEMA,
                 "name": name,
@@ -387,19 +385,6 @@ def _check_name(name: str) -> None:
 
 def _sidecar_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
-
-
-def _dump_atomically(model: Any, path: Path) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            joblib.dump(model, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _library_versions() -> dict[str, str]:

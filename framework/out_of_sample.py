@@ -21,6 +21,7 @@ from framework.playbook import DEFAULT_REGIME, SPECS, STRATEGY_WEIGHTS, Paramete
 from framework.regimes import REGIMES
 from framework.replay import prepare, replay_tables, tables_for_changes
 from framework.replay.engine import DEFAULT_INITIAL_EQUITY
+from framework.replay.kernels import DAYS_PER_YEAR
 from framework.safety import reached_trades
 from framework.tuning import with_untaken_signals
 
@@ -284,7 +285,7 @@ def _outcome(daily: np.ndarray, counts: np.ndarray) -> dict[str, float]:
     return {
         "total_return": float(growth[-1] - 1.0),
         "log_growth": float(np.log(growth[-1])) if growth[-1] > 0 else -math.inf,
-        "sharpe": float(daily.mean() / spread * math.sqrt(365.0)) if spread > 0 else math.nan,
+        "sharpe": float(daily.mean() / spread * math.sqrt(DAYS_PER_YEAR)) if spread > 0 else math.nan,
         "max_drawdown": drawdown,
         "trades_taken": float(counts[0]),
         "liquidations": float(counts[1]),

@@ -20,6 +20,7 @@ from framework.cli.common import (
     store_path,
     write_json,
 )
+from framework.formatting import utc_text
 from framework.store import Store
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def status_command(store: StoreOption = None, json_out: JsonOption = None) -> No
             quality = row["data_quality"]
             table.add_row(
                 session.id,
-                f"{session.created_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+                utc_text(session.created_at, zone=False),
                 str(row["validated_changes"]),
                 str(row["pending_changes"]),
                 session.status,
@@ -96,7 +97,7 @@ def history_command(store: StoreOption = None, json_out: JsonOption = None) -> N
     for column in ("version", "time (UTC)", "author", "reason"):
         table.add_column(column)
     for version in versions:
-        table.add_row(str(version.version), f"{version.created_at:%Y-%m-%d %H:%M}", version.author, version.reason)
+        table.add_row(str(version.version), utc_text(version.created_at, zone=False), version.author, version.reason)
     console.print(table)
     if json_out:
         document = [
@@ -128,7 +129,7 @@ def show_command(session: str, store: StoreOption = None, json_out: JsonOption =
         except StoreError as exc:
             raise typer.BadParameter(str(exc)) from None
         statuses = {r.id: r.status for r in opened.recommendations(session)}
-    say(f"session {record.id}: {record.status}, expires {record.expires_at:%Y-%m-%d %H:%M} UTC")
+    say(f"session {record.id}: {record.status}, expires {utc_text(record.expires_at)}")
     print_session(record.payload, statuses)
     if json_out:
         document: dict[str, Any] = {**record.payload, "status": record.status, "statuses": statuses}

@@ -12,7 +12,6 @@ optional ``bounds`` that limit what a value (and so a tuner) may be. Fractions, 
 - :mod:`~framework.playbook.yaml_text`: the comment-keeping round trip of the text.
 """
 
-from framework.playbook.checks import SECTIONS
 from framework.playbook.model import (
     DEFAULT_REGIME,
     STRATEGY_WEIGHTS,
@@ -36,6 +35,7 @@ from framework.playbook.schema import (
     kernel_record,
     parse_duration,
 )
+from framework.playbook.yaml_text import SECTIONS
 
 __all__ = [
     "DEFAULT_BOUNDS",

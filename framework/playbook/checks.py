@@ -27,10 +27,9 @@ from framework.playbook.schema import (
     kind_of,
     suggestion,
 )
-from framework.playbook.yaml_text import round_trip_yaml
+from framework.playbook.yaml_text import SECTIONS, round_trip_yaml
 from framework.regimes import REGIMES
 
-SECTIONS = ("default", "regimes", "strategy_weights", "bounds")
 _MUST_GIVE = f"{', '.join(REQUIRED_PARAMETERS)} (the others may be omitted)"
 
 

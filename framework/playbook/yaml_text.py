@@ -19,7 +19,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-_SECTION_ORDER = ("default", "regimes", "strategy_weights", "bounds")
+SECTIONS = ("default", "regimes", "strategy_weights", "bounds")
+"""A playbook's top-level sections, in the order they are written."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,8 @@ def _apply_edit(data: CommentedMap, edit: ScalarEdit, read_scalar: Callable[[str
 
 def _anchor(mapping: CommentedMap, name: str, *, top_level: bool) -> Any:
     """The key a new ``name`` goes after: the nearest earlier playbook section, else the last key."""
-    if top_level and name in _SECTION_ORDER:
-        earlier = [s for s in _SECTION_ORDER[: _SECTION_ORDER.index(name)] if s in mapping]
+    if top_level and name in SECTIONS:
+        earlier = [s for s in SECTIONS[: SECTIONS.index(name)] if s in mapping]
         if earlier:
             return earlier[-1]
     return _last_key(mapping)

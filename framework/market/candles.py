@@ -1,20 +1,9 @@
-"""OHLCV candles as freqtrade stores them: file names, loading, validation, gaps, writing.
-
-freqtrade keeps candles in ``user_data/data/<exchange>/`` as ``<BASE>_<QUOTE>-<tf>.<ext>`` (spot) and,
-in the ``futures/`` subfolder, ``<BASE>_<QUOTE>_<SETTLE>-<tf>-<candle_type>.<ext>``. Symbols are written
-the ccxt way: ``ETH/BTC`` (spot), ``XRP/USDT:USDT`` (futures).
-
-A loaded frame is indexed by the bar's OPEN time (``date``, UTC, ns) and holds float64
-``open high low close volume``. Funding-rate files keep the rate (a fraction per funding interval,
-0.0001 = 0.01 %) in ``open``. Every problem in a file is an :class:`InputError` naming the file, the
-1-based data row and the field; the row problems of one file come together in one error.
-"""
+"""One candle file: read (feather, parquet, csv, json), validated row by row, its timeframe checked
+or inferred, its gaps reported; and candles written as freqtrade writes them."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,65 +12,20 @@ import numpy as np
 import pandas as pd
 
 from framework.errors import InputError, Problem
-
-TIMEFRAMES: dict[str, pd.Timedelta] = {
-    "1s": pd.Timedelta(seconds=1),
-    "1m": pd.Timedelta(minutes=1),
-    "3m": pd.Timedelta(minutes=3),
-    "5m": pd.Timedelta(minutes=5),
-    "15m": pd.Timedelta(minutes=15),
-    "30m": pd.Timedelta(minutes=30),
-    "1h": pd.Timedelta(hours=1),
-    "2h": pd.Timedelta(hours=2),
-    "4h": pd.Timedelta(hours=4),
-    "6h": pd.Timedelta(hours=6),
-    "8h": pd.Timedelta(hours=8),
-    "12h": pd.Timedelta(hours=12),
-    "1d": pd.Timedelta(days=1),
-    "3d": pd.Timedelta(days=3),
-    "1w": pd.Timedelta(weeks=1),
-    # A calendar month, counted as 30 days the way ccxt and freqtrade count it.
-    "1M": pd.Timedelta(days=30),
-}
-"""freqtrade's timeframe strings and their bar length."""
-
-TRADABLE_TYPES: tuple[str, ...] = ("spot", "futures")
-FUTURES_TYPES: tuple[str, ...] = ("futures", "mark", "index", "premiumIndex", "funding_rate")
-CANDLE_TYPES: tuple[str, ...] = ("spot", *FUTURES_TYPES)
-EXTENSIONS: tuple[str, ...] = ("feather", "parquet", "csv", "json")
-COLUMNS: tuple[str, ...] = ("date", "open", "high", "low", "close", "volume")
-PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+from framework.market.names import (
+    COLUMNS,
+    EXTENSIONS,
+    PRICE_COLUMNS,
+    TIMEFRAMES,
+    candle_file_name,
+    check_timeframe_argument,
+    parse_candle_file_name,
+)
+from framework.times import parse_times
 
 # Bar spacings within this relative distance of a timeframe count as that timeframe: covers the
 # few-ms jitter of funding timestamps and 28-31 day months, and no two timeframes are this close.
 _SPACING_TOLERANCE = 0.1
-# Epoch milliseconds below this are before 1973: the column almost surely holds seconds.
-_MIN_EPOCH_MS = 100_000_000_000
-
-_FILE_NAME = re.compile(
-    r"^(?P<pair>.+)-(?P<tf>\d+[smhdwM])(?:-(?P<ctype>" + "|".join(FUTURES_TYPES) + r"))?"
-    r"\.(?P<ext>" + "|".join(EXTENSIONS) + r")$"
-)
-
-
-def timeframe_to_timedelta(tf: str) -> pd.Timedelta:
-    """Bar length of a freqtrade timeframe string ("5m" -> 5 minutes; "1M" -> 30 days).
-
-    Raises ``ValueError`` (not ``InputError``: there is no file to name) listing the valid strings;
-    the loaders turn a bad ``timeframe`` argument into an ``InputError`` naming the path.
-    """
-    try:
-        return TIMEFRAMES[tf]
-    except KeyError:
-        raise ValueError(f"unknown timeframe {tf!r}; use one of {', '.join(TIMEFRAMES)}") from None
-
-
-def timedelta_to_timeframe(td: pd.Timedelta) -> str | None:
-    """The freqtrade timeframe whose bar length is exactly ``td``, or None."""
-    for name, length in TIMEFRAMES.items():
-        if length == td:
-            return name
-    return None
 
 
 @dataclass(frozen=True)
@@ -109,75 +53,6 @@ class Candles:
     gaps: GapReport
 
 
-@dataclass(frozen=True, eq=False)
-class Market:
-    """Candles of several symbols, as :func:`load_market` found them in a folder."""
-
-    candles: dict[str, Candles]
-    """Tradable candles (spot or futures) by symbol, one timeframe per symbol."""
-    funding: dict[str, Candles]
-    """Funding-rate series by symbol; the rate per interval (fraction) is in column ``open``."""
-    source: Path
-    skipped: tuple[Path, ...] = ()
-    """Files in the folder whose names are not freqtrade candle names; they were not read."""
-
-    def symbols(self) -> list[str]:
-        """Symbols with tradable candles, sorted."""
-        return sorted(self.candles)
-
-    def for_symbol(self, symbol: str) -> Candles:
-        """Tradable candles of ``symbol``; ``InputError`` naming the symbol, the source and what exists."""
-        try:
-            return self.candles[symbol]
-        except KeyError:
-            known = ", ".join(self.symbols()) or "none"
-            raise InputError.single(
-                str(self.source),
-                f"no candles for symbol {symbol!r}; candles exist for: {known}",
-                field="symbol",
-            ) from None
-
-
-def parse_candle_file_name(name: str) -> tuple[str, str, str] | None:
-    """(symbol, timeframe, candle_type) from a freqtrade candle file name, or None if it is not one.
-
-    ``ETH_BTC-5m.feather`` -> ("ETH/BTC", "5m", "spot");
-    ``XRP_USDT_USDT-8h-funding_rate.feather`` -> ("XRP/USDT:USDT", "8h", "funding_rate").
-    Spot names need exactly BASE_QUOTE, futures-type names BASE_QUOTE_SETTLE.
-    """
-    match = _FILE_NAME.match(name)
-    if match is None or match["tf"] not in TIMEFRAMES:
-        return None
-    parts = match["pair"].split("_")
-    candle_type = match["ctype"] or "spot"
-    if any(not part for part in parts):
-        return None
-    if candle_type == "spot" and len(parts) == 2:
-        symbol = f"{parts[0]}/{parts[1]}"
-    elif candle_type != "spot" and len(parts) == 3:
-        symbol = f"{parts[0]}/{parts[1]}:{parts[2]}"
-    else:
-        return None
-    return symbol, match["tf"], candle_type
-
-
-def candle_file_name(symbol: str, timeframe: str, candle_type: str = "spot", ext: str = "feather") -> str:
-    """freqtrade's file name for these candles (``XRP/USDT:USDT``, 5m, futures ->
-    ``XRP_USDT_USDT-5m-futures.feather``). ``ValueError`` on a symbol that does not fit the type."""
-    timeframe_to_timedelta(timeframe)
-    if candle_type not in CANDLE_TYPES:
-        raise ValueError(f"unknown candle type {candle_type!r}; use one of {', '.join(CANDLE_TYPES)}")
-    if ext not in EXTENSIONS:
-        raise ValueError(f"unknown extension {ext!r}; use one of {', '.join(EXTENSIONS)}")
-    pattern = r"[^/:_]+/[^/:_]+" if candle_type == "spot" else r"[^/:_]+/[^/:_]+:[^/:_]+"
-    if not re.fullmatch(pattern, symbol):
-        shape = "BASE/QUOTE" if candle_type == "spot" else "BASE/QUOTE:SETTLE"
-        raise ValueError(f"symbol {symbol!r} does not look like {shape} (needed for {candle_type} candles)")
-    pair = symbol.replace("/", "_").replace(":", "_")
-    suffix = "" if candle_type == "spot" else f"-{candle_type}"
-    return f"{pair}-{timeframe}{suffix}.{ext}"
-
-
 def load_candles(path: Path, *, symbol: str | None = None, timeframe: str | None = None) -> Candles:
     """Load and validate one candle file (feather, parquet, csv or json).
 
@@ -188,17 +63,15 @@ def load_candles(path: Path, *, symbol: str | None = None, timeframe: str | None
     10 %). Arguments that contradict the file name, and a file name whose timeframe the bar spacing
     contradicts, are an ``InputError``.
 
-    Dates may be datetimes (naive ones are taken as UTC), ISO-8601 strings or epoch milliseconds.
+    Dates may be datetimes (naive ones are taken as UTC), ISO-8601 strings or epoch milliseconds, in
+    1990-2199 (:mod:`framework.times`).
     Columns other than date/open/high/low/close/volume are dropped. Rows are never sorted or dropped:
     timestamps must be strictly increasing.
     """
     path = Path(path)
     name = str(path)
     parsed = parse_candle_file_name(path.name)
-    if timeframe is not None and timeframe not in TIMEFRAMES:
-        raise InputError.single(
-            name, f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}", field="timeframe"
-        )
+    check_timeframe_argument(timeframe, name)
     if parsed is not None:
         named_symbol, named_tf, candle_type = parsed
         for arg, value, named in (("symbol", symbol, named_symbol), ("timeframe", timeframe, named_tf)):
@@ -275,89 +148,6 @@ def write_candles(
         rows = table.astype(object).where(table.notna(), None).to_numpy().tolist()
         path.write_text(json.dumps(rows), encoding="utf-8")
     return path
-
-
-def load_market(path: Path, *, timeframe: str | None = None) -> Market:
-    """Load the candles of a freqtrade data folder (``user_data/data/<exchange>``) or of one spot or
-    futures candle file.
-
-    A folder is read with its ``futures/`` subfolder, neither recursively. Spot and futures candles
-    are tradable and go to ``candles``; ``funding_rate`` files go to ``funding``; mark, index and
-    premiumIndex candles are not loaded (replay trades the traded price). When a symbol has several
-    timeframes, the one asked for is taken, or without ``timeframe`` the finest (replay needs the
-    finest price path). Funding always takes the finest funding file. Files whose names are not
-    freqtrade candle names are not read and are listed in ``Market.skipped``. A folder without
-    tradable candles, or two files holding the same symbol, type and timeframe, is an ``InputError``.
-    """
-    path = Path(path)
-    if timeframe is not None and timeframe not in TIMEFRAMES:
-        raise InputError.single(
-            str(path),
-            f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}",
-            field="timeframe",
-        )
-    if path.is_file():
-        return _market_from_file(path, timeframe)
-    if not path.is_dir():
-        raise InputError.single(str(path), "no such file or folder")
-
-    files = sorted(p for folder in (path, path / "futures") if folder.is_dir() for p in folder.iterdir())
-    named: dict[tuple[str, str, str], Path] = {}
-    skipped: list[Path] = []
-    for file in files:
-        if not file.is_file():
-            continue
-        parsed = parse_candle_file_name(file.name)
-        if parsed is None:
-            skipped.append(file)
-            continue
-        if parsed in named:
-            raise InputError.single(
-                str(file),
-                f"holds the same candles as {named[parsed]} ({parsed[0]} {parsed[1]} {parsed[2]}); keep one of the two",
-            )
-        named[parsed] = file
-
-    tradable = _pick_finest(
-        (key, file)
-        for key, file in named.items()
-        if key[2] in TRADABLE_TYPES and (timeframe is None or key[1] == timeframe)
-    )
-    funding = _pick_finest((key, file) for key, file in named.items() if key[2] == "funding_rate")
-    if not tradable:
-        found = ", ".join(sorted(f"{s} {tf} {ct}" for s, tf, ct in named)) or "no candle files"
-        wanted = f" at timeframe {timeframe}" if timeframe else ""
-        raise InputError.single(
-            str(path),
-            f"no spot or futures candles{wanted} in this folder or its futures/ subfolder (found: {found})",
-        )
-    return Market(
-        candles={symbol: load_candles(file) for symbol, file in tradable.items()},
-        funding={symbol: load_candles(file) for symbol, file in funding.items()},
-        source=path,
-        skipped=tuple(skipped),
-    )
-
-
-def _market_from_file(path: Path, timeframe: str | None) -> Market:
-    candles = load_candles(path, timeframe=timeframe)
-    if candles.candle_type not in TRADABLE_TYPES:
-        raise InputError.single(
-            str(path),
-            f"{candles.candle_type} candles are not tradable; give spot or futures candles "
-            "(or the folder that holds them with their funding rates)",
-        )
-    return Market(candles={candles.symbol: candles}, funding={}, source=path)
-
-
-def _pick_finest(entries: Iterable[tuple[tuple[str, str, str], Path]]) -> dict[str, Path]:
-    """Per symbol, the file with the shortest timeframe."""
-    best: dict[str, tuple[pd.Timedelta, Path]] = {}
-    for (symbol, tf, _), file in entries:
-        length = TIMEFRAMES[tf]
-        if symbol not in best or length < best[symbol][0]:
-            best[symbol] = (length, file)
-    return {symbol: file for symbol, (_, file) in sorted(best.items())}
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -473,25 +263,21 @@ def _parse_numbers(column: pd.Series, name: str, problems: list[Problem]) -> tup
 
 
 def _parse_dates(column: pd.Series, name: str, problems: list[Problem]) -> pd.DatetimeIndex:
-    """UTC ns DatetimeIndex from datetimes, epoch milliseconds or ISO-8601 text; bad rows are reported."""
-    missing = column.isna().to_numpy()
-    seconds_like = np.zeros(len(column), dtype=bool)
-    if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column):
-        parsed = pd.to_datetime(column, utc=True)
-    else:
-        numbers = pd.to_numeric(column, errors="coerce")
-        if numbers.notna().to_numpy().sum() == (~missing).sum():
-            millis = numbers.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-            seconds_like = np.isfinite(millis) & (np.abs(millis) < _MIN_EPOCH_MS)
-            millis[seconds_like | ~np.isfinite(millis)] = np.nan
-            parsed = pd.to_datetime(pd.Series(np.rint(millis)), unit="ms", utc=True)
-        else:
-            parsed = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601")
-    unparsed = parsed.isna().to_numpy() & ~missing
-    _add_rows(problems, name, "date", missing, "missing date")
-    _add_rows(problems, name, "date", seconds_like, "epoch seconds? dates must be epoch milliseconds or ISO-8601")
-    _add_rows(problems, name, "date", unparsed & ~seconds_like, "not a date (expected ISO-8601 or epoch ms)")
-    return pd.DatetimeIndex(parsed).as_unit("ns")
+    """UTC ns DatetimeIndex by :func:`framework.times.parse_times`' rule; bad rows are reported."""
+    parsed = parse_times(column)
+    bad = parsed.unparsable | parsed.outside | parsed.epoch_outside
+    _add_rows(problems, name, "date", (parsed.times.isna() & ~bad).to_numpy(), "missing date")
+    _add_rows(
+        problems,
+        name,
+        "date",
+        parsed.epoch_outside.to_numpy(),
+        "epoch seconds? read as epoch milliseconds this date is outside 1990-2199; "
+        "dates must be epoch milliseconds or ISO-8601",
+    )
+    _add_rows(problems, name, "date", parsed.unparsable.to_numpy(), "not a date (expected ISO-8601 or epoch ms)")
+    _add_rows(problems, name, "date", parsed.outside.to_numpy(), "the date is outside 1990-2199")
+    return pd.DatetimeIndex(parsed.times)
 
 
 def _check_timeframe(index: pd.DatetimeIndex, name: str, timeframe: str | None, *, named: bool) -> str:

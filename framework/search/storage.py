@@ -1,0 +1,158 @@
+"""Where a search lives: Optuna storages by URL, and the study with the records that let every process
+check it replays what the study was created for (the spec, the replay settings, fingerprints)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import optuna
+import sqlalchemy.exc
+from optuna.storages import JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+from framework.config import ReplaySettings
+from framework.errors import InputError, Problem
+from framework.playbook import Playbook
+from framework.replay import ReplayInputs
+from framework.search.spec import SearchSpec
+
+RDB_SCHEMES = ("sqlite", "postgresql", "mysql")
+JOURNAL_PREFIX = "journal://"
+JOURNAL_SUFFIXES = (".log", ".jsonl")
+STORAGE_FORMS = (
+    "sqlite:///path/to/file.db, postgresql://user:password@host/database, mysql://..., "
+    "journal:///path/to/file.log, or a file path ending in .log or .jsonl (journal file)"
+)
+_FINGERPRINTED_ARRAYS = (
+    "entry_ns", "entry_price", "direction", "confidence", "group", "strategy", "logged_exit_ns",
+    "times", "opens", "closes", "low_tree", "high_tree", "funding_cumulative",
+)  # fmt: skip
+
+# Study user attributes that let every process check it replays what the study was created for.
+_ATTR_SPEC = "spec"
+_ATTR_SETTINGS = "replay_settings"
+_ATTR_PLAYBOOK = "playbook_sha256"
+_ATTR_DATA = "data_fingerprint"
+_ATTR_TRADES = "trades"
+
+
+def storage_from_url(url: str | None) -> optuna.storages.BaseStorage | None:
+    """An Optuna storage for ``url``: ``None`` for in-memory (one process only); ``sqlite:///path.db``,
+    ``postgresql://...`` or ``mysql://...`` for an RDB storage; ``journal:///abs/path.log``,
+    ``journal://relative/path.log`` or a plain path ending in ``.log``/``.jsonl`` for a journal file
+    (safe on NFS). Anything else, or a storage that cannot be opened, is an ``InputError``.
+    """
+    if url is None:
+        return None
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+    if scheme in RDB_SCHEMES:
+        try:
+            return RDBStorage(url)
+        except ImportError:
+            raise InputError.single(
+                url, f"no database driver for {scheme} is installed; install one or use another storage"
+            ) from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            reason = str(exc.orig) if isinstance(exc, sqlalchemy.exc.DBAPIError) else str(exc)
+            raise InputError.single(url, f"cannot open this storage: {reason}") from None
+    if url.startswith(JOURNAL_PREFIX):
+        path = url.removeprefix(JOURNAL_PREFIX)
+    elif not scheme and url.lower().endswith(JOURNAL_SUFFIXES):
+        path = url
+    else:
+        raise InputError.single(url or "<empty storage url>", f"not a storage URL; accepted: {STORAGE_FORMS}")
+    if not path:
+        raise InputError.single(url, f"the journal URL names no file; accepted: {STORAGE_FORMS}")
+    try:
+        return JournalStorage(JournalFileBackend(path))
+    except OSError as exc:
+        raise InputError.single(url, f"cannot open the journal file: {exc.strerror}") from None
+
+
+def open_study(
+    spec: SearchSpec,
+    storage: str | None,
+    inputs: ReplayInputs,
+    base: Playbook,
+    settings: ReplaySettings,
+) -> optuna.Study:
+    """Create the study ``spec.study_name`` in ``storage`` (a URL, see :func:`storage_from_url`), or
+    load it when it exists, with a TPE sampler seeded with ``spec.seed``.
+
+    A new study records the spec, the replay settings and fingerprints of the playbook and the
+    prepared trades, so workers can join it. An existing study must have been created for the same
+    spec and the same data; otherwise ``InputError`` says what differs.
+    """
+    study = optuna.create_study(
+        study_name=spec.study_name,
+        storage=storage_from_url(storage),
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=spec.seed),
+        load_if_exists=True,
+    )
+    if _ATTR_SPEC not in study.user_attrs:
+        study.set_user_attr(_ATTR_SPEC, spec.to_json())
+        study.set_user_attr(_ATTR_SETTINGS, settings.model_dump())
+        study.set_user_attr(_ATTR_PLAYBOOK, base.sha256())
+        study.set_user_attr(_ATTR_DATA, _fingerprint(inputs))
+        study.set_user_attr(_ATTR_TRADES, len(inputs.trade_id))
+    elif stored_spec(study, storage) != spec:
+        raise InputError.single(
+            study_label(spec.study_name, storage),
+            "this study already exists with a different search spec; choose another study name",
+            field="study_name",
+        )
+    check_same_replay(study, storage, inputs, base, settings)
+    return study
+
+
+def stored_spec(study: optuna.Study, storage: str | None) -> SearchSpec:
+    text = study.user_attrs.get(_ATTR_SPEC)
+    if not isinstance(text, str):
+        raise InputError.single(
+            study_label(study.study_name, storage),
+            "this study has no search spec; it was not created by framework.search.open_study",
+        )
+    return SearchSpec.from_json(text)
+
+
+def check_same_replay(
+    study: optuna.Study, storage: str | None, inputs: ReplayInputs, base: Playbook, settings: ReplaySettings
+) -> None:
+    attrs = study.user_attrs
+    label = study_label(study.study_name, storage)
+    problems: list[Problem] = []
+    if attrs.get(_ATTR_SETTINGS) != settings.model_dump():
+        problems.append(
+            Problem(
+                label,
+                f"replay settings differ: study {attrs.get(_ATTR_SETTINGS)}, here {settings.model_dump()}",
+            )
+        )
+    if attrs.get(_ATTR_PLAYBOOK) != base.sha256():
+        problems.append(Problem(label, f"the base playbook {base.source} differs from the study's (SHA-256)"))
+    if attrs.get(_ATTR_DATA) != _fingerprint(inputs):
+        problems.append(
+            Problem(
+                label,
+                f"the trades or candles differ from the study's ({len(inputs.trade_id)} trades here, "
+                f"{attrs.get(_ATTR_TRADES)} in the study)",
+            )
+        )
+    if problems:
+        raise InputError(problems)
+
+
+def _fingerprint(inputs: ReplayInputs) -> str:
+    """SHA-256 over what the replay reads of the trades and candles."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, inputs.trade_id)).encode("utf-8"))
+    digest.update("\x1f".join(inputs.strategies).encode("utf-8"))
+    for name in _FINGERPRINTED_ARRAYS:
+        digest.update(np.ascontiguousarray(inputs.arrays[name]).tobytes())
+    return digest.hexdigest()
+
+
+def study_label(study_name: str, storage: str | None) -> str:
+    return f"study '{study_name}' in {storage or 'memory'}"
