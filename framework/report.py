@@ -17,9 +17,9 @@ import io
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,11 +29,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from framework.approval import SAFE_RISK
 from framework.errors import PlaybookTunerError
 from framework.formatting import (
+    MISSING,
     RISK_ICONS,
     change_text,
     evidence_lines,
@@ -44,8 +44,8 @@ from framework.formatting import (
     value_text,
 )
 from framework.livefile import write_atomically
-from framework.pipeline import TuneOutcome
 from framework.regimes import REGIMES
+from framework.session import DataQuality, OwnTrades, Recommendation, Rejection, Session, SessionCharts, Validation
 
 REGIME_COLOURS: dict[str, str] = {
     "trending_up": "#2ca02c4d",
@@ -60,53 +60,6 @@ BASELINE_COLOUR = "#444444"
 CANDIDATE_COLOUR = "#1f5fbf"
 DPI = 100
 MIN_CHART_PX = 200
-
-
-@dataclass(frozen=True, eq=False)
-class EquityComparison:
-    """One change's equity before and after, for a chart.
-
-    ``baseline`` and ``candidate`` are equity in quote currency at UTC day ends on the same
-    DatetimeIndex (naive times are taken as UTC), as the columns of
-    ``replay_candidates(..., equity=True).equity``. ``regimes`` is an optional regime label (a name
-    of :data:`framework.regimes.REGIMES`, or NA) per timestamp of any frequency, for shading; each
-    label holds until the next timestamp; ``regimes_label`` says what they are, in the legend.
-    ``ValueError`` on mismatched or non-finite input.
-    """
-
-    title: str
-    baseline: pd.Series
-    candidate: pd.Series
-    regimes: pd.Series | None = None
-    regimes_label: str = "regime"
-
-    def __post_init__(self) -> None:
-        for name in ("baseline", "candidate"):
-            series = getattr(self, name)
-            if not isinstance(series.index, pd.DatetimeIndex):
-                raise ValueError(f"EquityComparison.{name} must be indexed by time (a DatetimeIndex)")
-            if len(series) == 0:
-                raise ValueError(f"EquityComparison.{name} is empty")
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            if not np.isfinite(values).all() or (values < 0).any() or values[0] <= 0:
-                raise ValueError(f"EquityComparison.{name} must be finite, >= 0 and start above 0")
-        if not self.baseline.index.equals(self.candidate.index):
-            raise ValueError("EquityComparison.baseline and .candidate must share one index")
-        if not self.baseline.index.is_monotonic_increasing:
-            raise ValueError("EquityComparison equity must be in time order")
-        if self.regimes is not None:
-            if not isinstance(self.regimes.index, pd.DatetimeIndex):
-                raise ValueError("EquityComparison.regimes must be indexed by time (a DatetimeIndex)")
-            labels = self.regimes.dropna().astype(str)
-            unknown = sorted(set(labels) - set(REGIME_COLOURS))
-            if unknown:
-                raise ValueError(f"EquityComparison.regimes has labels outside {list(REGIMES)}: {unknown}")
-
-
-def drawdown(equity: pd.Series) -> pd.Series:
-    """Drawdown of ``equity`` from its running peak: a fraction, 0 at a peak and negative below it."""
-    values = equity.to_numpy(dtype=np.float64)
-    return pd.Series(values / np.maximum.accumulate(values) - 1.0, index=equity.index, name="drawdown")
 
 
 def equity_figure(comparison: EquityComparison, *, width_px: int = 1000, height_px: int = 600) -> Figure:
@@ -169,36 +122,6 @@ def equity_figure(comparison: EquityComparison, *, width_px: int = 1000, height_
     return figure
 
 
-def daily_regimes(regimes: pd.Series) -> pd.Series:
-    """The regime of each UTC day: the label most of that day's timestamps carry (ties in :data:`REGIMES` order).
-
-    ``regimes`` is a label (or NA) per timestamp, e.g. per trade entry of several symbols, where labels of
-    different symbols interleave and would shade the chart in stripes too thin to read. The result has
-    one label per UTC midnight starting a day with at least one label; it holds until the next one.
-    """
-    labels = regimes[regimes.notna() & ~regimes.index.isna()].astype(str)
-    if labels.empty:
-        return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=object, name="regime")
-    index = pd.DatetimeIndex(labels.index)
-    days = (index.tz_convert("UTC") if index.tz is not None else index.tz_localize("UTC")).floor("D")
-    counts = pd.crosstab(days, pd.Categorical(labels.to_numpy(), categories=list(REGIMES)), dropna=False)
-    counts = counts.reindex(columns=list(REGIMES), fill_value=0)
-    return pd.Series(counts.idxmax(axis=1).to_numpy(dtype=object), index=pd.DatetimeIndex(counts.index), name="regime")
-
-
-def session_charts(outcome: TuneOutcome) -> list[EquityComparison]:
-    """One out-of-sample before/after comparison per validated change of a tune, in its order, shaded by
-    the regime most trades entered in each day (:func:`daily_regimes`)."""
-    regimes = daily_regimes(outcome.regimes)
-    charts = []
-    for verdict in outcome.report.accepted:
-        baseline = verdict.baseline_equity[~verdict.baseline_equity.index.duplicated(keep="last")]
-        candidate = verdict.candidate_equity[~verdict.candidate_equity.index.duplicated(keep="last")]
-        title = f"{verdict.slot.describe()} {verdict.proposal.proposal.current:g} -> {verdict.value:g} (out of sample)"
-        charts.append(EquityComparison(title, baseline, candidate, regimes, "regime of most trades that day"))
-    return charts
-
-
 def equity_chart_png(comparison: EquityComparison, *, width_px: int = 1000, height_px: int = 600) -> bytes:
     """PNG bytes (``width_px`` x ``height_px``) of the equity and drawdown chart of ``comparison``."""
     buffer = io.BytesIO()
@@ -208,116 +131,138 @@ def equity_chart_png(comparison: EquityComparison, *, width_px: int = 1000, heig
     return buffer.getvalue()
 
 
-def render_html_report(session: dict[str, Any], charts: Sequence[EquityComparison], path: Path) -> None:
+def _utc_naive(index: pd.DatetimeIndex) -> np.ndarray:
+    """datetime64[ns] values of ``index`` in UTC without a zone (naive input is taken as UTC)."""
+    utc = index.tz_convert("UTC") if index.tz is not None else index
+    return utc.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+
+def _shade_regimes(axes: Any, regimes: pd.Series, x_range: tuple[float, float]) -> list[str]:
+    """Shade each run of equal consecutive labels from its first timestamp to the next run's.
+
+    The last run lasts one typical step (the median gap between labels). Runs are clipped to
+    ``x_range`` (matplotlib date numbers); returns the regimes drawn, in :data:`REGIMES` order.
+    """
+    labels = regimes[~regimes.index.isna()].sort_index()
+    if labels.empty:
+        return []
+    times = mdates.date2num(_utc_naive(pd.DatetimeIndex(labels.index)))
+    codes = pd.Categorical(labels.astype(object), categories=list(REGIMES)).codes
+    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    ends = np.append(times[starts[1:]], times[-1] + step)
+    drawn = []
+    for code, regime in enumerate(REGIMES):
+        run_starts = times[starts][codes[starts] == code]
+        run_ends = ends[codes[starts] == code]
+        left = np.maximum(run_starts, x_range[0])
+        right = np.minimum(run_ends, x_range[1])
+        keep = right > left
+        if not keep.any():
+            continue
+        spans = list(zip(left[keep], (right - left)[keep], strict=True))
+        axes.broken_barh(
+            spans, (0, 1), transform=axes.get_xaxis_transform(), facecolors=REGIME_COLOURS[regime],
+            edgecolors="none", zorder=0, label=regime,
+        )  # fmt: skip
+        drawn.append(regime)
+    return drawn
+
+
+@dataclass(frozen=True, eq=False)
+class EquityComparison:
+    """One change's equity before and after, for a chart.
+
+    ``baseline`` and ``candidate`` are equity in quote currency at UTC day ends on the same
+    DatetimeIndex (naive times are taken as UTC), as the columns of
+    ``replay_candidates(..., equity=True).equity``. ``regimes`` is an optional regime label (a name
+    of :data:`framework.regimes.REGIMES`, or NA) per timestamp of any frequency, for shading; each
+    label holds until the next timestamp; ``regimes_label`` says what they are, in the legend.
+    ``ValueError`` on mismatched or non-finite input.
+    """
+
+    title: str
+    baseline: pd.Series
+    candidate: pd.Series
+    regimes: pd.Series | None = None
+    regimes_label: str = "regime"
+
+    def __post_init__(self) -> None:
+        for name in ("baseline", "candidate"):
+            series = getattr(self, name)
+            if not isinstance(series.index, pd.DatetimeIndex):
+                raise ValueError(f"EquityComparison.{name} must be indexed by time (a DatetimeIndex)")
+            if len(series) == 0:
+                raise ValueError(f"EquityComparison.{name} is empty")
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            if not np.isfinite(values).all() or (values < 0).any() or values[0] <= 0:
+                raise ValueError(f"EquityComparison.{name} must be finite, >= 0 and start above 0")
+        if not self.baseline.index.equals(self.candidate.index):
+            raise ValueError("EquityComparison.baseline and .candidate must share one index")
+        if not self.baseline.index.is_monotonic_increasing:
+            raise ValueError("EquityComparison equity must be in time order")
+        if self.regimes is not None:
+            if not isinstance(self.regimes.index, pd.DatetimeIndex):
+                raise ValueError("EquityComparison.regimes must be indexed by time (a DatetimeIndex)")
+            labels = self.regimes.dropna().astype(str)
+            unknown = sorted(set(labels) - set(REGIMES))
+            if unknown:
+                raise ValueError(f"EquityComparison.regimes has labels outside {list(REGIMES)}: {unknown}")
+
+
+def drawdown(equity: pd.Series) -> pd.Series:
+    """Drawdown of ``equity`` from its running peak: a fraction, 0 at a peak and negative below it."""
+    values = equity.to_numpy(dtype=np.float64)
+    return pd.Series(values / np.maximum.accumulate(values) - 1.0, index=equity.index, name="drawdown")
+
+
+def session_charts(session: Session) -> list[EquityComparison]:
+    """One out-of-sample before/after comparison per validated change of ``session``, in its order, shaded
+    by the regime most trades entered in each day (:func:`framework.pipeline.daily_regimes`).
+
+    ``PlaybookTunerError`` when the session was stored without its equity series (by a playbook-tuner
+    older than them): a new tune draws them.
+    """
+    charts = session.charts or SessionCharts()
+    missing = [rec.id for rec in session.recommendations if charts.equity_of(rec.id) is None]
+    if missing:
+        raise PlaybookTunerError(
+            f"session {session.session_id} was stored without the equity series of {', '.join(missing)} "
+            "(by an older playbook-tuner), so its charts cannot be drawn; run tune again for a session with them"
+        )
+    regimes = pd.Series(
+        list(charts.regimes), index=pd.to_datetime(list(charts.regime_days), utc=True), dtype=object, name="regime"
+    )
+    comparisons = []
+    for rec in session.recommendations:
+        series = charts.equity_of(rec.id)
+        assert series is not None
+        index = pd.to_datetime(list(series.days), utc=True)
+        title = f"{rec.regime}.{rec.parameter} {value_text(rec.current)} -> {value_text(rec.proposed)} (out of sample)"
+        baseline, candidate = (pd.Series(values, index=index) for values in (series.baseline, series.candidate))
+        comparisons.append(EquityComparison(title, baseline, candidate, regimes, "regime of most trades that day"))
+    return comparisons
+
+
+def render_html_report(session: Session, charts: Sequence[EquityComparison], path: Path) -> None:
     """Write the report of one tuning session to ``path`` as one self-contained HTML file.
 
-    ``session`` is the ``tune --json`` document: ``session_id``, ``created_at`` and ``expires_at``
-    (ISO times; naive ones are UTC), ``trades_analyzed``, ``data_quality`` (``score`` and ``parts``,
-    percent 0-100), ``recommendations`` (``id, regime, parameter, current, proposed, change_pct``
-    (percent), ``risk`` (low / medium / high), ``confidence`` (0-1), ``tuner``, optionally ``rationale``,
-    ``model`` {r2, mae} or null, ``validation`` {accepted, p_value, dsr, n_trials, baseline{metrics},
-    candidate{metrics}, optionally own_trades}) and ``rejected`` (``regime, parameter, tuner, reason``,
-    optionally ``current`` and ``proposed``). ``own_trades`` is the change's own out-of-sample trades:
-    {scope (text), trades (count in scope), baseline and candidate {taken (count), win_rate (fraction of
-    taken trades with return > 0), mean_return (fraction of margin per taken trade), pnl (quote currency)}};
-    older sessions have none. Other keys are ignored. ``charts[i]`` is the chart of ``recommendations[i]``.
-    Each change shows the ``playbook-tuner apply`` command that applies it alone.
+    ``charts[i]`` is the chart of ``session.recommendations[i]`` (:func:`framework.report.session_charts`).
+    Each change shows the ``playbook-tuner apply`` command that applies it alone; the parts an older
+    session lacks (rationale, own trades, evidence) are left out.
 
-    Every text is HTML-escaped; the file is replaced atomically. ``ValueError`` when the document
-    is malformed or the charts do not pair with the recommendations; ``PlaybookTunerError`` when the
-    folder of ``path`` does not exist.
+    Every text is HTML-escaped; the file is replaced atomically. ``ValueError`` when the charts do not
+    pair with the recommendations; ``PlaybookTunerError`` when the folder of ``path`` does not exist.
     """
-    try:
-        document = _Session.model_validate(session)
-    except ValidationError as exc:
-        raise ValueError(f"the session document is malformed: {exc}") from exc
-    if len(charts) != len(document.recommendations):
+    if len(charts) != len(session.recommendations):
         raise ValueError(
-            f"got {len(charts)} charts for {len(document.recommendations)} recommendations; "
+            f"got {len(charts)} charts for {len(session.recommendations)} recommendations; "
             "pass one chart per recommendation, in the same order"
         )
     if not path.parent.is_dir():
         raise PlaybookTunerError(f"cannot write the report to {path}: its folder does not exist")
-    write_atomically(path, _page(document, charts))
+    write_atomically(path, _page(session, charts))
 
-
-# --- the session document --------------------------------------------------------------------------
-
-
-class _Part(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _ModelQuality(_Part):
-    r2: float | None = None
-    mae: float | None = None
-
-
-class _OwnSide(_Part):
-    taken: int
-    win_rate: float | None
-    mean_return: float | None
-    pnl: float | None
-
-
-class _OwnTrades(_Part):
-    scope: str
-    trades: int
-    baseline: _OwnSide
-    candidate: _OwnSide
-
-
-class _Validation(_Part):
-    accepted: bool
-    p_value: float | None = None
-    dsr: float | None = None
-    n_trials: int | None = None
-    baseline: dict[str, float | None] = {}
-    candidate: dict[str, float | None] = {}
-    own_trades: _OwnTrades | None = None
-    evidence: dict[str, Any] = {}
-
-
-class _Recommendation(_Part):
-    id: str | int
-    regime: str
-    parameter: str
-    current: float | str | None
-    proposed: float | str | None
-    change_pct: float | None = None
-    risk: Literal["low", "medium", "high"]
-    confidence: float
-    tuner: str
-    rationale: str | None = None
-    model: _ModelQuality | None = None
-    validation: _Validation | None = None
-
-
-class _Rejection(_Part):
-    regime: str | None
-    parameter: str
-    tuner: str
-    reason: str
-    current: float | str | None = None
-    proposed: float | str | None = None
-
-
-class _DataQuality(_Part):
-    score: float
-    parts: dict[str, float]
-
-
-class _Session(_Part):
-    session_id: str
-    created_at: datetime
-    expires_at: datetime
-    trades_analyzed: int
-    data_quality: _DataQuality
-    recommendations: list[_Recommendation]
-    rejected: list[_Rejection] = []
-
-
-# --- HTML ------------------------------------------------------------------------------------------
 
 _CSS = """
 :root { color-scheme: light; }
@@ -365,7 +310,7 @@ footer { margin-top: 36px; color: #6b7280; font-size: 13px; }
 """
 
 
-def _page(session: _Session, charts: Sequence[EquityComparison]) -> str:
+def _page(session: Session, charts: Sequence[EquityComparison]) -> str:
     title = f"Tuning session {session.session_id}"
     body = [
         "<header>",
@@ -395,7 +340,7 @@ def _page(session: _Session, charts: Sequence[EquityComparison]) -> str:
     )
 
 
-def _quality_section(quality: _DataQuality) -> str:
+def _quality_section(quality: DataQuality) -> str:
     parts = "".join(
         f"<tr><td>{_e(name.replace('_', ' '))}</td><td class=num>{value:.0f} %"
         f'<span class="bar"><span style="width: {min(max(value, 0.0), 100.0):.1f}%"></span></span>'
@@ -404,12 +349,12 @@ def _quality_section(quality: _DataQuality) -> str:
     )
     return (
         '<section><h2>Data quality</h2><div class="card quality">'
-        f'<div><span class="score">{quality.score:.0f} %</span>mean of its parts</div>'
+        f'<div><span class="score">{_e(number_text(quality.score, ".0f", " %"))}</span>mean of its parts</div>'
         f"<table>{parts}</table></div></section>"
     )
 
 
-def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
+def _recommendations_section(recommendations: Sequence[Recommendation]) -> str:
     if not recommendations:
         return "<section><h2>Recommendations</h2><p>No change passed validation.</p></section>"
     headers = ["id", "block", "parameter", "change", "change %", "risk", "confidence", "tuner"]
@@ -420,8 +365,8 @@ def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
     for rec in recommendations:
         check = rec.validation
         model = f"{number_text(rec.model.r2, '.2f')} / {number_text(rec.model.mae, '.4f')}" if rec.model else "–"
-        accepted = "–"
-        if check is not None:
+        accepted = MISSING
+        if check is not None and check.accepted is not None:
             accepted = '<span class="yes">yes</span>' if check.accepted else '<span class="no">no</span>'
         cells = [
             f'<td><a href="#rec-{_anchor(rec.id)}">{_e(rec.id)}</a></td>',
@@ -431,7 +376,7 @@ def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
             f'<td class="num">{_e(number_text(rec.change_pct, "+.1f", " %"))}</td>',
             f"<td>{_risk(rec.risk)}</td>",
             f'<td class="num">{rec.confidence:.0%}</td>',
-            f"<td>{_e(rec.tuner)}</td>",
+            f"<td>{_e(rec.tuner or MISSING)}</td>",
             f'<td class="num">{_e(p_value_text(check.p_value if check else None))}</td>',
             f'<td class="num">{_e(number_text(check.dsr if check else None, ".2f"))}</td>',
             f'<td class="num">{_e(number_text(check.n_trials if check else None, "d"))}</td>',
@@ -446,11 +391,11 @@ def _recommendations_section(recommendations: Sequence[_Recommendation]) -> str:
     )
 
 
-def _apply_section(session: _Session) -> str:
+def _apply_section(session: Session) -> str:
     if not session.recommendations:
         return ""
     sid = session.session_id
-    safe = [str(rec.id) for rec in session.recommendations if rec.risk == SAFE_RISK]
+    safe = [rec.id for rec in session.recommendations if rec.risk == SAFE_RISK]
     commands = [("every change above", _command("apply", sid))]
     if safe:
         commands.append((f"only the low-risk changes ({', '.join(safe)})", _command("apply", sid, "--safe-only")))
@@ -463,7 +408,7 @@ def _apply_section(session: _Session) -> str:
     )
 
 
-def _evidence(rec: _Recommendation, chart: EquityComparison, session_id: str) -> str:
+def _evidence(rec: Recommendation, chart: EquityComparison, session_id: str) -> str:
     image = base64.b64encode(equity_chart_png(chart)).decode("ascii")
     heading = f"{rec.id}: {rec.regime} {rec.parameter} {value_text(rec.current)} → {value_text(rec.proposed)}"
     rationale = f'<p class="why"><strong>Why:</strong> {_e(rec.rationale)}</p>' if rec.rationale else ""
@@ -472,7 +417,7 @@ def _evidence(rec: _Recommendation, chart: EquityComparison, session_id: str) ->
         f'<section class="card" id="rec-{_anchor(rec.id)}"><h3>{_e(heading)} {_risk(rec.risk, " risk")}</h3>'
         f"{rationale}"
         f'<p class="apply">Apply this change alone: '
-        f'<code class="command">{_e(_command("apply", session_id, "--items", str(rec.id)))}</code></p>'
+        f'<code class="command">{_e(_command("apply", session_id, "--items", rec.id))}</code></p>'
         f'<div class="evidence"><figure><img src="data:image/png;base64,{image}" '
         f'width="1000" height="600" alt="{_e(chart.title)}"></figure>'
         f'<div class="tables">{_metrics_table(rec.validation)}{_own_trades_table(own) if own else ""}</div>'
@@ -480,7 +425,7 @@ def _evidence(rec: _Recommendation, chart: EquityComparison, session_id: str) ->
     )
 
 
-def _evidence_list(check: _Validation | None) -> str:
+def _evidence_list(check: Validation | None) -> str:
     lines = evidence_lines(check.evidence) if check else []
     if not lines:
         return ""
@@ -488,7 +433,7 @@ def _evidence_list(check: _Validation | None) -> str:
     return f'<div class="gate"><h4>Out-of-sample evidence</h4><ul>{items}</ul></div>'
 
 
-def _metrics_table(check: _Validation | None) -> str:
+def _metrics_table(check: Validation | None) -> str:
     if check is None:
         return "<p>No validation evidence.</p>"
     names = list(dict.fromkeys([*check.baseline, *check.candidate]))
@@ -504,7 +449,7 @@ def _metrics_table(check: _Validation | None) -> str:
     )
 
 
-def _own_trades_table(own: _OwnTrades) -> str:
+def _own_trades_table(own: OwnTrades) -> str:
     sides = (own.baseline, own.candidate)
     rows = [
         ("trades taken", [f"{side.taken:,}" for side in sides]),
@@ -526,12 +471,12 @@ def _own_trades_table(own: _OwnTrades) -> str:
     )
 
 
-def _rejections_section(rejected: Sequence[_Rejection]) -> str:
+def _rejections_section(rejected: Sequence[Rejection]) -> str:
     if not rejected:
         return "<section><h2>Rejected proposals</h2><p>None.</p></section>"
     rows = "".join(
-        f"<tr><td>{_e(r.regime or '–')}</td><td>{_e(r.parameter)}</td><td>{_e(r.tuner)}</td>"
-        f"<td>{_e(change_text(r.current, r.proposed))}</td><td>{_e(r.reason)}</td></tr>"
+        f"<tr><td>{_e(r.regime or MISSING)}</td><td>{_e(r.parameter or MISSING)}</td><td>{_e(r.tuner or MISSING)}</td>"
+        f"<td>{_e(change_text(r.current, r.proposed))}</td><td>{_e(r.reason or MISSING)}</td></tr>"
         for r in rejected
     )
     return (
@@ -564,43 +509,5 @@ def _percent(fraction: float | None) -> float | None:
     return None if fraction is None else 100 * fraction
 
 
-def _anchor(identifier: str | int) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(identifier))
-
-
-def _utc_naive(index: pd.DatetimeIndex) -> np.ndarray:
-    """datetime64[ns] values of ``index`` in UTC without a zone (naive input is taken as UTC)."""
-    utc = index.tz_convert("UTC") if index.tz is not None else index
-    return utc.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-
-
-def _shade_regimes(axes: Any, regimes: pd.Series, x_range: tuple[float, float]) -> list[str]:
-    """Shade each run of equal consecutive labels from its first timestamp to the next run's.
-
-    The last run lasts one typical step (the median gap between labels). Runs are clipped to
-    ``x_range`` (matplotlib date numbers); returns the regimes drawn, in :data:`REGIMES` order.
-    """
-    labels = regimes[~regimes.index.isna()].sort_index()
-    if labels.empty:
-        return []
-    times = mdates.date2num(_utc_naive(pd.DatetimeIndex(labels.index)))
-    codes = pd.Categorical(labels.astype(object), categories=list(REGIMES)).codes
-    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-    ends = np.append(times[starts[1:]], times[-1] + step)
-    drawn = []
-    for code, regime in enumerate(REGIMES):
-        run_starts = times[starts][codes[starts] == code]
-        run_ends = ends[codes[starts] == code]
-        left = np.maximum(run_starts, x_range[0])
-        right = np.minimum(run_ends, x_range[1])
-        keep = right > left
-        if not keep.any():
-            continue
-        spans = list(zip(left[keep], (right - left)[keep], strict=True))
-        axes.broken_barh(
-            spans, (0, 1), transform=axes.get_xaxis_transform(), facecolors=REGIME_COLOURS[regime],
-            edgecolors="none", zorder=0, label=regime,
-        )  # fmt: skip
-        drawn.append(regime)
-    return drawn
+def _anchor(identifier: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in identifier)
