@@ -1,34 +1,16 @@
-"""Charts (PNG) and the self-contained HTML report of a tuning session.
+"""The self-contained HTML report of a tuning session.
 
-:func:`equity_chart_png` draws one validated change: the equity of the current playbook and of the
-candidate at UTC day ends over the regimes the market was in, and the drawdown of both. Telegram sends
-these PNGs as photos; :func:`render_html_report` embeds the same charts as base64 data URIs in one
-HTML file with inline CSS and no script, link or font to fetch, so it opens offline.
-
-Charts are drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas, never through pyplot: no
-figure stays registered after a call and no call changes another's style.
+:func:`render_html_report` embeds the charts of :mod:`framework.report.charts` as base64 data URIs in
+one HTML file with inline CSS and no script, link or font to fetch, so it opens offline.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
-from matplotlib import dates as mdates
-from matplotlib import patheffects
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from matplotlib.ticker import PercentFormatter
 
 from framework.approval import SAFE_RISK
 from framework.errors import PlaybookTunerError
@@ -44,204 +26,9 @@ from framework.formatting import (
     value_text,
 )
 from framework.livefile import write_atomically
-from framework.regimes import REGIMES
-from framework.session import DataQuality, OwnTrades, Recommendation, Rejection, Session, SessionCharts, Validation
-
-REGIME_COLOURS: dict[str, str] = {
-    "trending_up": "#2ca02c4d",
-    "trending_down": "#d627284d",
-    "ranging": "#8a8a8a2e",
-    "volatile": "#ffa00c52",
-}
-"""Shading of each regime, ``#RRGGBBAA``, usable by matplotlib and CSS alike: four hues apart from each other
-and from the two equity lines, each alpha below 0.35 so the lines stay readable over it."""
-
-BASELINE_COLOUR = "#444444"
-CANDIDATE_COLOUR = "#1f5fbf"
-DPI = 100
-MIN_CHART_PX = 200
-
-
-def equity_figure(comparison: EquityComparison, *, width_px: int = 1000, height_px: int = 600) -> Figure:
-    """The chart of :func:`equity_chart_png` as a matplotlib ``Figure`` (Agg canvas), for inspection.
-
-    Top panel: equity of both playbooks over the regime shading; bottom panel: their drawdowns
-    (fractions shown as percent, never above 0). Dates on the x axis are UTC.
-    """
-    if width_px < MIN_CHART_PX or height_px < MIN_CHART_PX:
-        raise ValueError(f"a chart needs at least {MIN_CHART_PX} x {MIN_CHART_PX} pixels")
-    figure = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    equity_axes, drawdown_axes = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.4))
-    x = mdates.date2num(_utc_naive(comparison.baseline.index))
-    lines = [
-        (comparison.baseline, BASELINE_COLOUR, "current playbook"),
-        (comparison.candidate, CANDIDATE_COLOUR, "with the change"),
-    ]
-    # A white edge keeps each line readable over any shading; zorder keeps the lines above it and the grid.
-    halo = [patheffects.withStroke(linewidth=4.2, foreground="white", alpha=0.9)]
-    handles: list[Any] = []
-    for series, colour, label in lines:
-        values = series.to_numpy(dtype=np.float64)
-        (line,) = equity_axes.plot(x, values, color=colour, linewidth=2.0, label=label, zorder=3, path_effects=halo)
-        handles.append(line)
-        drawdown_axes.plot(x, drawdown(series).to_numpy(), color=colour, linewidth=1.4)
-    drawdown_axes.fill_between(
-        x, drawdown(comparison.candidate).to_numpy(), 0.0, color=CANDIDATE_COLOUR, alpha=0.12, linewidth=0
-    )
-    x_range = (float(x[0]), float(x[-1])) if len(x) > 1 else (float(x[0]) - 0.5, float(x[0]) + 0.5)
-    shaded = _shade_regimes(equity_axes, comparison.regimes, x_range) if comparison.regimes is not None else []
-    equity_axes.set_xlim(*x_range)
-    equity_axes.set_ylabel("equity (quote currency)")
-    equity_axes.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
-    equity_axes.grid(True, color="#dddddd", linewidth=0.6)
-    low = min(float(drawdown(s).min()) for s in (comparison.baseline, comparison.candidate))
-    drawdown_axes.set_ylim(min(low * 1.1, -0.01), 0.0)
-    drawdown_axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-    drawdown_axes.set_ylabel("drawdown")
-    drawdown_axes.grid(True, color="#dddddd", linewidth=0.6)
-    locator = mdates.AutoDateLocator(tz=UTC, maxticks=10)
-    drawdown_axes.xaxis.set_major_locator(locator)
-    drawdown_axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-    drawdown_axes.set_xlabel("date (UTC)")
-    figure.suptitle(comparison.title, fontsize=13)
-    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-    if shaded:
-        # Its own row above the equity panel, so the two legends never collide on narrow charts.
-        swatches = [
-            Patch(
-                facecolor=REGIME_COLOURS[regime], edgecolor=REGIME_COLOURS[regime][:7], label=regime.replace("_", " ")
-            )
-            for regime in shaded
-        ]
-        title = Patch(visible=False, label=f"{comparison.regimes_label}:")
-        equity_axes.legend(
-            handles=[title, *swatches], loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(swatches) + 1,
-            frameon=False, handlelength=1.6, columnspacing=1.4, borderaxespad=0.2,
-        )  # fmt: skip
-    return figure
-
-
-def equity_chart_png(comparison: EquityComparison, *, width_px: int = 1000, height_px: int = 600) -> bytes:
-    """PNG bytes (``width_px`` x ``height_px``) of the equity and drawdown chart of ``comparison``."""
-    buffer = io.BytesIO()
-    equity_figure(comparison, width_px=width_px, height_px=height_px).savefig(
-        buffer, format="png", dpi=DPI, metadata={"Software": None}
-    )
-    return buffer.getvalue()
-
-
-def _utc_naive(index: pd.DatetimeIndex) -> np.ndarray:
-    """datetime64[ns] values of ``index`` in UTC without a zone (naive input is taken as UTC)."""
-    utc = index.tz_convert("UTC") if index.tz is not None else index
-    return utc.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-
-
-def _shade_regimes(axes: Any, regimes: pd.Series, x_range: tuple[float, float]) -> list[str]:
-    """Shade each run of equal consecutive labels from its first timestamp to the next run's.
-
-    The last run lasts one typical step (the median gap between labels). Runs are clipped to
-    ``x_range`` (matplotlib date numbers); returns the regimes drawn, in :data:`REGIMES` order.
-    """
-    labels = regimes[~regimes.index.isna()].sort_index()
-    if labels.empty:
-        return []
-    times = mdates.date2num(_utc_naive(pd.DatetimeIndex(labels.index)))
-    codes = pd.Categorical(labels.astype(object), categories=list(REGIMES)).codes
-    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-    ends = np.append(times[starts[1:]], times[-1] + step)
-    drawn = []
-    for code, regime in enumerate(REGIMES):
-        run_starts = times[starts][codes[starts] == code]
-        run_ends = ends[codes[starts] == code]
-        left = np.maximum(run_starts, x_range[0])
-        right = np.minimum(run_ends, x_range[1])
-        keep = right > left
-        if not keep.any():
-            continue
-        spans = list(zip(left[keep], (right - left)[keep], strict=True))
-        axes.broken_barh(
-            spans, (0, 1), transform=axes.get_xaxis_transform(), facecolors=REGIME_COLOURS[regime],
-            edgecolors="none", zorder=0, label=regime,
-        )  # fmt: skip
-        drawn.append(regime)
-    return drawn
-
-
-@dataclass(frozen=True, eq=False)
-class EquityComparison:
-    """One change's equity before and after, for a chart.
-
-    ``baseline`` and ``candidate`` are equity in quote currency at UTC day ends on the same
-    DatetimeIndex (naive times are taken as UTC), as the columns of
-    ``replay_candidates(..., equity=True).equity``. ``regimes`` is an optional regime label (a name
-    of :data:`framework.regimes.REGIMES`, or NA) per timestamp of any frequency, for shading; each
-    label holds until the next timestamp; ``regimes_label`` says what they are, in the legend.
-    ``ValueError`` on mismatched or non-finite input.
-    """
-
-    title: str
-    baseline: pd.Series
-    candidate: pd.Series
-    regimes: pd.Series | None = None
-    regimes_label: str = "regime"
-
-    def __post_init__(self) -> None:
-        for name in ("baseline", "candidate"):
-            series = getattr(self, name)
-            if not isinstance(series.index, pd.DatetimeIndex):
-                raise ValueError(f"EquityComparison.{name} must be indexed by time (a DatetimeIndex)")
-            if len(series) == 0:
-                raise ValueError(f"EquityComparison.{name} is empty")
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            if not np.isfinite(values).all() or (values < 0).any() or values[0] <= 0:
-                raise ValueError(f"EquityComparison.{name} must be finite, >= 0 and start above 0")
-        if not self.baseline.index.equals(self.candidate.index):
-            raise ValueError("EquityComparison.baseline and .candidate must share one index")
-        if not self.baseline.index.is_monotonic_increasing:
-            raise ValueError("EquityComparison equity must be in time order")
-        if self.regimes is not None:
-            if not isinstance(self.regimes.index, pd.DatetimeIndex):
-                raise ValueError("EquityComparison.regimes must be indexed by time (a DatetimeIndex)")
-            labels = self.regimes.dropna().astype(str)
-            unknown = sorted(set(labels) - set(REGIMES))
-            if unknown:
-                raise ValueError(f"EquityComparison.regimes has labels outside {list(REGIMES)}: {unknown}")
-
-
-def drawdown(equity: pd.Series) -> pd.Series:
-    """Drawdown of ``equity`` from its running peak: a fraction, 0 at a peak and negative below it."""
-    values = equity.to_numpy(dtype=np.float64)
-    return pd.Series(values / np.maximum.accumulate(values) - 1.0, index=equity.index, name="drawdown")
-
-
-def session_charts(session: Session) -> list[EquityComparison]:
-    """One out-of-sample before/after comparison per validated change of ``session``, in its order, shaded
-    by the regime most trades entered in each day (:func:`framework.pipeline.daily_regimes`).
-
-    ``PlaybookTunerError`` when the session was stored without its equity series (by a playbook-tuner
-    older than them): a new tune draws them.
-    """
-    charts = session.charts or SessionCharts()
-    missing = [rec.id for rec in session.recommendations if charts.equity_of(rec.id) is None]
-    if missing:
-        raise PlaybookTunerError(
-            f"session {session.session_id} was stored without the equity series of {', '.join(missing)} "
-            "(by an older playbook-tuner), so its charts cannot be drawn; run tune again for a session with them"
-        )
-    regimes = pd.Series(
-        list(charts.regimes), index=pd.to_datetime(list(charts.regime_days), utc=True), dtype=object, name="regime"
-    )
-    comparisons = []
-    for rec in session.recommendations:
-        series = charts.equity_of(rec.id)
-        assert series is not None
-        index = pd.to_datetime(list(series.days), utc=True)
-        title = f"{rec.regime}.{rec.parameter} {value_text(rec.current)} -> {value_text(rec.proposed)} (out of sample)"
-        baseline, candidate = (pd.Series(values, index=index) for values in (series.baseline, series.candidate))
-        comparisons.append(EquityComparison(title, baseline, candidate, regimes, "regime of most trades that day"))
-    return comparisons
+from framework.report.charts import equity_chart_png
+from framework.report.data import EquityComparison
+from framework.session import DataQuality, OwnTrades, Recommendation, Rejection, Session, Validation
 
 
 def render_html_report(session: Session, charts: Sequence[EquityComparison], path: Path) -> None:
