@@ -7,7 +7,8 @@ change (:class:`SessionCharts`), so a stored session draws its charts again.
 
 One JSON layout serves the store and ``tune --json`` / ``show --json``: :meth:`Session.stored` is what
 the store keeps, :meth:`Session.document` the same without the charts' series. Both write only the keys
-the session was given, so a session read from an older layout is written back in its own layout. The
+the session was given, so a session read from an older layout is written back in its own layout (keys
+this model does not know are dropped). The
 reader is tolerant: sessions stored before rationales, own-trade metrics, evidence, headlines, the
 gate's layout or the equity series were kept read with those parts missing (None or empty); the
 session's id and times come from its store row when its document lacks them.
@@ -38,6 +39,11 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(item) for item in value]
     return json_number(value) if isinstance(value, float) else value
+
+
+def _finite_values(raw: Any) -> Any:
+    """A mapping with its non-finite numbers as None (anything else is left for the type check)."""
+    return {key: _finite(value) for key, value in raw.items()} if isinstance(raw, Mapping) else raw
 
 
 Number = Annotated[float | None, BeforeValidator(_finite)]
@@ -102,7 +108,7 @@ class Validation(_Part):
     n_trials: int | None = None
     out_of_sample_trades: int | None = None
     own_trades: OwnTrades | None = None
-    evidence: Annotated[dict[str, Any], BeforeValidator(lambda raw: {k: _finite(v) for k, v in raw.items()})] = {}
+    evidence: Annotated[dict[str, Any], BeforeValidator(_finite_values)] = {}
     baseline: Metrics = {}
     candidate: Metrics = {}
     in_sample: InSample | None = None

@@ -164,6 +164,8 @@ def test_a_malformed_session_names_the_field() -> None:
         Session.parse(broken)
     with pytest.raises(ValueError, match=r"validation\.p_value"):
         Assessment.parse({"validation": {"p_value": "low"}})
+    with pytest.raises(ValueError, match=r"validation\.evidence"):
+        Assessment.parse({"validation": {"evidence": ["not", "a", "mapping"]}})
 
 
 def test_the_store_keeps_the_typed_session(tmp_path: Path) -> None:
