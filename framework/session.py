@@ -134,10 +134,7 @@ class Assessment(_Part):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
-class Recommendation(Assessment):
-    """A validated change: ``regime`` (or strategy weights) and ``parameter``, ``current`` -> ``proposed``,
-    ``risk`` (low / medium / high) and ``confidence`` (0-1: one minus the adjusted p-value)."""
-
+class _Item(_Part):
     id: str
     regime: str
     parameter: str
@@ -146,20 +143,29 @@ class Recommendation(Assessment):
     risk: Literal["low", "medium", "high"]
     confidence: float
 
+
+class Recommendation(Assessment, _Item):
+    """A validated change: ``regime`` (or strategy weights) and ``parameter``, ``current`` -> ``proposed``,
+    ``risk`` (low / medium / high) and ``confidence`` (0-1: one minus the adjusted p-value), then its
+    :class:`Assessment` (the bases' order is the JSON's key order)."""
+
     def assessment(self) -> dict[str, Any]:
         """Its :class:`Assessment` part as JSON: the payload of its store row."""
         return self.model_dump(mode="json", exclude_unset=True, include=set(Assessment.model_fields))
 
 
-class Rejection(Assessment):
+class _Proposal(_Part):
+    regime: str | None = None
+    parameter: str | None = None
+    current: Value = None
+    proposed: Value = None
+
+
+class Rejection(Assessment, _Proposal):
     """A proposal that is no recommendation: refused by the safety rules (``reason`` only) or rejected by
     the gate (its change and the gate's verdict too). ``regime`` is None for a session-wide refusal."""
 
-    regime: str | None = None
-    parameter: str | None = None
     reason: str | None = None
-    current: Value = None
-    proposed: Value = None
 
 
 class DataQuality(_Part):
