@@ -93,7 +93,7 @@ def run_session(task: Task) -> dict[str, Any]:
     verdicts = [_verdict(task.case, v) for v in outcome.report.verdicts]
     return {
         "seed": task.seed,
-        "trades": len(outcome.regimes),
+        "trades": outcome.contents.trades_analyzed,
         "search_trades": outcome.report.search_trades,
         "holdout_trades": outcome.report.holdout_trades,
         "folds": outcome.report.folds,

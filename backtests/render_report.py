@@ -36,6 +36,7 @@ from framework.replay import prepare, replay_candidates
 from framework.report import EquityComparison, render_html_report
 from framework.safety import risk_class
 from framework.sample import write_sample
+from framework.session import Session
 from framework.trades import load_trades
 
 SEED = 7
@@ -78,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="render-report-") as folder:
         session, charts = build_session(Path(folder))
-    render_html_report(session, charts, args.out)
+    render_html_report(Session.parse(session), charts, args.out)
     print(f"report written to {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
     if args.screenshot is None:
         return

@@ -27,6 +27,7 @@ from framework.playbook import SPECS, STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Play
 from framework.quality import DataQuality, data_quality
 from framework.regimes import REGIMES, label_trades
 from framework.sample import cached_sample
+from framework.session import DailyEquity, Recommendation, Session, SessionCharts
 from framework.store import STORE_FILE_NAME, RecommendationRecord, SessionRecord, Store
 from framework.trades import load_signals, load_trades
 from framework.tuners import NoProposal, Proposal, Tuner, TuningContext, load_tuners
@@ -51,16 +52,19 @@ class TuneFiles:
 
 @dataclass(frozen=True)
 class TuneOutcome:
-    """A finished run: the stored session, the gate's report and the ``--json`` document."""
+    """A finished run: the stored session (its row and its typed contents) and the gate's report."""
 
     session: SessionRecord
     recommendations: tuple[RecommendationRecord, ...]
     report: GateReport
     quality: DataQuality
-    document: dict[str, Any]
+    contents: Session
     auto_applied: DecisionOutcome | None
-    regimes: pd.Series
-    """Regime of each analysed trade at its entry, by entry time (for charts)."""
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The ``tune --json`` document."""
+        return self.contents.document()
 
 
 class WrittenPlaybook(Tuner):
@@ -138,21 +142,20 @@ def run_tune(
         created = clock()
         session_id = f"{created:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
         expires = created + timedelta(hours=settings.session_expiry_hours)
-        recommendations = tuple(
-            _recommendation(session_id, f"r{n}", verdict) for n, verdict in enumerate(report.accepted, start=1)
-        )
+        recommendations = _recommendations(report)
         summary = headline(report, trades, days, settings) if len(trades) else None
-        document = _document(session_id, created, expires, len(trades), quality, report, recommendations, days, summary)
-        session = SessionRecord(session_id, created, expires, "pending", version.version, document)
+        contents = _session(session_id, created, expires, trades, quality, report, recommendations, days, summary)
+        session = SessionRecord(session_id, created, expires, "pending", version.version, contents.stored())
+        records = tuple(_record(session_id, rec) for rec in recommendations)
         progress("storing the session")
-        store.save_session(session, recommendations)
-        store.audit("tune", "session_created", {"session": session_id, "recommendations": len(recommendations)})
+        store.save_session(session, records)
+        store.audit("tune", "session_created", {"session": session_id, "recommendations": len(records)})
         auto = None
-        if recommendations and not settings.human_review_required:
+        if records and not settings.human_review_required:
             auto = Approvals(store, files.playbook, clock=clock).auto_apply(session_id)
-        document["pending"] = [r.id for r in store.recommendations(session_id) if r.status == "pending"]
-        regimes = pd.Series(trades["regime"].to_numpy(), index=pd.DatetimeIndex(trades["entry_time"]))
-        return TuneOutcome(session, recommendations, report, quality, document, auto, regimes)
+        pending = tuple(r.id for r in store.recommendations(session_id) if r.status == "pending")
+        contents = contents.model_copy(update={"pending": pending})
+        return TuneOutcome(session, records, report, quality, contents, auto)
 
 
 def within_lookback(
@@ -269,68 +272,79 @@ def _yaml_mapping(path: Path) -> dict[str, Any]:
     return document
 
 
-def _recommendation(session_id: str, item_id: str, verdict: Verdict) -> RecommendationRecord:
-    proposal = verdict.proposal
-    risk = proposal.risks[proposal.candidates.index(verdict.value)]
-    return RecommendationRecord(
-        id=item_id,
-        session_id=session_id,
-        regime=verdict.slot.regime,
-        parameter=verdict.slot.parameter,
-        current=proposal.proposal.current,
-        proposed=verdict.value,
-        risk=risk,
-        confidence=verdict.confidence,
-        status="pending",
-        payload=_verdict_fields(verdict),
+def _recommendations(report: GateReport) -> tuple[Recommendation, ...]:
+    """The gate's accepted verdicts as the session's recommendations ``r1``, ``r2``, ... in order."""
+    return tuple(
+        Recommendation.model_validate(
+            {
+                "id": f"r{n}",
+                "regime": verdict.slot.regime,
+                "parameter": verdict.slot.parameter,
+                "current": verdict.proposal.proposal.current,
+                "proposed": verdict.value,
+                "risk": verdict.proposal.risks[verdict.proposal.candidates.index(verdict.value)],
+                "confidence": verdict.confidence,
+                **_verdict_fields(verdict),
+            }
+        )
+        for n, verdict in enumerate(report.accepted, start=1)
     )
 
 
+def _record(session_id: str, recommendation: Recommendation) -> RecommendationRecord:
+    rec = recommendation
+    return RecommendationRecord(
+        rec.id, session_id, rec.regime, rec.parameter, rec.current, rec.proposed, rec.risk, rec.confidence, "pending",
+        rec.assessment(),
+    )  # fmt: skip
+
+
 def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
+    """The fields of an :class:`Assessment` of ``verdict`` (the session's model cleans NaN to null)."""
     proposal = verdict.proposal.proposal
     model = proposal.model
     current = proposal.current
     return {
         "tuner": proposal.tuner,
         "rationale": proposal.rationale,
-        "change_pct": json_number(100.0 * (verdict.value - current) / current) if current else None,
-        "model": {"r2": json_number(model.r2), "mae": json_number(model.mae)} if model else None,
+        "change_pct": 100.0 * (verdict.value - current) / current if current else None,
+        "model": {"r2": model.r2, "mae": model.mae} if model else None,
         "validation": {
             "accepted": verdict.accepted,
             "reason": verdict.reason,
-            "p_value": json_number(verdict.p_value),
-            "dsr": json_number(verdict.dsr),
+            "p_value": verdict.p_value,
+            "dsr": verdict.dsr,
             "n_trials": verdict.n_trials,
             "out_of_sample_trades": verdict.oos_trades,
             "own_trades": verdict.own_trades,
-            "evidence": _evidence_numbers(verdict.evidence),
-            "baseline": _numbers(verdict.baseline_out),
-            "candidate": _numbers(verdict.candidate_out),
-            "in_sample": {"baseline": _numbers(verdict.baseline_in), "candidate": _numbers(verdict.candidate_in)},
+            "evidence": verdict.evidence,
+            "baseline": verdict.baseline_out,
+            "candidate": verdict.candidate_out,
+            "in_sample": {"baseline": verdict.baseline_in, "candidate": verdict.candidate_in},
         },
     }
 
 
-def _document(
+def _session(
     session_id: str,
     created: datetime,
     expires: datetime,
-    trades_analyzed: int,
+    trades: pd.DataFrame,
     quality: DataQuality,
     report: GateReport,
-    recommendations: tuple[RecommendationRecord, ...],
+    recommendations: tuple[Recommendation, ...],
     lookback_days: int,
     summary: str | None,
-) -> dict[str, Any]:
-    """The ``tune --json`` contract (also the session's payload); ``pending`` is added once stored."""
-    rejected: list[dict[str, Any]] = [
+) -> Session:
+    """The session as stored; its ``pending`` is set once the run has decided what it decides."""
+    rejected = [
         {
             "regime": v.slot.regime,
             "parameter": v.slot.parameter,
-            "tuner": v.slot.tuner,
             "current": v.proposal.proposal.current,
             "proposed": v.value,
             **_verdict_fields(v),
+            "reason": v.reason,
         }
         for v in report.verdicts
         if not v.accepted
@@ -338,54 +352,64 @@ def _document(
     rejected += [
         {"regime": r.regime, "parameter": r.parameter, "tuner": r.tuner, "reason": r.reason} for r in report.refused
     ]
-    for entry in rejected:
-        entry.setdefault("reason", entry.get("validation", {}).get("reason"))
-    return {
-        "session_id": session_id,
-        "created_at": created.isoformat(),
-        "expires_at": expires.isoformat(),
-        "trades_analyzed": trades_analyzed,
-        "lookback_days": lookback_days,
-        "headline": summary,
-        "data_quality": {"score": quality.score, "parts": quality.parts},
-        "out_of_sample_by_regime": report.out_of_sample_by_regime,
-        "search_trades": report.search_trades,
-        "holdout_trades": report.holdout_trades,
-        "folds": report.folds,
-        "layout": report.layout,
-        "out_of_sample_days": report.out_of_sample_days,
-        "recommendations": [
-            {
-                "id": r.id,
-                "regime": r.regime,
-                "parameter": r.parameter,
-                "current": r.current,
-                "proposed": r.proposed,
-                "risk": r.risk,
-                "confidence": json_number(r.confidence),
-                **r.payload,
-            }
-            for r in recommendations
-        ],
-        "rejected": rejected,
-    }
+    return Session.model_validate(
+        {
+            "session_id": session_id,
+            "created_at": created,
+            "expires_at": expires,
+            "trades_analyzed": len(trades),
+            "lookback_days": lookback_days,
+            "headline": summary,
+            "data_quality": {"score": quality.score, "parts": quality.parts},
+            "out_of_sample_by_regime": report.out_of_sample_by_regime,
+            "search_trades": report.search_trades,
+            "holdout_trades": report.holdout_trades,
+            "folds": report.folds,
+            "layout": report.layout,
+            "out_of_sample_days": report.out_of_sample_days,
+            "recommendations": recommendations,
+            "rejected": rejected,
+            "charts": _charts(report, trades, recommendations),
+        }
+    )
 
 
-def json_number(value: float) -> float | None:
-    """JSON has no NaN or infinity: those become null."""
-    return float(value) if math.isfinite(value) else None
+def _charts(report: GateReport, trades: pd.DataFrame, recommendations: tuple[Recommendation, ...]) -> SessionCharts:
+    """Each recommendation's daily equity out of sample, and the regime most trades entered in each day."""
+    regimes = daily_regimes(pd.Series(trades["regime"].to_numpy(), index=pd.DatetimeIndex(trades["entry_time"])))
+    equity = []
+    for rec, verdict in zip(recommendations, report.accepted, strict=True):
+        baseline = verdict.baseline_equity[~verdict.baseline_equity.index.duplicated(keep="last")]
+        candidate = verdict.candidate_equity[~verdict.candidate_equity.index.duplicated(keep="last")]
+        days = _utc(pd.DatetimeIndex(baseline.index)).to_pydatetime()
+        equity.append(
+            DailyEquity(
+                item=rec.id, days=tuple(days), baseline=tuple(baseline.tolist()), candidate=tuple(candidate.tolist())
+            )
+        )
+    return SessionCharts(
+        equity=tuple(equity),
+        regime_days=tuple(_utc(pd.DatetimeIndex(regimes.index)).to_pydatetime()),
+        regimes=tuple(regimes),
+    )
 
 
-def _evidence_numbers(evidence: dict[str, Any]) -> dict[str, Any]:
-    """The gate's evidence with NaN and infinity (in lists too) as null."""
+def daily_regimes(regimes: pd.Series) -> pd.Series:
+    """The regime of each UTC day: the label most of that day's timestamps carry (ties in :data:`REGIMES` order).
 
-    def clean(value: Any) -> Any:
-        if isinstance(value, list):
-            return [clean(item) for item in value]
-        return json_number(value) if isinstance(value, float) else value
+    ``regimes`` is a label (or NA) per timestamp, e.g. per trade entry of several symbols, where labels of
+    different symbols interleave and would shade the chart in stripes too thin to read. The result has
+    one label per UTC midnight starting a day with at least one label; it holds until the next one.
+    """
+    labels = regimes[regimes.notna() & ~regimes.index.isna()].astype(str)
+    if labels.empty:
+        return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=object, name="regime")
+    days = _utc(pd.DatetimeIndex(labels.index)).floor("D")
+    counts = pd.crosstab(days, pd.Categorical(labels.to_numpy(), categories=list(REGIMES)), dropna=False)
+    counts = counts.reindex(columns=list(REGIMES), fill_value=0)
+    return pd.Series(counts.idxmax(axis=1).to_numpy(dtype=object), index=pd.DatetimeIndex(counts.index), name="regime")
 
-    return {key: clean(value) for key, value in evidence.items()}
 
-
-def _numbers(metrics: dict[str, float]) -> dict[str, float | None]:
-    return {name: json_number(value) for name, value in metrics.items()}
+def _utc(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """``index`` in UTC (naive times are taken as UTC)."""
+    return index.tz_convert("UTC") if index.tz is not None else index.tz_localize("UTC")

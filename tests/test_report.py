@@ -19,16 +19,17 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
 
 from framework.errors import PlaybookTunerError
+from framework.pipeline import daily_regimes
 from framework.regimes import REGIMES
 from framework.report import (
     REGIME_COLOURS,
     EquityComparison,
-    daily_regimes,
     drawdown,
     equity_chart_png,
     equity_figure,
     render_html_report,
 )
+from framework.session import Session
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DAYS = pd.date_range("2026-03-01", periods=40, freq="D", tz="UTC", name="day_end")
@@ -202,7 +203,7 @@ def _cards(text: str) -> dict[str, str]:
 def test_html_report_is_self_contained_and_escaped(tmp_path: Path) -> None:
     path = tmp_path / "report.html"
     charts = [_comparison('title with "quotes" <i>'), _comparison(seed=1)]
-    render_html_report(_session(), charts, path)
+    render_html_report(Session.parse(_session()), charts, path)
     text = path.read_text(encoding="utf-8")
     for forbidden in ("http://", "https://", "<script", "<link", "@import", "url("):
         assert forbidden not in text
@@ -231,7 +232,7 @@ def test_html_report_replaces_the_file_atomically(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr("os.replace", refuse)
     with pytest.raises(OSError, match="disk full"):
-        render_html_report(_session(), [_comparison(), _comparison()], path)
+        render_html_report(Session.parse(_session()), [_comparison(), _comparison()], path)
     assert path.read_text(encoding="utf-8") == "old report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
@@ -239,20 +240,20 @@ def test_html_report_replaces_the_file_atomically(tmp_path: Path, monkeypatch: p
 def test_html_report_refuses_a_mismatch_before_writing(tmp_path: Path) -> None:
     path = tmp_path / "report.html"
     with pytest.raises(ValueError, match="2 recommendations"):
-        render_html_report(_session(), [_comparison()], path)
+        render_html_report(Session.parse(_session()), [_comparison()], path)
     broken = _session()
     del broken["recommendations"][1]["risk"]
     with pytest.raises(ValueError, match=r"recommendations\.1\.risk"):
-        render_html_report(broken, [_comparison(), _comparison()], path)
+        render_html_report(Session.parse(broken), [_comparison(), _comparison()], path)
     with pytest.raises(PlaybookTunerError, match="does not exist"):
-        render_html_report(_session(), [_comparison(), _comparison()], tmp_path / "missing" / "r.html")
+        render_html_report(Session.parse(_session()), [_comparison(), _comparison()], tmp_path / "missing" / "r.html")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_html_report_without_recommendations_or_rejections(tmp_path: Path) -> None:
     session = {**_session(), "recommendations": [], "rejected": []}
     path = tmp_path / "report.html"
-    render_html_report(session, [], path)
+    render_html_report(Session.parse(session), [], path)
     text = path.read_text(encoding="utf-8")
     assert "No change passed validation." in text
     assert "data:image/png" not in text
@@ -260,7 +261,7 @@ def test_html_report_without_recommendations_or_rejections(tmp_path: Path) -> No
 
 def test_html_report_shows_each_changes_rationale_risk_word_and_apply_command(tmp_path: Path) -> None:
     path = tmp_path / "report.html"
-    render_html_report(_session(), [_comparison(), _comparison(seed=1)], path)
+    render_html_report(Session.parse(_session()), [_comparison(), _comparison(seed=1)], path)
     text = path.read_text(encoding="utf-8")
     cards = _cards(text)
     assert list(cards) == ["rec-1-", "rec-2"]
@@ -285,7 +286,7 @@ def test_html_report_offers_no_safe_only_command_without_low_risk_changes(tmp_pa
     session = _session()
     session["recommendations"][1]["risk"] = "medium"
     path = tmp_path / "report.html"
-    render_html_report(session, [_comparison(), _comparison()], path)
+    render_html_report(Session.parse(session), [_comparison(), _comparison()], path)
     text = path.read_text(encoding="utf-8")
     assert "--safe-only" not in text
     assert '<code class="command">playbook-tuner apply s-2026-05-01</code>' in text
@@ -294,7 +295,7 @@ def test_html_report_offers_no_safe_only_command_without_low_risk_changes(tmp_pa
 
 def test_html_report_shows_a_changes_own_trades_beside_the_portfolio(tmp_path: Path) -> None:
     path = tmp_path / "report.html"
-    render_html_report(_session(), [_comparison(), _comparison()], path)
+    render_html_report(Session.parse(_session()), [_comparison(), _comparison()], path)
     cards = _cards(path.read_text(encoding="utf-8"))
     own = cards["rec-1-"]
     assert "portfolio, out of sample" in own
@@ -313,7 +314,7 @@ def test_html_report_shows_a_changes_own_trades_beside_the_portfolio(tmp_path: P
 
 def test_html_report_of_an_older_session_without_rationale_or_own_trades(tmp_path: Path) -> None:
     path = tmp_path / "report.html"
-    render_html_report(_old_session(), [_comparison(), _comparison()], path)
+    render_html_report(Session.parse(_old_session()), [_comparison(), _comparison()], path)
     text = path.read_text(encoding="utf-8")
     assert "its own trades" not in text and "Why:" not in text
     assert "playbook-tuner apply s-2026-05-01 --items rec-2</code>" in text
@@ -325,7 +326,7 @@ def test_html_report_names_a_malformed_own_trades_field(tmp_path: Path) -> None:
     session = _session()
     del session["recommendations"][0]["validation"]["own_trades"]["candidate"]["taken"]
     with pytest.raises(ValueError, match=r"recommendations\.0\.validation\.own_trades\.candidate\.taken"):
-        render_html_report(session, [_comparison(), _comparison()], tmp_path / "report.html")
+        render_html_report(Session.parse(session), [_comparison(), _comparison()], tmp_path / "report.html")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -78,6 +78,14 @@ def test_status_and_show_read_the_stored_session(tuned: tuple[Path, dict]) -> No
     assert "[pending]" in show.stdout or "[applied]" in show.stdout
 
 
+def test_show_draws_the_stored_sessions_report_again(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    directory, document = tuned
+    shown = directory / "shown.html"
+    result = run("show", document["session_id"], "--store", directory / "store.sqlite", "--report", shown)
+    assert result.returncode == 0, result.stderr
+    assert shown.read_text() == (directory / "report.html").read_text()  # the same charts, from the store
+
+
 def test_apply_then_rollback_round_trip(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
     directory, document = tuned
     store, live = directory / "store.sqlite", directory / "playbook.yaml"

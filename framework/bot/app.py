@@ -237,7 +237,8 @@ class ApprovalBot:
             await _show(board, text, keyboard)
         else:
             await bot.send_message(chat_id, text, reply_markup=keyboard)
-        charts = await asyncio.to_thread(lambda: [(c.title, equity_chart_png(c)) for c in session_charts(outcome)])
+        contents = outcome.contents
+        charts = await asyncio.to_thread(lambda: [(c.title, equity_chart_png(c)) for c in session_charts(contents)])
         for title, png in charts:
             await bot.send_photo(chat_id, png, caption=title)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from framework.approval import DecisionOutcome
 from framework.bot.desk import DeskStatus, SessionView
@@ -22,6 +21,7 @@ from framework.formatting import (
     p_value_text,
     utc_text,
 )
+from framework.session import Assessment, Session, Validation
 from framework.store import PlaybookVersion, RecommendationRecord
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s\"]+:)[^@\s\"]+@")
@@ -57,19 +57,17 @@ def progress_text(step: str) -> str:
 def summary_text(view: SessionView, note: str = "") -> str:
     """The session's summary: per regime, each validated change with its risk, old → new, confidence and
     status; the rejected proposals in one line; data quality; expiry. ``note`` is added at the end."""
-    session, document = view.session, view.session.payload
+    session, contents = view.session, Session.from_record(view.session)
     recommendations = view.recommendations
     count = len(recommendations)
     lines = [f"🧪 Tuning session {session.id}: {count} validated change{'' if count == 1 else 's'}"]
-    quality = document.get("data_quality", {}).get("score")
-    lines.append(
-        f"{document.get('trades_analyzed', 0):,} trades analysed, data quality {number_text(quality, '.0f', ' %')}"
-    )
+    quality = contents.data_quality.score
+    lines.append(f"{contents.trades_analyzed:,} trades analysed, data quality {number_text(quality, '.0f', ' %')}")
     for regime in dict.fromkeys(rec.regime for rec in recommendations):
         lines.append("")
         lines.append(regime)
         lines.extend(_item_line(rec) for rec in recommendations if rec.regime == regime)
-    rejected = len(document.get("rejected", ()))
+    rejected = len(contents.rejected)
     lines.append("")
     lines.append(f"{rejected} proposal{'' if rejected == 1 else 's'} rejected by validation or by the tuners")
     if session.status == "pending":
@@ -84,40 +82,37 @@ def summary_text(view: SessionView, note: str = "") -> str:
 def review_text(view: SessionView, rec: RecommendationRecord) -> str:
     """One recommendation with its evidence: model quality, data quality, out-of-sample metrics before and
     after, p-value, deflated Sharpe ratio and the number of trials behind it."""
-    payload: dict[str, Any] = rec.payload
-    check: dict[str, Any] = payload.get("validation") or {}
-    change = number_text(payload.get("change_pct"), "+.0f", " %")
+    assessment = Assessment.parse(rec.payload)
+    check = assessment.validation or Validation()
+    change = number_text(assessment.change_pct, "+.0f", " %")
     lines = [
         f"{RISK_ICONS.get(rec.risk, '')} {rec.id} · {rec.regime} · {rec.parameter}: "
         f"{change_text(rec.current, rec.proposed)} ({change}){STATUS_MARKS.get(rec.status, '')}",
-        f"risk {rec.risk}, confidence {rec.confidence:.0%}, tuner {payload.get('tuner', '?')}",
+        f"risk {rec.risk}, confidence {rec.confidence:.0%}, tuner {assessment.tuner or '?'}",
     ]
-    if payload.get("rationale"):
-        lines.append(f"why: {_clip(str(payload['rationale']), MAX_RATIONALE)}")
-    model = payload.get("model")
+    if assessment.rationale:
+        lines.append(f"why: {_clip(assessment.rationale, MAX_RATIONALE)}")
+    model = assessment.model
     if model:
-        lines.append(
-            f"model (out of fold): R2 {number_text(model.get('r2'), '.3f')}, MAE {number_text(model.get('mae'), '.4f')}"
-        )
+        lines.append(f"model (out of fold): R2 {number_text(model.r2, '.3f')}, MAE {number_text(model.mae, '.4f')}")
     else:
         lines.append("model: none (a search over replays)")
-    quality = view.session.payload.get("data_quality", {}).get("score")
+    quality = Session.from_record(view.session).data_quality.score
     lines.append(f"data quality {number_text(quality, '.0f', ' %')}")
-    before, after = check.get("baseline") or {}, check.get("candidate") or {}
-    lines.append(
-        f"out of sample, whole playbook, before → after ({check.get('out_of_sample_trades', '?')} of the trades "
-        f"in {rec.regime}):"
-    )
+    before, after = check.baseline, check.candidate
+    scope = "?" if check.out_of_sample_trades is None else check.out_of_sample_trades
+    lines.append(f"out of sample, whole playbook, before → after ({scope} of the trades in {rec.regime}):")
     lines.extend(
         f"  {name}: {metric_text(name, before.get(name))} → {metric_text(name, after.get(name))}"
         for name in COMPARED_METRICS
         if name in before or name in after
     )
+    trials = "?" if check.n_trials is None else check.n_trials
     lines.append(
-        f"p-value {p_value_text(check.get('p_value'))}, DSR {number_text(check.get('dsr'), '.2f')}, "
-        f"{check.get('n_trials', '?')} candidates tried by the tuner"
+        f"p-value {p_value_text(check.p_value)}, DSR {number_text(check.dsr, '.2f')}, "
+        f"{trials} candidates tried by the tuner"
     )
-    lines.extend(evidence_lines(check.get("evidence") or {}))
+    lines.extend(evidence_lines(check.evidence))
     return _fit(lines)
 
 

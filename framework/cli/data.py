@@ -171,11 +171,11 @@ def replay_command(
     from framework.config import load_settings
     from framework.formatting import metric_text
     from framework.market import load_market
-    from framework.pipeline import json_number
     from framework.playbook import load_playbook
     from framework.regimes import label_trades
     from framework.replay import prepare, replay_candidates
     from framework.replay.engine import DEFAULT_INITIAL_EQUITY
+    from framework.session import json_number
     from framework.trades import load_trades, write_log
 
     settings = load_settings(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -37,6 +38,8 @@ def status_command(store: StoreOption = None, json_out: JsonOption = None) -> No
     json_to_stdout(json_out)
     from rich.table import Table
 
+    from framework.session import Assessment, Session
+
     with Store(store_path(store)) as opened:
         since = datetime.now(UTC) - timedelta(days=STATUS_DAYS)
         sessions = opened.sessions(since=since)
@@ -49,7 +52,7 @@ def status_command(store: StoreOption = None, json_out: JsonOption = None) -> No
             "status": s.status,
             "validated_changes": len(items[s.id]),
             "pending_changes": sum(r.status == "pending" for r in items[s.id]),
-            "data_quality": s.payload.get("data_quality", {}).get("score"),
+            "data_quality": Session.from_record(s).data_quality.score,
         }
         for s in sessions
     ]
@@ -69,12 +72,8 @@ def status_command(store: StoreOption = None, json_out: JsonOption = None) -> No
                 "-" if quality is None else f"{quality:.0f} %",
             )
         console.print(table)
-        r2 = [
-            r.payload["model"]["r2"]
-            for recs in items.values()
-            for r in recs
-            if r.payload.get("model") and r.payload["model"]["r2"] is not None
-        ]
+        models = [Assessment.parse(r.payload).model for recs in items.values() for r in recs]
+        r2 = [model.r2 for model in models if model is not None and model.r2 is not None]
         if r2:
             say(f"model R2 of the recommendations: mean {sum(r2) / len(r2):.3f}")
     if latest:
@@ -116,12 +115,21 @@ def history_command(store: StoreOption = None, json_out: JsonOption = None) -> N
 
 
 @app.command("show")
-def show_command(session: str, store: StoreOption = None, json_out: JsonOption = None) -> None:
+def show_command(
+    session: str,
+    store: StoreOption = None,
+    json_out: JsonOption = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write its self-contained HTML report, with the charts tune drew, here.")
+    ] = None,
+) -> None:
     """A session's recommendations with their status and evidence, and what was rejected."""
     check_writable(json_out, "--json")
+    check_writable(report, "--report")
     json_to_stdout(json_out)
     from framework.cli.render import print_session
     from framework.errors import StoreError
+    from framework.session import Session
 
     with Store(store_path(store)) as opened:
         try:
@@ -129,11 +137,19 @@ def show_command(session: str, store: StoreOption = None, json_out: JsonOption =
         except StoreError as exc:
             raise typer.BadParameter(str(exc)) from None
         statuses = {r.id: r.status for r in opened.recommendations(session)}
+    contents = Session.from_record(record)
+    if report:  # before anything is shown: a session stored without its equity series has no charts
+        from framework.report import render_html_report, session_charts
+
+        charts = session_charts(contents)
     say(f"session {record.id}: {record.status}, expires {utc_text(record.expires_at)}")
-    print_session(record.payload, statuses)
+    print_session(contents, statuses)
     if json_out:
-        document: dict[str, Any] = {**record.payload, "status": record.status, "statuses": statuses}
+        document: dict[str, Any] = {**contents.document(), "status": record.status, "statuses": statuses}
         write_json(document, json_out, "session")
+    if report:
+        render_html_report(contents, charts, report)
+        say(f"report written to {report}")
 
 
 @app.command("apply")

@@ -135,7 +135,7 @@ def _tune_and_show(
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per study would drown the output
     with Stages("loading") as stages:
         outcome = run_tune(files, settings, progress=stages, **options)
-    print_session(outcome.document)
+    print_session(outcome.contents)
     if outcome.auto_applied:
         say(f"human_review_required = false: {outcome.auto_applied.message}")
     if json_out:
@@ -143,7 +143,7 @@ def _tune_and_show(
     if report:
         from framework.report import render_html_report, session_charts
 
-        render_html_report(outcome.document, session_charts(outcome), report)
+        render_html_report(outcome.contents, session_charts(outcome.contents), report)
         say(f"report written to {report}")
 
 
