@@ -20,20 +20,33 @@ Every decision the CLI or the Telegram bot takes goes through :class:`Approvals`
   :class:`~framework.store.DecisionRecord`; the session becomes ``applied`` once no item is pending
   (``rejected`` when every item was rejected).
 - **Errors change nothing.** An unknown session or item, or a change the playbook refuses (its bounds),
-  raises :class:`DecisionError` before anything is written.
+  raises :class:`~framework.decisions.DecisionError` before anything is written.
+
+What a decision returns and raises (:class:`~framework.decisions.DecisionOutcome`, the errors, the
+actors) is in :mod:`framework.decisions`, importable without the playbook model; the names are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from framework.errors import InputError, PlaybookTunerError, StoreError
+from framework.decisions import (
+    AUTO_ACTOR,
+    EXPIRY_ACTOR,
+    SAFE_RISK,
+    STALE,
+    DecisionError,
+    DecisionOutcome,
+    NothingToRollBack,
+    utc_now,
+)
+from framework.errors import InputError, StoreError
 from framework.playbook import (
     PARAMETERS,
     STRATEGY_WEIGHTS,
@@ -52,49 +65,17 @@ from framework.store import (
     Store,
 )
 
-ACTIONS = ("apply_all", "apply_safe", "apply_items", "reject_all", "reject_items", "expire")
-"""What a decision did; ``expire`` is a session that lapsed (also when a decision found it lapsed)."""
-AUTO_ACTOR = "auto"
-"""Actor of :meth:`Approvals.auto_apply` (``human_review_required = false``)."""
-EXPIRY_ACTOR = "expiry"
-"""Actor recorded when a session lapses."""
-STALE = "stale, re-run tune"
-SAFE_RISK = "low"
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-class DecisionError(PlaybookTunerError):
-    """A decision cannot be taken as asked (unknown session or item, a change the playbook refuses,
-    an unknown version to roll back to). Nothing was changed."""
-
-
-@dataclass(frozen=True)
-class DecisionOutcome:
-    """What one decision call did to a session.
-
-    ``action`` is one of :data:`ACTIONS`: the action asked for, or ``expire`` when the call found the
-    session lapsed. ``applied`` and ``rejected`` are the recommendation ids this call decided;
-    ``unchanged`` those of the chosen items that had been decided before. ``new_version`` is the
-    playbook version this call published (None when it applied nothing). ``message`` is one line for
-    a human.
-    """
-
-    session_id: str
-    action: str
-    applied: tuple[str, ...]
-    rejected: tuple[str, ...]
-    unchanged: tuple[str, ...]
-    new_version: int | None
-    message: str
-
-    @property
-    def changed(self) -> bool:
-        """Whether this call decided anything (False: refused, or nothing was left to decide)."""
-        return bool(self.applied or self.rejected)
+__all__ = [
+    "AUTO_ACTOR",
+    "EXPIRY_ACTOR",
+    "SAFE_RISK",
+    "STALE",
+    "Approvals",
+    "DecisionError",
+    "DecisionOutcome",
+    "NothingToRollBack",
+    "utc_now",
+]
 
 
 class Approvals:
@@ -161,14 +142,14 @@ class Approvals:
 
         A version whose text repeats an earlier one's (a rollback, a hand edit back) stands for the
         earliest version with that text; the target is that version's parent. A hand edit of the live
-        file is registered first. ``DecisionError`` when the live text is the first version's.
+        file is registered first. ``NothingToRollBack`` when the live text is the first version's.
         """
         live = self.store.register_live_playbook(self.live_playbook)
         versions = [v for v in self.store.playbook_versions() if v.version <= live.version]
         effective = next(v for v in versions if v.sha256 == live.sha256)
         if effective.parent is None:
             same = "" if effective.version == live.version else f" holds the text of version {effective.version},"
-            raise DecisionError(
+            raise NothingToRollBack(
                 f"nothing to roll back: the live version {live.version}{same} the first version; "
                 "`playbook-tuner history` lists the versions, `rollback VERSION` returns to one of them"
             )
