@@ -44,6 +44,8 @@ from framework.decisions import (
     DecisionError,
     DecisionOutcome,
     NothingToRollBack,
+    awaiting_decision,
+    is_overdue,
     utc_now,
 )
 from framework.errors import InputError, StoreError
@@ -126,15 +128,14 @@ class Approvals:
         now = self.clock()
         expired: list[str] = []
         for session in self.store.sessions():
-            if session.status == "pending" and now >= session.expires_at:
+            if is_overdue(session, now):
                 self._expire(session, self.store.recommendations(session.id), now)
                 expired.append(session.id)
         return expired
 
     def pending(self) -> list[SessionRecord]:
         """Sessions awaiting a decision: status pending and not yet at ``expires_at``, oldest first."""
-        now = self.clock()
-        return [s for s in self.store.sessions() if s.status == "pending" and now < s.expires_at]
+        return awaiting_decision(self.store.sessions(), self.clock())
 
     def undo_target(self) -> int:
         """The version a rollback without a version returns to: the one before the newest change still

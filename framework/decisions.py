@@ -6,10 +6,12 @@ loading the approval core; :mod:`framework.approval` takes the decisions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from framework.errors import PlaybookTunerError
+from framework.store import SessionRecord
 
 ACTIONS = ("apply_all", "apply_safe", "apply_items", "reject_all", "reject_items", "expire")
 """What a decision did; ``expire`` is a session that lapsed (also when a decision found it lapsed)."""
@@ -58,3 +60,13 @@ class DecisionOutcome:
     def changed(self) -> bool:
         """Whether this call decided anything (False: refused, or nothing was left to decide)."""
         return bool(self.applied or self.rejected)
+
+
+def is_overdue(session: SessionRecord, now: datetime) -> bool:
+    """Whether ``session`` is still pending at or past its ``expires_at`` (UTC), so it is to be expired."""
+    return session.status == "pending" and now >= session.expires_at
+
+
+def awaiting_decision(sessions: Iterable[SessionRecord], now: datetime) -> list[SessionRecord]:
+    """The sessions awaiting a decision at ``now``: status pending and not yet at ``expires_at``, in order."""
+    return [s for s in sessions if s.status == "pending" and now < s.expires_at]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from framework.config import Settings, TelegramSettings
-from framework.decisions import DecisionError, DecisionOutcome, utc_now
+from framework.decisions import DecisionError, DecisionOutcome, awaiting_decision, is_overdue, utc_now
 from framework.errors import PlaybookTunerError, StoreError
 from framework.store import PlaybookVersion, RecommendationRecord, SessionRecord, Store
 
@@ -288,7 +288,7 @@ class TuningDesk:
         playbook version: all of them, or the ``items`` named; with ``safe_only``, the low-risk ones only."""
         with Store(self.store_path) as store:
             approvals = self._approvals(store)
-            session_id = session_id or _newest_pending(approvals)
+            session_id = session_id or _newest_pending(store, self.clock())
             if items is not None:
                 return approvals.apply_items(session_id, items, actor, safe_only=safe_only)
             if safe_only:
@@ -320,9 +320,8 @@ class TuningDesk:
         """The session now (default: the newest awaiting a decision); an overdue pending session is
         marked expired first."""
         with Store(self.store_path) as store:
-            approvals = self._approvals(store)
-            approvals.expire_overdue()
-            session_id = session_id or _newest_pending(approvals)
+            self._expire_overdue(store)
+            session_id = session_id or _newest_pending(store, self.clock())
             try:
                 session = store.session(session_id)
             except StoreError as exc:
@@ -335,12 +334,11 @@ class TuningDesk:
         now = self.clock()
         since = now - recent
         with Store(self.store_path) as store:
-            if store.latest_playbook_version() is not None:
-                self._approvals(store).expire_overdue()
+            self._expire_overdue(store)
             sessions = store.sessions()
             live = store.latest_playbook_version()
             views = tuple(SessionView(s, tuple(store.recommendations(s.id))) for s in sessions if s.created_at >= since)
-        pending = tuple(s for s in sessions if s.status == "pending" and now < s.expires_at)
+        pending = tuple(awaiting_decision(sessions, now))
         last = sessions[-1] if sessions else None
         next_tune = self.schedule.due_after(last, now) if self.schedule.enabled else None
         return DeskStatus(pending, last, live, next_tune, since, views)
@@ -374,8 +372,15 @@ class TuningDesk:
         }
         return dict(sorted(names.items(), key=lambda item: -len(item[0])))
 
+    def _expire_overdue(self, store: Store) -> None:
+        """Mark the overdue pending sessions expired; the approval core (the playbook model, pandas) is
+        loaded only when there is one, so a status or a view starts fast."""
+        now = self.clock()
+        if any(is_overdue(s, now) for s in store.sessions()):
+            self._approvals(store).expire_overdue()
+
     def _approvals(self, store: Store) -> Approvals:
-        from framework.approval import Approvals  # the playbook model, pandas: not for a status
+        from framework.approval import Approvals  # the playbook model and pandas: not for a status
 
         return Approvals(store, self._live_playbook(store), clock=self.clock)
 
@@ -389,9 +394,9 @@ class TuningDesk:
         return Path(latest.path)
 
 
-def _newest_pending(approvals: Approvals) -> str:
-    """The id of the newest session awaiting a decision."""
-    pending = approvals.pending()
+def _newest_pending(store: Store, now: datetime) -> str:
+    """The id of the newest session awaiting a decision at ``now``."""
+    pending = awaiting_decision(store.sessions(), now)
     if not pending:
         raise DecisionError("no session is awaiting a decision; run tune")
     return pending[-1].id
