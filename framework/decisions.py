@@ -70,3 +70,10 @@ def is_overdue(session: SessionRecord, now: datetime) -> bool:
 def awaiting_decision(sessions: Iterable[SessionRecord], now: datetime) -> list[SessionRecord]:
     """The sessions awaiting a decision at ``now``: status pending and not yet at ``expires_at``, in order."""
     return [s for s in sessions if s.status == "pending" and now < s.expires_at]
+
+
+def checked_actor(actor: str) -> str:
+    """``actor`` without surrounding spaces; a DecisionError when it is empty (a decision names who decides)."""
+    if not actor or not actor.strip():
+        raise DecisionError("a decision needs an actor (who decides); got an empty name")
+    return actor.strip()
