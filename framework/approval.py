@@ -1,6 +1,7 @@
 """Decisions on a tuning session: apply or reject its recommendations, expire it, roll back a version.
 
-Every decision the CLI or the Telegram bot takes goes through :class:`Approvals`, which holds the rules:
+Every decision the desk (:mod:`framework.desk`, for the CLI and the Telegram bot) takes goes through
+:class:`Approvals`, which holds the rules:
 
 - **Idempotent.** A recommendation is decided once; deciding it again changes nothing and the outcome
   lists it as ``unchanged`` (a double press of Apply All publishes one version). Setting the status is
@@ -20,82 +21,49 @@ Every decision the CLI or the Telegram bot takes goes through :class:`Approvals`
   :class:`~framework.store.DecisionRecord`; the session becomes ``applied`` once no item is pending
   (``rejected`` when every item was rejected).
 - **Errors change nothing.** An unknown session or item, or a change the playbook refuses (its bounds),
-  raises :class:`DecisionError` before anything is written.
+  raises :class:`~framework.decisions.DecisionError` before anything is written.
+
+What a decision returns and raises (:class:`~framework.decisions.DecisionOutcome`, the errors, the
+actors) is in :mod:`framework.decisions`, importable without the playbook model; the names are
+re-exported here. The live-file side (which version is live, a session's changes as an edit of its
+text, the publish, rollback) is :class:`~framework.publishing.LiveFile`'s; this module holds the rules.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from numbers import Real
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from framework.errors import InputError, PlaybookTunerError, StoreError
+from framework.decisions import (
+    AUTO_ACTOR,
+    EXPIRY_ACTOR,
+    SAFE_RISK,
+    STALE,
+    DecisionError,
+    DecisionOutcome,
+    NothingToRollBack,
+    awaiting_decision,
+    checked_actor,
+    is_overdue,
+    utc_now,
+)
+from framework.errors import StoreError
 from framework.formatting import utc_text
-from framework.playbook import (
-    PARAMETERS,
-    STRATEGY_WEIGHTS,
-    ParameterChange,
-    ParameterValue,
-    Playbook,
-    parse_duration,
-    parse_playbook,
-)
-from framework.store import (
-    DecisionRecord,
-    ParentMoved,
-    PlaybookVersion,
-    RecommendationRecord,
-    SessionRecord,
-    Store,
-)
+from framework.publishing import LiveFile, Stale, playbook_changes
+from framework.store import DecisionRecord, ParentMoved, PlaybookVersion, RecommendationRecord, SessionRecord, Store
 
-ACTIONS = ("apply_all", "apply_safe", "apply_items", "reject_all", "reject_items", "expire")
-"""What a decision did; ``expire`` is a session that lapsed (also when a decision found it lapsed)."""
-AUTO_ACTOR = "auto"
-"""Actor of :meth:`Approvals.auto_apply` (``human_review_required = false``)."""
-EXPIRY_ACTOR = "expiry"
-"""Actor recorded when a session lapses."""
-STALE = "stale, re-run tune"
-SAFE_RISK = "low"
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-class DecisionError(PlaybookTunerError):
-    """A decision cannot be taken as asked (unknown session or item, a change the playbook refuses,
-    an unknown version to roll back to). Nothing was changed."""
-
-
-@dataclass(frozen=True)
-class DecisionOutcome:
-    """What one decision call did to a session.
-
-    ``action`` is one of :data:`ACTIONS`: the action asked for, or ``expire`` when the call found the
-    session lapsed. ``applied`` and ``rejected`` are the recommendation ids this call decided;
-    ``unchanged`` those of the chosen items that had been decided before. ``new_version`` is the
-    playbook version this call published (None when it applied nothing). ``message`` is one line for
-    a human.
-    """
-
-    session_id: str
-    action: str
-    applied: tuple[str, ...]
-    rejected: tuple[str, ...]
-    unchanged: tuple[str, ...]
-    new_version: int | None
-    message: str
-
-    @property
-    def changed(self) -> bool:
-        """Whether this call decided anything (False: refused, or nothing was left to decide)."""
-        return bool(self.applied or self.rejected)
+__all__ = [
+    "AUTO_ACTOR",
+    "EXPIRY_ACTOR",
+    "SAFE_RISK",
+    "STALE",
+    "Approvals",
+    "DecisionError",
+    "DecisionOutcome",
+    "NothingToRollBack",
+    "utc_now",
+]
 
 
 class Approvals:
@@ -105,6 +73,7 @@ class Approvals:
     def __init__(self, store: Store, live_playbook: Path, *, clock: Callable[[], datetime] = utc_now):
         self.store = store
         self.live_playbook = Path(live_playbook)
+        self.live = LiveFile(store, self.live_playbook)
         self.clock = clock
 
     # --- decisions -------------------------------------------------------------------------------
@@ -146,73 +115,31 @@ class Approvals:
         now = self.clock()
         expired: list[str] = []
         for session in self.store.sessions():
-            if session.status == "pending" and now >= session.expires_at:
+            if is_overdue(session, now):
                 self._expire(session, self.store.recommendations(session.id), now)
                 expired.append(session.id)
         return expired
 
     def pending(self) -> list[SessionRecord]:
         """Sessions awaiting a decision: status pending and not yet at ``expires_at``, oldest first."""
-        now = self.clock()
-        return [s for s in self.store.sessions() if s.status == "pending" and now < s.expires_at]
+        return awaiting_decision(self.store.sessions(), self.clock())
 
     def undo_target(self) -> int:
-        """The version a rollback without a version returns to: the one before the newest change still
-        in effect, so rolling back again goes further back and never redoes a change just undone.
-
-        A version whose text repeats an earlier one's (a rollback, a hand edit back) stands for the
-        earliest version with that text; the target is that version's parent. A hand edit of the live
-        file is registered first. ``DecisionError`` when the live text is the first version's.
-        """
-        live = self.store.register_live_playbook(self.live_playbook)
-        versions = [v for v in self.store.playbook_versions() if v.version <= live.version]
-        effective = next(v for v in versions if v.sha256 == live.sha256)
-        if effective.parent is None:
-            same = "" if effective.version == live.version else f" holds the text of version {effective.version},"
-            raise DecisionError(
-                f"nothing to roll back: the live version {live.version}{same} the first version; "
-                "`playbook-tuner history` lists the versions, `rollback VERSION` returns to one of them"
-            )
-        return effective.parent
+        """The version a rollback without a version returns to (:meth:`LiveFile.undo_target
+        <framework.publishing.LiveFile.undo_target>`): the one before the newest change still in effect."""
+        return self.live.undo_target()
 
     def rollback(self, version: int, actor: str, reason: str) -> int:
-        """Publish the text of the earlier ``version`` again as a new version; returns its number.
-
-        The reason is recorded with the new version and in the audit log. A hand edit of the live file
-        is registered as a version first, so it stays in the history.
-        """
-        actor = _checked_actor(actor)
-        if not reason.strip():
-            raise DecisionError(f"give a reason for rolling back to version {version}")
-        try:
-            target = self.store.playbook_version(version)
-        except StoreError as exc:
-            raise DecisionError(f"cannot roll back: {exc}") from exc
-        try:
-            parse_playbook(target.text, f"version {version}")
-        except InputError as exc:
-            raise DecisionError(f"cannot roll back to version {version}: it is not a valid playbook ({exc})") from exc
-        live = self.store.register_live_playbook(self.live_playbook)
-        if live.version == version:
-            raise DecisionError(f"version {version} is the live version; there is nothing to roll back")
-        try:
-            rolled = self.store.rollback(
-                self.live_playbook, version, author=actor, reason=reason, expected_parent=live.version
-            )
-        except ParentMoved as exc:
-            raise DecisionError(
-                f"cannot roll back to version {version}: version {exc.actual} was published meanwhile "
-                f"(version {live.version} was live when the rollback began); nothing was changed. Check "
-                "`playbook-tuner history` and roll back again if it is still needed"
-            ) from exc
-        return rolled.version
+        """Publish the text of the earlier ``version`` again as a new version; returns its number
+        (:meth:`LiveFile.rollback <framework.publishing.LiveFile.rollback>`)."""
+        return self.live.rollback(version, actor, reason)
 
     # --- internals -------------------------------------------------------------------------------
 
     def _apply(
         self, session_id: str, actor: str, action: str, item_ids: Iterable[str] | None, *, safe_only: bool
     ) -> DecisionOutcome:
-        actor = _checked_actor(actor)
+        actor = checked_actor(actor)
         session, recommendations = self._load(session_id)
         chosen = _choose(session, recommendations, item_ids, self._owners)
         # Items named but not low risk are said to stay pending; a whole-session safe apply counts them as left.
@@ -228,7 +155,7 @@ class Approvals:
         todo = [rec for rec in chosen if rec.status == "pending"]
         if not todo:
             return _nothing_to_apply(session, action, chosen, left, risky)
-        changes = _changes(todo)
+        playbook_changes(todo)  # a bad value, or two items on one key, is refused before anything is written
 
         live, stale = self._live_version_for(session)
         if stale is not None:
@@ -241,22 +168,13 @@ class Approvals:
             todo = [rec for rec in todo if rec.id in pending]
             if not todo:
                 return _nothing_to_apply(session, action, chosen, left, risky)
-            changes = _changes(todo)
-        playbook = self._live_playbook(live)
-        mismatch = _first_mismatch(playbook, todo)
-        if mismatch is not None:
-            return self._stale(session, action, actor, todo, mismatch)
-        try:
-            edited = playbook.with_changes(changes)
-        except InputError as exc:
-            raise DecisionError(
-                f"session {session.id}: the playbook refuses these changes, nothing was changed: {exc}"
-            ) from exc
+        edited = self.live.edit(live, todo, session.id)
+        if isinstance(edited, Stale):
+            return self._stale(session, action, actor, todo, edited.why)
 
         try:
-            published = self.store.publish_playbook(
-                self.live_playbook,
-                edited.text,
+            published = self.live.publish(
+                edited,
                 author=actor,
                 reason=f"session {session.id}, {action}: {', '.join(_ids(todo))}",
                 expected_parent=live.version,
@@ -280,7 +198,7 @@ class Approvals:
         return DecisionOutcome(session.id, action, applied, (), unchanged, published.version, message)
 
     def _reject(self, session_id: str, actor: str, action: str, item_ids: Iterable[str] | None) -> DecisionOutcome:
-        actor = _checked_actor(actor)
+        actor = checked_actor(actor)
         session, recommendations = self._load(session_id)
         chosen = _choose(session, recommendations, item_ids, self._owners)
         lapsed = self._refuse_if_lapsed(session, recommendations, chosen)
@@ -349,21 +267,7 @@ class Approvals:
         # claimed before those decisions were recorded show as decided when _apply reads them next.
         published = [d.result_version for d in self.store.decisions(session.id) if d.result_version is not None]
         expected = published[-1] if published else session.playbook_version
-        before = self.store.latest_playbook_version()
-        live = self.store.register_live_playbook(self.live_playbook)
-        if live.version == expected:
-            return live, None
-        if before is not None and live.version != before.version:
-            why = f"the live file was edited by hand (registered as version {live.version})"
-        else:
-            why = f"version {live.version} is live"
-        return live, f"computed on version {expected}, but {why}"
-
-    def _live_playbook(self, live: PlaybookVersion) -> Playbook:
-        try:
-            return parse_playbook(live.text, str(self.live_playbook))
-        except InputError as exc:
-            raise DecisionError(f"the live playbook (version {live.version}) is not valid: {exc}") from exc
+        return self.live.check(expected)
 
     def _stale(
         self, session: SessionRecord, action: str, actor: str, todo: list[RecommendationRecord], why: str
@@ -439,71 +343,6 @@ def _choose(
             f"session {session.id} has no item {', '.join(notes)}; its items are: {items}. Nothing was changed"
         )
     return [rec for rec in recommendations if rec.id in wanted]
-
-
-def _changes(todo: Sequence[RecommendationRecord]) -> list[ParameterChange]:
-    """The playbook changes of ``todo``; a DecisionError for a bad value or two items on one key."""
-    changes: list[ParameterChange] = []
-    seen: dict[str, str] = {}
-    for rec in todo:
-        change = ParameterChange(rec.regime, rec.parameter, _value(rec, rec.proposed, "proposed"))
-        if change.dotted_key in seen:
-            raise DecisionError(
-                f"session {rec.session_id}: items {seen[change.dotted_key]} and {rec.id} both set "
-                f"{change.dotted_key}; apply one of them with apply_items. Nothing was changed"
-            )
-        seen[change.dotted_key] = rec.id
-        changes.append(change)
-    return changes
-
-
-def _value(rec: RecommendationRecord, raw: Any, which: str) -> ParameterValue:
-    """A stored ``current`` or ``proposed`` value as the playbook's type (max_hold as a duration)."""
-    where = f"session {rec.session_id}, item {rec.id} ({rec.regime}.{rec.parameter})"
-    if rec.regime != STRATEGY_WEIGHTS and rec.parameter not in PARAMETERS:
-        raise DecisionError(f"{where}: unknown parameter; parameters are: {', '.join(PARAMETERS)}")
-    if rec.regime != STRATEGY_WEIGHTS and rec.parameter == "max_hold":
-        if raw is not None and not isinstance(raw, str):
-            raise DecisionError(f"{where}: the {which} max_hold must be a duration text such as 48h, got {raw!r}")
-        try:
-            return parse_duration(raw)
-        except ValueError as exc:
-            raise DecisionError(f"{where}: the {which} value {exc}") from exc
-    if not isinstance(raw, Real) or isinstance(raw, bool) or not math.isfinite(raw):
-        raise DecisionError(f"{where}: the {which} value must be a finite number, got {raw!r}")
-    return float(raw)
-
-
-def _first_mismatch(playbook: Playbook, todo: Sequence[RecommendationRecord]) -> str | None:
-    """Why the first item whose ``current`` is not the playbook's value is stale, or None."""
-    for rec in todo:
-        if rec.regime == STRATEGY_WEIGHTS:
-            live: ParameterValue = playbook.strategy_weight(rec.parameter)
-        else:
-            live = playbook.value(rec.regime, rec.parameter)
-        expected = _value(rec, rec.current, "current")
-        if not _same(expected, live):
-            key = ParameterChange(rec.regime, rec.parameter, None).dotted_key
-            return f"item {rec.id} expects {key} = {rec.current}, the live playbook has {_show(live)}"
-    return None
-
-
-def _same(a: ParameterValue, b: ParameterValue) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return a == b
-
-
-def _show(value: ParameterValue) -> str:
-    if value is None:
-        return "no limit"
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _checked_actor(actor: str) -> str:
-    if not actor or not actor.strip():
-        raise DecisionError("a decision needs an actor (who decides); got an empty name")
-    return actor.strip()
 
 
 def _ids(recs: Iterable[RecommendationRecord]) -> tuple[str, ...]:

@@ -26,9 +26,10 @@ import pytest
 from telegram.ext import Application
 
 import framework.store
-from framework.bot import TuningDesk, build_application
+from framework.bot import build_application
 from framework.bot.app import SCHEDULED_JOB
 from framework.config import Settings
+from framework.desk import TuningDesk
 from framework.pipeline import TuneFiles
 from framework.playbook import load_playbook
 from framework.safety import risk_class

@@ -1,4 +1,4 @@
-"""The bot's pure parts: callback data, keyboards, texts, and the schedule of the desk."""
+"""The bot's pure parts: callback data, keyboards, texts (the desk's schedule is tested in test_desk.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 
 from framework.bot.app import ApprovalBot, shorten_connection_errors
 from framework.bot.buttons import MAX_CALLBACK_BYTES, ForgedButton, Press, item_keyboard, parse_press, session_keyboard
-from framework.bot.desk import SessionView, TuningDesk
 from framework.bot.messages import MAX_TEXT, refusal_answer, review_text, summary_text, without_paths
 from framework.config import Settings
+from framework.desk import SessionView, TuningDesk
 from framework.errors import StoreError
 from framework.pipeline import TuneFiles
 from framework.store import RecommendationRecord, SessionRecord, Store
@@ -119,20 +119,6 @@ def test_texts_never_exceed_telegrams_limit() -> None:
     review = review_text(view, view.recommendations[0])
     assert len(review) < 1000, "a long rationale is clipped so that the evidence after it still shows"
     assert "x …\n" in review and "p-value < 0.001, DSR" in review and "model: none (a search over replays)" in review
-
-
-def test_the_schedule_counts_from_the_last_session(tmp_path: Path) -> None:
-    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
-    files = TuneFiles(tmp_path / "t.csv", tmp_path, tmp_path / "playbook.yaml")
-    desk = TuningDesk(files, Settings(retraining_frequency=3), clock=lambda: now)
-    assert desk.next_tune_due() == now + timedelta(days=3)
-    (tmp_path / "playbook.yaml").write_text("default:\n  leverage: 2.0\n")
-    with Store(files.store_path) as store:
-        store.register_live_playbook(files.playbook)
-        store.save_session(SessionRecord("s1", now - timedelta(days=1), now, "expired", 1, {}), [])
-    assert desk.next_tune_due() == now + timedelta(days=2)
-    late = TuningDesk(files, Settings(retraining_frequency=3), clock=lambda: now + timedelta(days=10))
-    assert late.next_tune_due() == now + timedelta(days=10), "an overdue run is due at once"
 
 
 def test_texts_for_a_chat_name_the_bots_files_instead_of_their_paths(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """The Telegram bot: a python-telegram-bot ``Application`` on long polling, with approval buttons.
 
-Every update passes :meth:`ApprovalBot.authorise` first (a ``TypeHandler`` in group -1): the sender must
-be in ``allowed_user_ids`` *and* the chat in ``allowed_chat_ids``, or the update is refused, logged and
-stops there. Tuning runs in a worker thread (the bot keeps answering meanwhile); decisions run one at a
-time through :class:`~framework.bot.desk.TuningDesk`, i.e. the approval core. Texts and buttons come from
-:mod:`framework.bot.messages` and :mod:`framework.bot.buttons`.
+Every update passes :meth:`ApprovalBot.authorise` first (a ``TypeHandler`` in group -1), which asks the
+desk's :class:`~framework.desk.Access` policy: the sender must be in ``allowed_user_ids`` *and* the chat in
+``allowed_chat_ids``, or the update is refused, logged and stops there. Tuning runs in a worker thread
+(the bot keeps answering meanwhile); decisions run one at a time through
+:class:`~framework.desk.TuningDesk`, i.e. the approval core; the schedule is the desk's too. Texts and
+buttons come from :mod:`framework.bot.messages` and :mod:`framework.bot.buttons`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from telegram.ext import (
 )
 
 from framework.bot.buttons import ForgedButton, item_keyboard, parse_press, session_keyboard
-from framework.bot.desk import SessionView, TuningDesk
 from framework.bot.messages import (
     HELP,
     config_text,
@@ -46,6 +46,7 @@ from framework.bot.messages import (
     summary_text,
     without_paths,
 )
+from framework.desk import SessionView, TuningDesk
 from framework.errors import PlaybookTunerError
 from framework.formatting import utc_text
 from framework.report import equity_chart_png, session_charts
@@ -67,10 +68,7 @@ class ApprovalBot:
 
     def __init__(self, desk: TuningDesk):
         self.desk = desk
-        telegram = desk.settings.telegram
-        self.allowed_users = frozenset(telegram.allowed_user_ids)
-        self.allowed_chats = frozenset(telegram.allowed_chat_ids)
-        self.push_chat = telegram.push_chat_id
+        self.push_chat = desk.settings.telegram.push_chat_id
         self._decisions = asyncio.Lock()
         self._tuning = False
         self._file_names = desk.file_names()
@@ -85,13 +83,14 @@ class ApprovalBot:
 
     async def post_init(self, app: AnyApplication) -> None:
         """Register the commands with Telegram, warn about empty allow-lists, schedule the tuning job."""
-        if not self.allowed_users or not self.allowed_chats:
+        if self.desk.access.refuses_everyone:
             log.warning(
                 "allowed_user_ids or allowed_chat_ids is empty in the [telegram] configuration: "
                 "every update will be refused"
             )
         await app.bot.set_my_commands(list(COMMANDS))
-        if not self.desk.settings.telegram.scheduled_tuning:
+        schedule = self.desk.schedule
+        if not schedule.enabled:
             return
         if self.push_chat is None:
             log.warning("scheduled tuning is on but no chat is allowed to push sessions to: not scheduled")
@@ -100,18 +99,19 @@ class ApprovalBot:
             raise PlaybookTunerError("scheduled tuning needs python-telegram-bot's job-queue extra")
         due = await asyncio.to_thread(self.desk.next_tune_due)
         first = max(timedelta(0), due - self.desk.clock())
-        days = self.desk.settings.retraining_frequency
-        app.job_queue.run_repeating(self.scheduled_tune, interval=timedelta(days=days), first=first, name=SCHEDULED_JOB)
+        app.job_queue.run_repeating(self.scheduled_tune, interval=schedule.every, first=first, name=SCHEDULED_JOB)
+        days = schedule.every / timedelta(days=1)
         log.info(
-            "next scheduled tune at %s, then every %s days, pushed to chat %s", utc_text(due), days, self.push_chat
+            "next scheduled tune at %s, then every %g days, pushed to chat %s", utc_text(due), days, self.push_chat
         )
 
     # --- the gate --------------------------------------------------------------------------------
 
     async def authorise(self, update: Update, context: Context) -> None:
-        """Let an update through only from an allowed user in an allowed chat; refuse everything else."""
+        """Let an update through only when the desk's access policy allows its user in its chat; refuse
+        everything else."""
         user, chat = update.effective_user, update.effective_chat
-        if user is not None and chat is not None and user.id in self.allowed_users and chat.id in self.allowed_chats:
+        if self.desk.access.allows(user.id if user else None, chat.id if chat else None):
             return
         kind = "button press" if update.callback_query else "message" if update.effective_message else "update"
         log.warning(
@@ -152,7 +152,7 @@ class ApprovalBot:
         elif sub == "history":
             await message.reply_text(history_text(await asyncio.to_thread(self.desk.history)))
         elif sub == "apply":
-            text = await self._decided(lambda: self.desk.apply_latest(_actor(user)).message)
+            text = await self._decided(lambda: self.desk.apply(None, _actor(user)).message)
             await message.reply_text(text)
         elif sub == "rollback":
             await self._rollback(message, user, args[1:])
@@ -177,8 +177,9 @@ class ApprovalBot:
         version = int(args[0]) if args else None
 
         def rollback() -> str:
-            target, new = self.desk.rollback(version, _actor(user))
-            return f"Rolled back to version {target}: the live playbook is now version {new}."
+            actor = _actor(user)
+            done = self.desk.rollback(version, actor, f"rollback from Telegram by {actor}")
+            return f"Rolled back to version {done.target}: the live playbook is now version {done.new}."
 
         await message.reply_text(await self._decided(rollback))
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from framework.approval import DecisionOutcome
-from framework.bot.desk import DeskStatus, SessionView
 from framework.config import Settings, settings_to_toml
+from framework.decisions import DecisionOutcome
+from framework.desk import DeskStatus, SessionView
 from framework.formatting import (
     RISK_ICONS,
     change_text,

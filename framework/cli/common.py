@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from framework.market import Market
-    from framework.store import Store
     from framework.trades import LoadedLog
 
 
@@ -195,13 +194,6 @@ def store_path(store: Path | None) -> Path:
         if candidate.exists():
             return candidate
     raise typer.BadParameter(f"no store found: pass --store (tune writes {STORE_FILE_NAME} beside the playbook)")
-
-
-def live_playbook(store: Store) -> Path:
-    latest = store.latest_playbook_version()
-    if latest is None:
-        raise typer.BadParameter("the store has no playbook version yet: run tune first")
-    return Path(latest.path)
 
 
 def report_log(kind: str, log: LoadedLog) -> None:

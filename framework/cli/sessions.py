@@ -1,8 +1,9 @@
-"""Commands on the store: status, history, show, apply, reject, rollback."""
+"""Commands on the store: status, history, show, apply, reject, rollback.
+
+Each parses its options, asks :class:`~framework.desk.TuningDesk` (on the store alone) and renders the answer."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,16 +17,15 @@ from framework.cli.common import (
     check_writable,
     console,
     json_to_stdout,
-    live_playbook,
     say,
     store_path,
     write_json,
 )
 from framework.formatting import utc_text
-from framework.store import Store
 
 if TYPE_CHECKING:
-    from framework.approval import DecisionOutcome
+    from framework.decisions import DecisionOutcome
+    from framework.desk import TuningDesk
 
 ActorOption = Annotated[str, typer.Option(help="Who decides (recorded).")]
 STATUS_DAYS = 7
@@ -36,15 +36,16 @@ def status_command(store: StoreOption = None, json_out: JsonOption = None) -> No
     """Sessions of the last 7 days (id, time, validated changes, status), data quality, the live version."""
     check_writable(json_out, "--json")
     json_to_stdout(json_out)
+    from datetime import timedelta
+
     from rich.table import Table
 
     from framework.session import Assessment, Session
 
-    with Store(store_path(store)) as opened:
-        since = datetime.now(UTC) - timedelta(days=STATUS_DAYS)
-        sessions = opened.sessions(since=since)
-        items = {s.id: opened.recommendations(s.id) for s in sessions}
-        latest = opened.latest_playbook_version()
+    status = _desk(store).status(recent=timedelta(days=STATUS_DAYS))
+    sessions = [view.session for view in status.recent]
+    items = {view.session.id: view.recommendations for view in status.recent}
+    latest = status.live_version
     rows = [
         {
             "session_id": s.id,
@@ -90,8 +91,7 @@ def history_command(store: StoreOption = None, json_out: JsonOption = None) -> N
     json_to_stdout(json_out)
     from rich.table import Table
 
-    with Store(store_path(store)) as opened:
-        versions = opened.playbook_versions()
+    versions = _desk(store).history(limit=None)
     table = Table(title="Playbook versions")
     for column in ("version", "time (UTC)", "author", "reason"):
         table.add_column(column)
@@ -128,15 +128,10 @@ def show_command(
     check_writable(report, "--report")
     json_to_stdout(json_out)
     from framework.cli.render import print_session
-    from framework.errors import StoreError
     from framework.session import Session
 
-    with Store(store_path(store)) as opened:
-        try:
-            record = opened.session(session)
-        except StoreError as exc:
-            raise typer.BadParameter(str(exc)) from None
-        statuses = {r.id: r.status for r in opened.recommendations(session)}
+    view = _desk(store).view(session)
+    record, statuses = view.session, {r.id: r.status for r in view.recommendations}
     contents = Session.from_record(record)
     if report:  # before anything is shown: a session stored without its equity series has no charts
         from framework.report import render_html_report, session_charts
@@ -166,17 +161,8 @@ def apply_command(
 
     Exit status 1 when nothing was applied (stale, expired, already decided, or no low-risk change).
     """
-    from framework.approval import Approvals
-
-    with Store(store_path(store)) as opened:
-        approvals = Approvals(opened, live_playbook(opened))
-        if items:
-            outcome = approvals.apply_items(session, _item_ids(items), actor, safe_only=safe_only)
-        elif safe_only:
-            outcome = approvals.apply_safe(session, actor)
-        else:
-            outcome = approvals.apply_all(session, actor)
-    _finish_decision(outcome)
+    chosen = _item_ids(items) if items else None
+    _finish_decision(_desk(store).apply(session, actor, items=chosen, safe_only=safe_only))
 
 
 @app.command("reject")
@@ -187,15 +173,8 @@ def reject_command(
     store: StoreOption = None,
 ) -> None:
     """Reject a session's changes (all, or the items named). Exit status 1 when nothing was rejected."""
-    from framework.approval import Approvals
-
-    with Store(store_path(store)) as opened:
-        approvals = Approvals(opened, live_playbook(opened))
-        if items:
-            outcome = approvals.reject_items(session, _item_ids(items), actor)
-        else:
-            outcome = approvals.reject_all(session, actor)
-    _finish_decision(outcome)
+    chosen = _item_ids(items) if items else None
+    _finish_decision(_desk(store).reject(session, actor, items=chosen))
 
 
 @app.command("rollback")
@@ -213,18 +192,21 @@ def rollback_command(
     Without VERSION it undoes the newest change still in effect: rolling back again goes further
     back, never forward to a change just undone.
     """
-    from framework.approval import Approvals, DecisionError
+    from framework.decisions import NothingToRollBack
 
-    with Store(store_path(store)) as opened:
-        approvals = Approvals(opened, live_playbook(opened))
-        if version is None:
-            try:
-                version = approvals.undo_target()
-            except DecisionError as exc:
-                say(str(exc))
-                raise typer.Exit(ExitCode.REFUSED) from None
-        new = approvals.rollback(version, actor, reason)
-    say(f"rolled back to version {version}: now version {new}")
+    try:
+        done = _desk(store).rollback(version, actor, reason)
+    except NothingToRollBack as exc:
+        say(str(exc))
+        raise typer.Exit(ExitCode.REFUSED) from None
+    say(f"rolled back to version {done.target}: now version {done.new}")
+
+
+def _desk(store: Path | None) -> TuningDesk:
+    """The desk on the store given (or found), its live playbook the one the store's latest version names."""
+    from framework.desk import TuningDesk
+
+    return TuningDesk.on_store(store_path(store))
 
 
 def _item_ids(items: str) -> list[str]:

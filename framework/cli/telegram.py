@@ -45,8 +45,9 @@ def bot_command(
     import optuna
     from telegram.error import InvalidToken, NetworkError
 
-    from framework.bot import TuningDesk, run_bot
+    from framework.bot import run_bot
     from framework.config import load_settings
+    from framework.desk import TuningDesk
     from framework.pipeline import TuneFiles
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

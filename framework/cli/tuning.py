@@ -126,15 +126,24 @@ def _tune_files(files: InputFiles, store: Path | None) -> TuneFiles:
 
 
 def _tune_and_show(
-    files: TuneFiles, settings: Settings, *, json_out: Path | None, report: Path | None, **options: Any
+    files: TuneFiles,
+    settings: Settings,
+    *,
+    seed: int,
+    lookback_days: int | None,
+    json_out: Path | None,
+    report: Path | None,
+    **options: Any,
 ) -> None:
+    """Tune (or judge a candidate, with ``candidate`` among ``options``) through the desk and show the session."""
     import optuna
 
-    from framework.pipeline import run_tune
+    from framework.desk import TuningDesk
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per study would drown the output
+    desk = TuningDesk(files, settings, seed=seed, lookback_days=lookback_days)
     with Stages("loading") as stages:
-        outcome = run_tune(files, settings, progress=stages, **options)
+        outcome = desk.tune(stages, **options)
     print_session(outcome.contents)
     if outcome.auto_applied:
         say(f"human_review_required = false: {outcome.auto_applied.message}")
@@ -175,43 +184,24 @@ def propose_command(
     from rich.table import Table
 
     from framework.config import load_settings
+    from framework.desk import TuningDesk
     from framework.formatting import risk_text
-    from framework.market import load_market
-    from framework.models import ModelStore
-    from framework.playbook import load_playbook
-    from framework.quality import data_quality
-    from framework.regimes import label_trades
-    from framework.search import DataRef
-    from framework.strategy import load_strategy
-    from framework.trades import load_signals, load_trades
-    from framework.tuners import load_tuners
-    from framework.tuning import build_context, regenerate_signals, run_tuners
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings = load_settings(config)
     files = inputs(trades, signals, prices, playbook)
-    log = load_trades(files.trades, lenient=lenient)
-    market = load_market(files.prices)
-    signal_log = None
-    if files.signals and not regenerate_signals_with:
-        signal_log = load_signals(files.signals, lenient=lenient).frame
-    if regenerate_signals_with:
-        strategies = [load_strategy(spec) for spec in regenerate_signals_with]
-        signal_log = regenerate_signals(label_trades(log.frame, market), market, strategies)
-        say(f"regenerated {len(signal_log)} signals ({int(signal_log['taken'].sum())} taken)")
-    book = load_playbook(files.playbook)
-    tuners = load_tuners(list(settings.tuners), settings.tuner_options)
-    with Stages(f"tuning on {len(log.frame)} trades from {files.trades.name}"):
-        data_ref = DataRef(
-            trades=str(files.trades), prices=str(files.prices), playbook=str(files.playbook),
-            config=str(config) if config else None,
+    kept = None if regenerate_signals_with else files.signals  # the sample's signals give way to rebuilt ones
+    desk = TuningDesk(
+        _tune_files(InputFiles(files.trades, kept, files.prices, files.playbook), None), settings, seed=seed
+    )
+    with Stages() as stages:
+        run = desk.propose(
+            stages, strategies=regenerate_signals_with or (), models=models, search_storage=storage, config=config,
+            lenient=lenient,
         )  # fmt: skip
-        context = build_context(
-            log.frame, market, book, settings, signals=signal_log, seed=seed,
-            search_storage=storage or settings.search_storage or None, data_ref=data_ref,
-        )  # fmt: skip
-        result = run_tuners(tuners, context, ModelStore(models) if models else None)
-    quality = data_quality(context.trades, settings)
+    if run.regenerated is not None:
+        say(f"regenerated {len(run.regenerated)} signals ({int(run.regenerated['taken'].sum())} taken)")
+    result, context, quality = run.tuning, run.context, run.quality
     table = Table(title=f"Proposals for {files.playbook.name} (safety rules applied, not yet validated)")
     for column in ("block", "tuner", "change", "risk", "tuner conf.", "model R2 / MAE", "trials"):
         table.add_column(column, no_wrap=column != "change")
