@@ -166,10 +166,53 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
         "trade_day_close_start": symbol_index * len(day_ends),
         "day_close": day_close,
         "day_close_ns": day_close_ns,
+        "segments": segments,
+        "trade_symbol": symbol_index,
     }
     return ReplayInputs(
         order=order, trade_id=trades["trade_id"].to_numpy(dtype=object), strategies=strategies, arrays=arrays
     )
+
+
+# Per-trade arrays of ReplayInputs (in entry order); the rest describe the bars, the funding or the days.
+_TRADE_ARRAYS = (
+    "trade_first_bar", "trade_bar_bound", "trade_last_bar", "trade_timeframe_ns", "entry_ns", "entry_price",
+    "direction", "confidence", "group", "logged_exit_ns", "logged_exit_price", "logged_exit_binds",
+    "trade_funding_start", "trade_funding_stop", "trade_symbol",
+)  # fmt: skip
+
+
+def select(inputs: ReplayInputs, trades: pd.DataFrame) -> ReplayInputs:
+    """The inputs of ``trades``, some of the trades ``inputs`` was prepared from (matched by
+    ``trade_id``), without gathering the bars, trees and funding again.
+
+    Replayed, they give what ``prepare(trades, ...)`` gives, trade for trade and day for day: the same
+    trades in the same order, the same day grid and the same marks. They keep every symbol's bars
+    (positions into them stay valid), so the bar arrays may hold symbols ``trades`` does not trade.
+    ``ValueError`` when a trade is not among the prepared ones or ``inputs``' trade ids repeat.
+    """
+    known = pd.Index(inputs.trade_id)
+    if not known.is_unique:
+        raise ValueError("the prepared trades repeat a trade_id, so a selection from them is ambiguous")
+    order = np.argsort(_ns(trades["entry_time"]), kind="stable")
+    trade_id = trades["trade_id"].to_numpy(dtype=object)[order]
+    rows = known.get_indexer(trade_id)
+    if (rows < 0).any():
+        absent = ", ".join(repr(t) for t in trade_id[rows < 0][:5])
+        raise ValueError(f"trades not among the prepared ones: {absent}")
+    a = inputs.arrays
+    arrays = dict(a) | {name: a[name][rows] for name in _TRADE_ARRAYS}
+    named = [inputs.strategies[code] for code in a["strategy"][rows]]
+    strategies = tuple(dict.fromkeys(named))
+    arrays["strategy"] = np.array([strategies.index(s) for s in named], dtype=np.int64)
+    times = a["times"]
+    last_close = times[np.maximum(arrays["trade_last_bar"], 0)] + arrays["trade_timeframe_ns"]
+    last_ns = np.maximum(arrays["logged_exit_ns"].max(initial=0), last_close.max(initial=0))
+    day_ends = _day_grid(arrays["entry_ns"], last_ns)
+    arrays["day_ends"] = day_ends
+    arrays["day_close"], arrays["day_close_ns"] = _day_closes(times, a["closes"], a["segments"], day_ends)
+    arrays["trade_day_close_start"] = arrays["trade_symbol"] * len(day_ends)
+    return ReplayInputs(order=order, trade_id=trade_id, strategies=strategies, arrays=arrays)
 
 
 @dataclass(frozen=True)
