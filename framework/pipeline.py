@@ -25,7 +25,7 @@ from framework.errors import InputError
 from framework.market import load_market
 from framework.playbook import STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Playbook, load_playbook
 from framework.quality import DataQuality, data_quality
-from framework.regimes import REGIMES, label_trades
+from framework.regimes import REGIMES, RegimeLabels, label_trades
 from framework.sample import cached_sample
 from framework.store import STORE_FILE_NAME, RecommendationRecord, SessionRecord, Store
 from framework.trades import load_signals, load_trades
@@ -117,7 +117,8 @@ def run_tune(
     playbook = load_playbook(files.playbook)
     days = lookback_days if lookback_days is not None else settings.lookback_days
     trades, signals = within_lookback(trades, signals, days, period)
-    trades = label_trades(trades, market).reset_index(drop=True)
+    labels = RegimeLabels(market)  # each symbol classified once, for every window of the tune
+    trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
 
     with Store(files.store_path) as store:
         version = store.register_live_playbook(files.playbook, author="tune")
@@ -128,7 +129,7 @@ def run_tune(
             tuners = [WrittenPlaybook(load_playbook(candidate))]
         report = run_gate(
             trades, market, playbook, settings, tuners, signals=signals, seed=seed, safety=candidate is None,
-            progress=progress,
+            progress=progress, labels=labels,
         )  # fmt: skip
         quality = data_quality(trades, settings)
         created = clock()

@@ -61,11 +61,11 @@ from framework.out_of_sample import (
     slot_evidence,
 )
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, Playbook
-from framework.regimes import REGIMES
+from framework.regimes import REGIMES, RegimeLabels
 from framework.safety import Refusal, SafeProposal
 from framework.statistics import deflated_sharpe_ratio, sharpe_per_period
 from framework.tuners.base import ReplayHandle, Tuner, TuningContext
-from framework.tuning import TuningPass, build_context, run_tuners
+from framework.tuning import TuneData, TuningPass, build_context, run_tuners, tune_data
 
 
 @dataclass(frozen=True)
@@ -182,16 +182,27 @@ def run_gate(
     seed: int = 0,
     safety: bool = True,
     progress: Callable[[str], None] = lambda step: None,
+    labels: RegimeLabels | None = None,
 ) -> GateReport:
     """Tune on the search window, replay every slot out of sample, and judge it (see the module doc).
 
     ``trades`` is a canonical trade log with ``regime`` filled (``label_trades``). ``safety=False``
     judges proposals as written (a hand-written playbook) instead of through the safety rules.
-    ``progress`` is told each stage (fold, tuner) as it starts.
+    ``progress`` is told each stage (fold, tuner) as it starts. ``labels`` (of ``market``) reuses the
+    regime labels already computed.
+
+    The regime labels, the market features and the replay inputs are computed once for all the
+    windows (:func:`framework.tuning.tune_data`); each fold, the final pass and each replayed block
+    takes its part, with the results it would get computing its own.
     """
     gate = settings.validation
     plan = plan_windows(trades, settings)
     search, holdout = plan.search, plan.holdout
+    progress("preparing regimes, features and the replay")
+    shared = tune_data(
+        pd.concat([search, holdout], ignore_index=True), _signals_of(signals, [search, holdout]), market, playbook,
+        settings, labels,
+    )  # fmt: skip
     oos_by_regime = plan.out_of_sample_by_regime()
     fold_choices: list[dict[Slot, Choice]] = []
     fold_tests: list[pd.DataFrame] = []
@@ -202,13 +213,13 @@ def run_gate(
         if k == 1:
             where += " (the first run also compiles the kernels, about 30 s, cached after)"
         fold_pass, _ = _tuning_pass(
-            train_trades, market, playbook, settings, tuners, signals, seed, safety, _named(progress, where)
+            train_trades, shared, settings, tuners, signals, seed, safety, _named(progress, where)
         )
         fold_choices.append(_choices(fold_pass))
         proposals.update({_slot(p): p for p in fold_pass.accepted})
         fold_tests.append(search.iloc[test])
     final_pass, final_context = _tuning_pass(
-        search, market, playbook, settings, tuners, signals, seed, safety,
+        search, shared, settings, tuners, signals, seed, safety,
         _named(progress, f"final pass on the search window, {len(search)} trades"),
     )  # fmt: skip
     final_choices = _choices(final_pass)
@@ -222,7 +233,7 @@ def run_gate(
 
     progress(f"replaying {len(slots)} proposals out of sample and judging them")
     blocks = [*zip(fold_tests, fold_choices, strict=True), (holdout, final_choices)]
-    record = replay_out_of_sample(blocks, slots, market, playbook, settings, signals)
+    record = replay_out_of_sample(blocks, slots, shared, settings, signals)
     in_sample = _in_sample(final_context.replay, slots, final_choices)
     logged = ~record.trades["signal"].to_numpy()
     clusters = day_clusters(record.trades["entry_ns"].to_numpy(), record.trades["hold_ns"].to_numpy()[logged])
@@ -317,8 +328,7 @@ def run_gate(
 
 def _tuning_pass(
     trades: pd.DataFrame,
-    market: Market,
-    playbook: Playbook,
+    shared: TuneData,
     settings: Settings,
     tuners: Sequence[Tuner],
     signals: pd.DataFrame | None,
@@ -326,10 +336,21 @@ def _tuning_pass(
     safety: bool,
     progress: Callable[[str], None],
 ) -> tuple[TuningPass, TuningContext]:
-    progress("preparing regimes, features and the replay")
     window = signals_within(signals, trades)
-    context = build_context(trades, market, playbook, settings, signals=window, seed=seed)
+    context = build_context(trades, shared.market, shared.playbook, settings, signals=window, seed=seed, shared=shared)
     return run_tuners(tuners, context, safety=safety, progress=progress), context
+
+
+def _signals_of(signals: pd.DataFrame | None, windows: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """The signals some window holds (each window holds those within its trades' entries)."""
+    if signals is None:
+        return None
+    inside = np.zeros(len(signals), dtype=bool)
+    for window in windows:
+        held = signals_within(signals, window)
+        assert held is not None
+        inside |= signals.index.isin(held.index)
+    return signals[inside]
 
 
 def _named(progress: Callable[[str], None], where: str) -> Callable[[str], None]:
