@@ -100,6 +100,7 @@ def run_tune(
     period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
     candidate: Path | None = None,
     lenient: bool = False,
+    search_storage: str | None = None,
     progress: Callable[[str], None] = lambda step: None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> TuneOutcome:
@@ -108,7 +109,8 @@ def run_tune(
     ``lookback_days`` (default ``settings.lookback_days``) keeps the trades that entered within that
     many days of the last exit; ``period`` (UTC, [start, end)) narrows them further. With
     ``candidate``, a hand-written playbook is judged instead of the tuners' proposals: the same gate
-    and statistics, its values exactly as written (no safety rules).
+    and statistics, its values exactly as written (no safety rules). ``search_storage`` (default
+    ``settings.search_storage``; empty: in memory) is the Optuna storage URL of the tuners' searches.
     """
     progress("loading the trade log, candles and playbook")
     trades = load_trades(files.trades, lenient=lenient).frame
@@ -129,7 +131,7 @@ def run_tune(
             tuners = [WrittenPlaybook(load_playbook(candidate))]
         report = run_gate(
             trades, market, playbook, settings, tuners, signals=signals, seed=seed, safety=candidate is None,
-            progress=progress, labels=labels,
+            progress=progress, labels=labels, search_storage=search_storage or settings.search_storage or None,
         )  # fmt: skip
         quality = data_quality(trades, settings)
         created = clock()

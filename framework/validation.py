@@ -37,6 +37,7 @@ their Sharpe ratios; ``min_dsr`` applies to it.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -183,13 +184,15 @@ def run_gate(
     safety: bool = True,
     progress: Callable[[str], None] = lambda step: None,
     labels: RegimeLabels | None = None,
+    search_storage: str | None = None,
 ) -> GateReport:
     """Tune on the search window, replay every slot out of sample, and judge it (see the module doc).
 
     ``trades`` is a canonical trade log with ``regime`` filled (``label_trades``). ``safety=False``
     judges proposals as written (a hand-written playbook) instead of through the safety rules.
     ``progress`` is told each stage (fold, tuner) as it starts. ``labels`` (of ``market``) reuses the
-    regime labels already computed.
+    regime labels already computed; ``search_storage`` is the Optuna storage URL the tuners' searches
+    use (None: in memory).
 
     The regime labels, the market features and the replay inputs are computed once for all the
     windows (:func:`framework.tuning.tune_data`); each fold, the final pass and each replayed block
@@ -213,13 +216,13 @@ def run_gate(
         if k == 1:
             where += " (the first run also compiles the kernels, about 30 s, cached after)"
         fold_pass, _ = _tuning_pass(
-            train_trades, shared, settings, tuners, signals, seed, safety, _named(progress, where)
+            train_trades, shared, settings, tuners, signals, seed, safety, search_storage, _named(progress, where)
         )
         fold_choices.append(_choices(fold_pass))
         proposals.update({_slot(p): p for p in fold_pass.accepted})
         fold_tests.append(search.iloc[test])
     final_pass, final_context = _tuning_pass(
-        search, shared, settings, tuners, signals, seed, safety,
+        search, shared, settings, tuners, signals, seed, safety, search_storage,
         _named(progress, f"final pass on the search window, {len(search)} trades"),
     )  # fmt: skip
     final_choices = _choices(final_pass)
@@ -334,11 +337,28 @@ def _tuning_pass(
     signals: pd.DataFrame | None,
     seed: int,
     safety: bool,
+    search_storage: str | None,
     progress: Callable[[str], None],
 ) -> tuple[TuningPass, TuningContext]:
     window = signals_within(signals, trades)
-    context = build_context(trades, shared.market, shared.playbook, settings, signals=window, seed=seed, shared=shared)
+    context = build_context(
+        trades, shared.market, shared.playbook, settings, signals=window, seed=seed, search_storage=search_storage,
+        shared=shared,
+    )  # fmt: skip
+    context.study_suffix = f"-{_window_digest(context)}"
     return run_tuners(tuners, context, safety=safety, progress=progress), context
+
+
+def _window_digest(context: TuningContext) -> str:
+    """12 hex digits of SHA-256 over the window's replayed trades, the playbook and the replay settings:
+    a name for its search studies that differs between windows and repeats with the same data."""
+    inputs = context.replay.inputs
+    digest = hashlib.sha256("\x1f".join(map(str, inputs.trade_id)).encode("utf-8"))
+    for name in ("entry_ns", "entry_price", "confidence", "logged_exit_ns", "logged_exit_price"):
+        digest.update(np.ascontiguousarray(inputs.arrays[name]).tobytes())
+    digest.update(context.playbook.sha256().encode("utf-8"))
+    digest.update(context.replay.settings.model_dump_json().encode("utf-8"))
+    return digest.hexdigest()[:12]
 
 
 def _signals_of(signals: pd.DataFrame | None, windows: list[pd.DataFrame]) -> pd.DataFrame | None:
