@@ -23,6 +23,7 @@ from framework.approval import Approvals, DecisionOutcome
 from framework.config import Settings
 from framework.errors import InputError
 from framework.market import load_market
+from framework.models import ModelStore
 from framework.playbook import STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Playbook, load_playbook
 from framework.quality import DataQuality, data_quality
 from framework.regimes import REGIMES, RegimeLabels, label_trades
@@ -31,6 +32,8 @@ from framework.store import STORE_FILE_NAME, RecommendationRecord, SessionRecord
 from framework.trades import load_signals, load_trades
 from framework.tuners import NoProposal, Proposal, Tuner, TuningContext, load_tuners
 from framework.validation import GateReport, Verdict, run_gate
+
+MODELS_FOLDER_NAME = "models"
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,11 @@ class TuneFiles:
     @property
     def store_path(self) -> Path:
         return self.store or self.playbook.parent / STORE_FILE_NAME
+
+    @property
+    def models_path(self) -> Path:
+        """Where ``tune`` keeps the fitted models (a :class:`~framework.models.ModelStore`)."""
+        return self.store_path.parent / MODELS_FOLDER_NAME
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,8 @@ def run_tune(
     ``candidate``, a hand-written playbook is judged instead of the tuners' proposals: the same gate
     and statistics, its values exactly as written (no safety rules). ``search_storage`` (default
     ``settings.search_storage``; empty: in memory) is the Optuna storage URL of the tuners' searches.
+    The models the tuners fitted on the whole search window (those behind the recommendations) are
+    saved as new versions in ``files.models_path``; ``report.final_pass.saved_models`` lists them.
     """
     progress("loading the trade log, candles and playbook")
     trades = load_trades(files.trades, lenient=lenient).frame
@@ -132,6 +142,7 @@ def run_tune(
         report = run_gate(
             trades, market, playbook, settings, tuners, signals=signals, seed=seed, safety=candidate is None,
             progress=progress, labels=labels, search_storage=search_storage or settings.search_storage or None,
+            model_store=ModelStore(files.models_path),
         )  # fmt: skip
         quality = data_quality(trades, settings)
         created = clock()

@@ -48,7 +48,7 @@ import pandas as pd
 from framework.config import Settings
 from framework.judging import Evidence, day_clusters, holm
 from framework.market import Market
-from framework.models import feasible_folds
+from framework.models import ModelStore, feasible_folds
 from framework.out_of_sample import (
     OUTCOME_METRICS,
     Choice,
@@ -185,6 +185,7 @@ def run_gate(
     progress: Callable[[str], None] = lambda step: None,
     labels: RegimeLabels | None = None,
     search_storage: str | None = None,
+    model_store: ModelStore | None = None,
 ) -> GateReport:
     """Tune on the search window, replay every slot out of sample, and judge it (see the module doc).
 
@@ -192,7 +193,8 @@ def run_gate(
     judges proposals as written (a hand-written playbook) instead of through the safety rules.
     ``progress`` is told each stage (fold, tuner) as it starts. ``labels`` (of ``market``) reuses the
     regime labels already computed; ``search_storage`` is the Optuna storage URL the tuners' searches
-    use (None: in memory).
+    use (None: in memory). With ``model_store``, the models the tuners fit in the final pass (on the
+    whole search window: those behind the values recommended) are saved there; the folds' are not.
 
     The regime labels, the market features and the replay inputs are computed once for all the
     windows (:func:`framework.tuning.tune_data`); each fold, the final pass and each replayed block
@@ -216,13 +218,14 @@ def run_gate(
         if k == 1:
             where += " (the first run also compiles the kernels, about 30 s, cached after)"
         fold_pass, _ = _tuning_pass(
-            train_trades, shared, settings, tuners, signals, seed, safety, search_storage, _named(progress, where)
-        )
+            train_trades, shared, settings, tuners, signals, seed, safety, search_storage, None,
+            _named(progress, where),
+        )  # fmt: skip
         fold_choices.append(_choices(fold_pass))
         proposals.update({_slot(p): p for p in fold_pass.accepted})
         fold_tests.append(search.iloc[test])
     final_pass, final_context = _tuning_pass(
-        search, shared, settings, tuners, signals, seed, safety, search_storage,
+        search, shared, settings, tuners, signals, seed, safety, search_storage, model_store,
         _named(progress, f"final pass on the search window, {len(search)} trades"),
     )  # fmt: skip
     final_choices = _choices(final_pass)
@@ -338,6 +341,7 @@ def _tuning_pass(
     seed: int,
     safety: bool,
     search_storage: str | None,
+    model_store: ModelStore | None,
     progress: Callable[[str], None],
 ) -> tuple[TuningPass, TuningContext]:
     window = signals_within(signals, trades)
@@ -346,7 +350,7 @@ def _tuning_pass(
         shared=shared,
     )  # fmt: skip
     context.study_suffix = f"-{_window_digest(context)}"
-    return run_tuners(tuners, context, safety=safety, progress=progress), context
+    return run_tuners(tuners, context, model_store, safety=safety, progress=progress), context
 
 
 def _window_digest(context: TuningContext) -> str:

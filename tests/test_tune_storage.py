@@ -1,4 +1,5 @@
-"""Where a tune keeps what it computes besides the session: its searches in the configured Optuna storage."""
+"""Where a tune keeps what it computes besides the session: its searches in the configured Optuna storage,
+its fitted models in a folder beside the store."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import framework.pipeline
 from framework.bot.desk import TuningDesk
 from framework.config import Settings
+from framework.models import ModelStore
 from framework.pipeline import TuneFiles, TuneOutcome, run_tune
 from framework.sample import SampleSet, write_sample
 
@@ -66,7 +68,20 @@ def test_a_tune_searches_in_the_configured_storage_and_finds_its_studies_again(t
     assert without_ids(tunes["again"].document) == without_ids(first.document)
 
 
-def test_the_tune_command_takes_the_storage_option_over_the_config(sample: SampleSet, tmp_path: Path) -> None:
+def test_a_tune_saves_the_models_of_its_final_pass_beside_the_store(tunes: dict[str, Any]) -> None:
+    folder: Path = tunes["folder"]
+    first, again = tunes["first"].report.final_pass.saved_models, tunes["again"].report.final_pass.saved_models
+    assert [saved.path.name for saved in first] == ["leverage-efficiency-v1.joblib"]
+    assert [saved.path for saved in again] == [folder / "stored" / "models" / "leverage-efficiency-v2.joblib"]
+    model, saved = ModelStore(folder / "stored" / "models").load("leverage-efficiency")
+    assert saved.version == 2 and hasattr(model, "predict")
+    assert saved.report == tunes["again"].report.final_pass.saved_models[0].report
+    assert (folder / "memory" / "models" / "leverage-efficiency-v1.joblib").exists()
+
+
+def test_the_tune_command_takes_the_storage_option_over_the_config_and_says_where_the_models_are(
+    sample: SampleSet, tmp_path: Path
+) -> None:
     config = tmp_path / "fast.toml"
     config.write_text(
         f'lookback_days = 365\nsearch_storage = "sqlite:///{tmp_path / "config.db"}"\n'
@@ -83,9 +98,12 @@ def test_the_tune_command_takes_the_storage_option_over_the_config(sample: Sampl
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["trades_analyzed"] > 0
     assert (tmp_path / "option.db").exists() and not (tmp_path / "config.db").exists()
+    models = tmp_path / "bot" / "models" / "leverage-efficiency-v1.joblib"
+    assert f"model saved: {models} (version 1)" in result.stderr
+    assert models.exists()
 
 
-def test_the_bots_tunes_use_the_configured_storage(
+def test_the_bots_tunes_use_the_configured_storage_and_keep_their_models_beside_its_store(
     sample: SampleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, Any] = {}
@@ -103,3 +121,4 @@ def test_the_bots_tunes_use_the_configured_storage(
     with pytest.raises(Stop):
         desk.tune()
     assert seen["search_storage"] == "sqlite:///bot.db"
+    assert seen["model_store"].directory == tmp_path / "models" == desk_files.models_path

@@ -143,6 +143,8 @@ def _tune_and_show(
     with Stages("loading") as stages:
         outcome = run_tune(files, settings, progress=stages, **options)
     print_session(outcome.document)
+    for saved in outcome.report.final_pass.saved_models:
+        say(f"model saved: {saved.path} (version {saved.version})")
     if outcome.auto_applied:
         say(f"human_review_required = false: {outcome.auto_applied.message}")
     if json_out:
