@@ -191,11 +191,13 @@ class TuningDesk:
         candidate: Path | None = None,
         period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
         lenient: bool = False,
+        search_storage: str | None = None,
     ) -> TuneOutcome:
         """Run the tune pipeline once and store its session (blocking: seconds to minutes).
 
         With ``candidate``, a hand-written playbook is put through the same gate instead of the tuners'
-        proposals; ``period`` (UTC, [start, end)) narrows the lookback's trades."""
+        proposals; ``period`` (UTC, [start, end)) narrows the lookback's trades; ``search_storage`` (an
+        Optuna storage URL, default ``settings.search_storage``) keeps the searches."""
         from framework.pipeline import run_tune
 
         return run_tune(
@@ -206,6 +208,7 @@ class TuningDesk:
             period=period,
             candidate=candidate,
             lenient=lenient,
+            search_storage=search_storage,
             progress=progress,
             clock=self.clock,
         )

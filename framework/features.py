@@ -22,6 +22,12 @@ kernels with the same :class:`~framework.regimes.RegimeParams`, so they agree wi
 
 Columns in :attr:`FeatureSet.entry_columns` are known at entry and safe as model inputs; those in
 :attr:`FeatureSet.outcome_columns` are known only after exit and must never be one.
+
+The ``market_*`` columns depend on a trade's symbol and times only: their per-bar series
+(:class:`MarketBars`) are computed once per symbol and every window of a tune reads them. The
+``perf_*``, ``risk_confidence_rank`` and ``forecast_prior_*`` columns depend on which trades the log
+holds (a trade left out of a window, e.g. purged, is not among the earlier ones), so each window
+computes them on its own trades.
 """
 
 from __future__ import annotations
@@ -35,8 +41,8 @@ from framework.jit import njit
 from framework.market import TIMEFRAMES, Market
 from framework.regimes import (
     REGIMES,
+    RegimeLabels,
     RegimeParams,
-    classify,
     trailing_rank_nb,
     true_range_nb,
     wilder_nb,
@@ -109,8 +115,55 @@ class FeatureSet:
         return self.frame[list(self.entry_columns)]
 
 
+_MARKET_COLUMNS = ("market_atr_pct", "market_atr_rank", "market_regime_code", "market_bars_in_regime")
+
+
+class MarketBars:
+    """The per-bar series behind the ``market_*`` features of each symbol, computed on a symbol's
+    first use and kept, so that every window of a tune reads them from one pass over the candles.
+
+    Per bar, as known when it closes: ATR as a percent of close, its trailing rank, the regime code
+    (from ``labels``, :func:`framework.regimes.classify` of the whole candles) and the bars it has
+    lasted. Every one is causal, so a bar's values are those any prefix of the candles would give.
+    """
+
+    def __init__(self, labels: RegimeLabels):
+        self.labels = labels
+        self._bars: dict[str, tuple[dict[str, np.ndarray], pd.Index, pd.Timedelta]] = {}
+
+    @property
+    def market(self) -> Market:
+        return self.labels.market
+
+    def for_symbol(self, symbol: str) -> tuple[dict[str, np.ndarray], pd.Index, pd.Timedelta]:
+        """(series by ``market_*`` column, the bars' open times, the bar length) of ``symbol``."""
+        if symbol not in self._bars:
+            candles = self.market.for_symbol(symbol)
+            per_bar = self._series(candles.frame, symbol) if len(candles.frame) else {}
+            self._bars[symbol] = (per_bar, candles.frame.index, TIMEFRAMES[candles.timeframe])
+        return self._bars[symbol]
+
+    def _series(self, frame: pd.DataFrame, symbol: str) -> dict[str, np.ndarray]:
+        params = self.labels.params
+        high, low, close = (np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in ("high", "low", "close"))
+        atr = wilder_nb(true_range_nb(high, low, close), params.atr_period, 0)
+        atr_fraction = atr / close
+        rank, _ = trailing_rank_nb(atr_fraction, params.vol_window, params.vol_min_periods)
+        regime = pd.Categorical(self.labels.for_symbol(symbol), categories=list(REGIMES)).codes.astype(np.int64)
+        return {
+            "market_atr_pct": 100.0 * atr_fraction,
+            "market_atr_rank": rank,
+            "market_regime_code": np.where(regime >= 0, regime, np.nan),
+            "market_bars_in_regime": np.where(regime >= 0, _run_lengths(regime), np.nan),
+        }
+
+
 def build_features(
-    trades: pd.DataFrame, market: Market | None = None, *, params: RegimeParams | None = None
+    trades: pd.DataFrame,
+    market: Market | None = None,
+    *,
+    params: RegimeParams | None = None,
+    bars: MarketBars | None = None,
 ) -> FeatureSet:
     """Features of every trade of a canonical trade log (see the module docstring for the columns).
 
@@ -121,7 +174,8 @@ def build_features(
     :func:`framework.regimes.classify` with ``params`` on each symbol's candles, as
     :func:`framework.regimes.label_trades` computes them, whatever the log's ``regime`` column says.
     ``ValueError`` when a required column is missing or a side is neither long nor short; an
-    ``InputError`` when ``market`` has no candles for a symbol.
+    ``InputError`` when ``market`` has no candles for a symbol. ``bars`` (of ``market``, with
+    ``params``) reuses the per-bar market series already computed instead of computing them again.
 
     Returns are fractions: ``outcome_return`` is the return on margin, ``pnl / stake`` where both are
     logged, else the price return x leverage x direction (before fees); ``outcome_efficiency`` is
@@ -166,7 +220,13 @@ def build_features(
         "time_hour": entry_times.hour.to_numpy(dtype=np.float64),
         "time_weekday": entry_times.day_of_week.to_numpy(dtype=np.float64),
     }
-    columns.update(_market_features(symbols, entry_times, exit_times, market, params or RegimeParams()))
+    if market is not None:
+        if bars is None:
+            bars = MarketBars(RegimeLabels(market, params))
+        bars.labels.check(market, params)
+        columns.update(_market_features(symbols, entry_times, exit_times, bars))
+    else:
+        columns.update({name: np.full(n, np.nan) for name in (*_MARKET_COLUMNS, "market_regime_changed")})
     win = (outcome_return > 0).astype(np.float64)
     usable = closed & np.isfinite(outcome_return)
     for group, labels in (("strategy", strategies), ("symbol", pd.factorize(symbols)[0])):
@@ -202,38 +262,18 @@ def build_features(
 
 
 def _market_features(
-    symbols: np.ndarray,
-    entry_times: pd.DatetimeIndex,
-    exit_times: pd.DatetimeIndex,
-    market: Market | None,
-    params: RegimeParams,
+    symbols: np.ndarray, entry_times: pd.DatetimeIndex, exit_times: pd.DatetimeIndex, bars: MarketBars
 ) -> dict[str, np.ndarray]:
     n = len(symbols)
-    names = ("market_atr_pct", "market_atr_rank", "market_regime_code", "market_bars_in_regime")
-    out = {name: np.full(n, np.nan) for name in (*names, "market_regime_changed")}
-    if market is None:
-        return out
+    out = {name: np.full(n, np.nan) for name in (*_MARKET_COLUMNS, "market_regime_changed")}
     for symbol in pd.unique(symbols):
         rows = np.flatnonzero(symbols == symbol)
-        candles = market.for_symbol(str(symbol))
-        frame = candles.frame
-        if len(frame) == 0:
+        per_bar, opens, length = bars.for_symbol(str(symbol))
+        if len(opens) == 0:
             continue
-        high, low, close = (np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in ("high", "low", "close"))
-        atr = wilder_nb(true_range_nb(high, low, close), params.atr_period, 0)
-        atr_fraction = atr / close
-        rank, _ = trailing_rank_nb(atr_fraction, params.vol_window, params.vol_min_periods)
-        regime = pd.Categorical(classify(frame, params), categories=list(REGIMES)).codes.astype(np.int64)
-        per_bar = {
-            "market_atr_pct": 100.0 * atr_fraction,
-            "market_atr_rank": rank,
-            "market_regime_code": np.where(regime >= 0, regime, np.nan),
-            "market_bars_in_regime": np.where(regime >= 0, _run_lengths(regime), np.nan),
-        }
-        length = TIMEFRAMES[candles.timeframe]
-        at_entry = _closed_bar(frame.index, length, entry_times[rows])
-        at_exit = _closed_bar(frame.index, length, exit_times[rows])
-        for name in names:
+        at_entry = _closed_bar(opens, length, entry_times[rows])
+        at_exit = _closed_bar(opens, length, exit_times[rows])
+        for name in _MARKET_COLUMNS:
             out[name][rows] = _take(per_bar[name], at_entry)
         entry_code = _take(per_bar["market_regime_code"], at_entry)
         exit_code = _take(per_bar["market_regime_code"], at_exit)

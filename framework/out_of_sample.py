@@ -16,14 +16,13 @@ import pandas as pd
 
 from framework.config import Settings
 from framework.judging import Evidence, paired_evidence, quality_evidence
-from framework.market import Market
 from framework.playbook import DEFAULT_REGIME, SPECS, STRATEGY_WEIGHTS, ParameterChange, ParameterSpec, Playbook
 from framework.regimes import REGIMES
-from framework.replay import prepare, replay_tables, tables_for_changes
+from framework.replay import replay_tables, select, tables_for_changes
 from framework.replay.engine import DEFAULT_INITIAL_EQUITY
 from framework.replay.kernels import DAYS_PER_YEAR
 from framework.safety import reached_trades
-from framework.tuning import with_untaken_signals
+from framework.tuning import TuneData, with_untaken_signals
 
 OUTCOME_METRICS = ("total_return", "log_growth", "sharpe", "max_drawdown", "trades_taken", "liquidations")
 
@@ -90,14 +89,14 @@ class OutOfSampleRecord:
 def replay_out_of_sample(
     blocks: list[tuple[pd.DataFrame, dict[Slot, Choice]]],
     slots: list[Slot],
-    market: Market,
-    playbook: Playbook,
+    shared: TuneData,
     settings: Settings,
     signals: pd.DataFrame | None,
 ) -> OutOfSampleRecord:
-    """Replay every block under the current playbook and each slot's capped and uncapped values (the
-    current value where the block's pass proposed nothing) and chain the blocks (each starting from the
-    last one's end; a day two blocks share appears twice)."""
+    """Replay every block under the current playbook (``shared.playbook``) and each slot's capped and
+    uncapped values (the current value where the block's pass proposed nothing) and chain the blocks
+    (each starting from the last one's end; a day two blocks share appears twice). Each block's replay
+    is selected from ``shared``'s."""
     returns: list[np.ndarray] = []
     days: list[pd.DatetimeIndex] = []
     counts = np.zeros((2 * len(slots) + 1, 2))  # trades taken, liquidations
@@ -107,9 +106,7 @@ def replay_out_of_sample(
     for number, (block, choices) in enumerate(blocks):
         if block.empty:
             continue
-        daily, index, metrics, labels, outcomes = _replay_block(
-            block, choices, slots, market, playbook, settings, signals
-        )
+        daily, index, metrics, labels, outcomes = _replay_block(block, choices, slots, shared, settings, signals)
         previous = np.vstack([np.full((1, daily.shape[1]), DEFAULT_INITIAL_EQUITY), daily[:-1]])
         returns.append(daily / previous - 1.0)
         days.append(index)
@@ -141,15 +138,15 @@ def _replay_block(
     block: pd.DataFrame,
     choices: dict[Slot, Choice],
     slots: list[Slot],
-    market: Market,
-    playbook: Playbook,
+    shared: TuneData,
     settings: Settings,
     signals: pd.DataFrame | None,
 ) -> tuple[np.ndarray, pd.DatetimeIndex, pd.DataFrame, pd.DataFrame, list[pd.DataFrame]]:
     """One block's replay: daily equity (days x columns) up to the day of its last exit, those day
     ends, the metrics, the replayed trades' labels and the per-trade outcomes of every column."""
-    replayed = with_untaken_signals(block, signals_within(signals, block), market, playbook)
-    inputs = prepare(replayed, market, settings.replay)
+    playbook = shared.playbook
+    replayed = with_untaken_signals(block, signals_within(signals, block), shared.market, playbook, shared.labels)
+    inputs = select(shared.replay, replayed)
     change_sets: list[list[ParameterChange]] = [[]]
     for slot in slots:
         choice = choices.get(slot)

@@ -23,15 +23,18 @@ from framework.approval import Approvals, DecisionOutcome
 from framework.config import Settings
 from framework.errors import InputError
 from framework.market import load_market
+from framework.models import ModelStore
 from framework.playbook import SPECS, STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Playbook, load_playbook
 from framework.quality import DataQuality, data_quality
-from framework.regimes import REGIMES, label_trades
+from framework.regimes import REGIMES, RegimeLabels, label_trades
 from framework.sample import cached_sample
 from framework.session import DailyEquity, Recommendation, Session, SessionCharts
 from framework.store import STORE_FILE_NAME, RecommendationRecord, SessionRecord, Store
 from framework.trades import load_signals, load_trades
 from framework.tuners import NoProposal, Proposal, Tuner, TuningContext, load_tuners
 from framework.validation import GateReport, Verdict, run_gate
+
+MODELS_FOLDER_NAME = "models"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class TuneFiles:
     @property
     def store_path(self) -> Path:
         return self.store or self.playbook.parent / STORE_FILE_NAME
+
+    @property
+    def models_path(self) -> Path:
+        """Where ``tune`` keeps the fitted models (a :class:`~framework.models.ModelStore`)."""
+        return self.store_path.parent / MODELS_FOLDER_NAME
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,7 @@ def run_tune(
     period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
     candidate: Path | None = None,
     lenient: bool = False,
+    search_storage: str | None = None,
     progress: Callable[[str], None] = lambda step: None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> TuneOutcome:
@@ -116,7 +125,10 @@ def run_tune(
     ``lookback_days`` (default ``settings.lookback_days``) keeps the trades that entered within that
     many days of the last exit; ``period`` (UTC, [start, end)) narrows them further. With
     ``candidate``, a hand-written playbook is judged instead of the tuners' proposals: the same gate
-    and statistics, its values exactly as written (no safety rules).
+    and statistics, its values exactly as written (no safety rules). ``search_storage`` (default
+    ``settings.search_storage``; empty: in memory) is the Optuna storage URL of the tuners' searches.
+    The models the tuners fitted on the whole search window (those behind the recommendations) are
+    saved as new versions in ``files.models_path``; ``report.final_pass.saved_models`` lists them.
     """
     progress("loading the trade log, candles and playbook")
     trades = load_trades(files.trades, lenient=lenient).frame
@@ -125,7 +137,8 @@ def run_tune(
     playbook = load_playbook(files.playbook)
     days = lookback_days if lookback_days is not None else settings.lookback_days
     trades, signals = within_lookback(trades, signals, days, period)
-    trades = label_trades(trades, market).reset_index(drop=True)
+    labels = RegimeLabels(market)  # each symbol classified once, for every window of the tune
+    trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
 
     with Store(files.store_path) as store:
         version = store.register_live_playbook(files.playbook, author="tune")
@@ -136,7 +149,8 @@ def run_tune(
             tuners = [WrittenPlaybook(load_playbook(candidate))]
         report = run_gate(
             trades, market, playbook, settings, tuners, signals=signals, seed=seed, safety=candidate is None,
-            progress=progress,
+            progress=progress, labels=labels, search_storage=search_storage or settings.search_storage or None,
+            model_store=ModelStore(files.models_path),
         )  # fmt: skip
         quality = data_quality(trades, settings)
         created = clock()

@@ -332,16 +332,50 @@ def regime_at(labels: pd.Series, timeframe: pd.Timedelta | str, times: pd.Series
     return pd.Series(_categorical(codes), index=index, name="regime")
 
 
-def label_trades(trades: pd.DataFrame, market: Market, params: RegimeParams | None = None) -> pd.DataFrame:
+class RegimeLabels:
+    """The labels of each symbol's bars (:func:`classify` on its whole candles), computed on a
+    symbol's first use and kept, so that every window of a tune reads the same labels from one
+    classification per symbol. A window never needs its own: the labels of a bar depend on the bars
+    up to it only, so the whole candles' labels are the labels any prefix would get."""
+
+    def __init__(self, market: Market, params: RegimeParams | None = None):
+        self.market = market
+        self.params = params or RegimeParams()
+        self._labels: dict[str, pd.Series] = {}
+
+    def for_symbol(self, symbol: str) -> pd.Series:
+        """:func:`classify` of ``symbol``'s candles; ``InputError`` naming a symbol without candles."""
+        if symbol not in self._labels:
+            self._labels[symbol] = classify(self.market.for_symbol(symbol).frame, self.params)
+        return self._labels[symbol]
+
+    def check(self, market: Market, params: RegimeParams | None) -> None:
+        """``ValueError`` unless these labels are of ``market`` with ``params`` (None: any)."""
+        if market is not self.market:
+            raise ValueError("the regime labels given were computed for another market")
+        if params is not None and params != self.params:
+            raise ValueError(f"the regime labels given were computed with {self.params}, not {params}")
+
+
+def label_trades(
+    trades: pd.DataFrame,
+    market: Market,
+    params: RegimeParams | None = None,
+    *,
+    labels: RegimeLabels | None = None,
+) -> pd.DataFrame:
     """A copy of ``trades`` with ``regime`` filled where missing and a new ``exit_regime`` column.
 
     ``trades`` has ``symbol``, ``entry_time`` and ``exit_time`` (UTC; NaT for an open trade) and may have
     ``regime``. Missing regimes get the regime known at ``entry_time`` (see :func:`regime_at`) on the
     symbol's candles; regimes already present are kept. ``exit_regime`` is the regime known at
     ``exit_time``. Both columns are ``str`` with NA where no regime is known. A symbol without candles
-    is an ``InputError`` naming it (from :meth:`Market.for_symbol`).
+    is an ``InputError`` naming it (from :meth:`Market.for_symbol`). ``labels`` (of ``market``, with
+    ``params``) reuses bar labels already computed instead of classifying the candles again.
     """
-    params = params or RegimeParams()
+    if labels is None:
+        labels = RegimeLabels(market, params)
+    labels.check(market, params)
     missing = [column for column in ("symbol", "entry_time", "exit_time") if column not in trades.columns]
     if missing:
         raise ValueError(f"trades lack columns {missing}")
@@ -352,12 +386,11 @@ def label_trades(trades: pd.DataFrame, market: Market, params: RegimeParams | No
     exit_codes = np.full(len(out), _WARMUP, dtype=np.int8)
     symbols = out["symbol"].to_numpy(dtype=object)
     for symbol in pd.unique(symbols):
-        candles = market.for_symbol(symbol)
-        labels = classify(candles.frame, params)
-        length = TIMEFRAMES[candles.timeframe]
+        length = TIMEFRAMES[market.for_symbol(symbol).timeframe]
+        bars = labels.for_symbol(symbol)
         rows = symbols == symbol
-        entry_codes[rows] = _codes_at(labels, length, entry[rows])
-        exit_codes[rows] = _codes_at(labels, length, exit_[rows])
+        entry_codes[rows] = _codes_at(bars, length, entry[rows])
+        exit_codes[rows] = _codes_at(bars, length, exit_[rows])
     known = pd.Series(_categorical(entry_codes), index=out.index).astype("str")
     given = out["regime"].astype("str") if "regime" in out.columns else pd.Series(np.nan, index=out.index, dtype="str")
     out["regime"] = given.where(given.notna(), known)

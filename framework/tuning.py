@@ -1,4 +1,8 @@
-"""One tuning pass: build the context of a training window, run the tuners, apply the safety rules."""
+"""One tuning pass: build the context of a training window, run the tuners, apply the safety rules.
+
+A tune runs many passes (one per walk-forward fold, then the whole search window) and replays many
+blocks; what they all read is computed once (:class:`TuneData`) and each window takes its part.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ import pandas as pd
 
 from framework.config import Settings
 from framework.errors import InputError, PlaybookTunerError
-from framework.features import build_features
+from framework.features import MarketBars, build_features
 from framework.market import Market
 from framework.models import ModelStore, SavedModel
 from framework.playbook import Playbook
-from framework.regimes import REGIMES, label_trades
-from framework.replay import prepare
+from framework.regimes import REGIMES, RegimeLabels, label_trades
+from framework.replay import ReplayInputs, prepare, select
 from framework.safety import Refusal, SafeProposal, apply_safety, as_written
 from framework.search import DataRef
 from framework.strategy import Strategy, check_signals
@@ -36,6 +40,50 @@ class TuningPass:
     saved_models: tuple[SavedModel, ...] = ()
 
 
+@dataclass(frozen=True, eq=False)
+class TuneData:
+    """What every window of one tune reads, computed once (:func:`tune_data`): the regime labels of
+    each symbol's bars, the per-bar market features, and the replay inputs of every trade and untaken
+    signal some window holds. A window's replay is selected from them (:func:`framework.replay.select`)
+    and replays exactly as one prepared for the window alone."""
+
+    market: Market
+    playbook: Playbook
+    labels: RegimeLabels
+    bars: MarketBars
+    replay: ReplayInputs
+
+    def replay_of(self, trades: pd.DataFrame, signals: pd.DataFrame | None) -> ReplayInputs:
+        """The replay inputs of a window: its ``trades`` and, with ``signals``, its untaken signals."""
+        return select(self.replay, with_untaken_signals(trades, signals, self.market, self.playbook, self.labels))
+
+
+def tune_data(
+    trades: pd.DataFrame,
+    signals: pd.DataFrame | None,
+    market: Market,
+    playbook: Playbook,
+    settings: Settings,
+    labels: RegimeLabels | None = None,
+) -> TuneData:
+    """:class:`TuneData` for windows of ``trades`` (labelled) and of ``signals``: every trade a window
+    may hold and every signal, prepared for the replay once. ``labels`` reuses the labels of the
+    symbols already classified. An ``InputError`` when a trade id repeats among the trades and the
+    untaken signals (``signal:<signal_id>``), which would make the windows' selections ambiguous."""
+    labels = labels or RegimeLabels(market)
+    replayed = with_untaken_signals(trades, signals, market, playbook, labels)
+    repeated = replayed["trade_id"][replayed["trade_id"].duplicated()]
+    if len(repeated):
+        raise InputError.single(
+            "trade log",
+            f"trade_id {repeated.iloc[0]!r} appears twice among the trades and the untaken signals "
+            "(whose ids are signal:<signal_id>); trade ids must be unique",
+            field="trade_id",
+        )
+    inputs = prepare(replayed, market, settings.replay)
+    return TuneData(market, playbook, labels, MarketBars(labels), inputs)
+
+
 def build_context(
     trades: pd.DataFrame,
     market: Market,
@@ -46,16 +94,26 @@ def build_context(
     seed: int = 0,
     search_storage: str | None = None,
     data_ref: DataRef | None = None,
+    shared: TuneData | None = None,
 ) -> TuningContext:
     """The context of a training window: regimes labelled, features built, the replay prepared.
 
     With ``signals``, the signals the bot did not take because their confidence was below the
     threshold join the replay (not taken under the current playbook), so a lower threshold can be judged.
+    With ``shared`` (of ``market`` and ``playbook``; ``trades`` and ``signals`` among its own), the
+    labels, market features and replay inputs come from it instead of being computed again.
     """
-    labelled = label_trades(trades, market)
-    features = build_features(labelled, market)
-    replayed = with_untaken_signals(labelled, signals, market, playbook)
-    handle = ReplayHandle(prepare(replayed, market, settings.replay), playbook, settings.replay)
+    if shared is None:
+        labelled = label_trades(trades, market)
+        features = build_features(labelled, market)
+        inputs = prepare(with_untaken_signals(labelled, signals, market, playbook), market, settings.replay)
+    else:
+        if shared.market is not market or shared.playbook is not playbook:
+            raise ValueError("the shared tune data were computed for another market or playbook")
+        labelled = label_trades(trades, market, labels=shared.labels)
+        features = build_features(labelled, market, bars=shared.bars)
+        inputs = shared.replay_of(labelled, signals)
+    handle = ReplayHandle(inputs, playbook, settings.replay)
     return TuningContext(
         trades=labelled,
         features=features,
@@ -149,21 +207,28 @@ def regenerate_signals(trades: pd.DataFrame, market: Market, strategies: Sequenc
 
 
 def with_untaken_signals(
-    trades: pd.DataFrame, signals: pd.DataFrame | None, market: Market, playbook: Playbook
+    trades: pd.DataFrame,
+    signals: pd.DataFrame | None,
+    market: Market,
+    playbook: Playbook,
+    labels: RegimeLabels | None = None,
 ) -> pd.DataFrame:
     """``trades`` plus, when there is a signal log, the signals left out for their confidence
     (:func:`untaken_signal_trades`): what a replay needs to judge a lower threshold."""
     if signals is None:
         return trades
-    return pd.concat([trades, untaken_signal_trades(signals, market, playbook)], ignore_index=True)
+    return pd.concat([trades, untaken_signal_trades(signals, market, playbook, labels)], ignore_index=True)
 
 
-def untaken_signal_trades(signals: pd.DataFrame, market: Market, playbook: Playbook) -> pd.DataFrame:
+def untaken_signal_trades(
+    signals: pd.DataFrame, market: Market, playbook: Playbook, labels: RegimeLabels | None = None
+) -> pd.DataFrame:
     """Trade rows for the signals the bot left out for their confidence: replayed, they are not taken
-    under ``playbook`` and are under a lower threshold. They exit by levels, max_hold or the data's end."""
+    under ``playbook`` and are under a lower threshold. They exit by levels, max_hold or the data's end.
+    ``labels`` reuses the bar labels already computed (see :func:`framework.regimes.label_trades`)."""
     untaken = signals[~signals["taken"]].copy()
     untaken["exit_time"] = untaken["entry_time"]
-    untaken = label_trades(untaken.drop(columns=["trade_id"]), market)
+    untaken = label_trades(untaken.drop(columns=["trade_id"]), market, labels=labels)
     thresholds = untaken["regime"].map(
         lambda r: playbook.parameters_for(None if pd.isna(r) else r).confidence_threshold
     )

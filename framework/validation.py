@@ -37,6 +37,7 @@ their Sharpe ratios; ``min_dsr`` applies to it.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ import pandas as pd
 from framework.config import Settings
 from framework.judging import Evidence, day_clusters, holm
 from framework.market import Market
-from framework.models import feasible_folds
+from framework.models import ModelStore, feasible_folds
 from framework.out_of_sample import (
     OUTCOME_METRICS,
     Choice,
@@ -61,11 +62,11 @@ from framework.out_of_sample import (
     slot_evidence,
 )
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, Playbook
-from framework.regimes import REGIMES
+from framework.regimes import REGIMES, RegimeLabels
 from framework.safety import Refusal, SafeProposal
 from framework.statistics import deflated_sharpe_ratio, sharpe_per_period
 from framework.tuners.base import ReplayHandle, Tuner, TuningContext
-from framework.tuning import TuningPass, build_context, run_tuners
+from framework.tuning import TuneData, TuningPass, build_context, run_tuners, tune_data
 
 
 @dataclass(frozen=True)
@@ -182,16 +183,31 @@ def run_gate(
     seed: int = 0,
     safety: bool = True,
     progress: Callable[[str], None] = lambda step: None,
+    labels: RegimeLabels | None = None,
+    search_storage: str | None = None,
+    model_store: ModelStore | None = None,
 ) -> GateReport:
     """Tune on the search window, replay every slot out of sample, and judge it (see the module doc).
 
     ``trades`` is a canonical trade log with ``regime`` filled (``label_trades``). ``safety=False``
     judges proposals as written (a hand-written playbook) instead of through the safety rules.
-    ``progress`` is told each stage (fold, tuner) as it starts.
+    ``progress`` is told each stage (fold, tuner) as it starts. ``labels`` (of ``market``) reuses the
+    regime labels already computed; ``search_storage`` is the Optuna storage URL the tuners' searches
+    use (None: in memory). With ``model_store``, the models the tuners fit in the final pass (on the
+    whole search window: those behind the values recommended) are saved there; the folds' are not.
+
+    The regime labels, the market features and the replay inputs are computed once for all the
+    windows (:func:`framework.tuning.tune_data`); each fold, the final pass and each replayed block
+    takes its part, with the results it would get computing its own.
     """
     gate = settings.validation
     plan = plan_windows(trades, settings)
     search, holdout = plan.search, plan.holdout
+    progress("preparing regimes, features and the replay")
+    shared = tune_data(
+        pd.concat([search, holdout], ignore_index=True), _signals_of(signals, [search, holdout]), market, playbook,
+        settings, labels,
+    )  # fmt: skip
     oos_by_regime = plan.out_of_sample_by_regime()
     fold_choices: list[dict[Slot, Choice]] = []
     fold_tests: list[pd.DataFrame] = []
@@ -202,13 +218,14 @@ def run_gate(
         if k == 1:
             where += " (the first run also compiles the kernels, about 30 s, cached after)"
         fold_pass, _ = _tuning_pass(
-            train_trades, market, playbook, settings, tuners, signals, seed, safety, _named(progress, where)
-        )
+            train_trades, shared, settings, tuners, signals, seed, safety, search_storage, None,
+            _named(progress, where),
+        )  # fmt: skip
         fold_choices.append(_choices(fold_pass))
         proposals.update({_slot(p): p for p in fold_pass.accepted})
         fold_tests.append(search.iloc[test])
     final_pass, final_context = _tuning_pass(
-        search, market, playbook, settings, tuners, signals, seed, safety,
+        search, shared, settings, tuners, signals, seed, safety, search_storage, model_store,
         _named(progress, f"final pass on the search window, {len(search)} trades"),
     )  # fmt: skip
     final_choices = _choices(final_pass)
@@ -222,7 +239,7 @@ def run_gate(
 
     progress(f"replaying {len(slots)} proposals out of sample and judging them")
     blocks = [*zip(fold_tests, fold_choices, strict=True), (holdout, final_choices)]
-    record = replay_out_of_sample(blocks, slots, market, playbook, settings, signals)
+    record = replay_out_of_sample(blocks, slots, shared, settings, signals)
     in_sample = _in_sample(final_context.replay, slots, final_choices)
     logged = ~record.trades["signal"].to_numpy()
     clusters = day_clusters(record.trades["entry_ns"].to_numpy(), record.trades["hold_ns"].to_numpy()[logged])
@@ -317,19 +334,47 @@ def run_gate(
 
 def _tuning_pass(
     trades: pd.DataFrame,
-    market: Market,
-    playbook: Playbook,
+    shared: TuneData,
     settings: Settings,
     tuners: Sequence[Tuner],
     signals: pd.DataFrame | None,
     seed: int,
     safety: bool,
+    search_storage: str | None,
+    model_store: ModelStore | None,
     progress: Callable[[str], None],
 ) -> tuple[TuningPass, TuningContext]:
-    progress("preparing regimes, features and the replay")
     window = signals_within(signals, trades)
-    context = build_context(trades, market, playbook, settings, signals=window, seed=seed)
-    return run_tuners(tuners, context, safety=safety, progress=progress), context
+    context = build_context(
+        trades, shared.market, shared.playbook, settings, signals=window, seed=seed, search_storage=search_storage,
+        shared=shared,
+    )  # fmt: skip
+    context.study_suffix = f"-{_window_digest(context)}"
+    return run_tuners(tuners, context, model_store, safety=safety, progress=progress), context
+
+
+def _window_digest(context: TuningContext) -> str:
+    """12 hex digits of SHA-256 over the window's replayed trades, the playbook and the replay settings:
+    a name for its search studies that differs between windows and repeats with the same data."""
+    inputs = context.replay.inputs
+    digest = hashlib.sha256("\x1f".join(map(str, inputs.trade_id)).encode("utf-8"))
+    for name in ("entry_ns", "entry_price", "confidence", "logged_exit_ns", "logged_exit_price"):
+        digest.update(np.ascontiguousarray(inputs.arrays[name]).tobytes())
+    digest.update(context.playbook.sha256().encode("utf-8"))
+    digest.update(context.replay.settings.model_dump_json().encode("utf-8"))
+    return digest.hexdigest()[:12]
+
+
+def _signals_of(signals: pd.DataFrame | None, windows: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """The signals some window holds (each window holds those within its trades' entries)."""
+    if signals is None:
+        return None
+    inside = np.zeros(len(signals), dtype=bool)
+    for window in windows:
+        held = signals_within(signals, window)
+        assert held is not None
+        inside |= signals.index.isin(held.index)
+    return signals[inside]
 
 
 def _named(progress: Callable[[str], None], where: str) -> Callable[[str], None]:

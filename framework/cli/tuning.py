@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from framework.pipeline import TuneFiles
 
 ReportOption = Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")]
+SearchStorageOption = Annotated[
+    str | None, typer.Option("--storage", help="Optuna storage URL of the searches (overrides search_storage).")
+]
 
 
 @app.command("tune")
@@ -46,6 +49,7 @@ def tune_command(
     json_out: JsonOption = None,
     report: ReportOption = None,
     seed: Annotated[int, typer.Option(help="Seed for the models, searches and bootstraps.")] = 0,
+    storage: SearchStorageOption = None,
     config: ConfigOption = None,
     lenient: LenientOption = False,
 ) -> None:
@@ -62,6 +66,7 @@ def tune_command(
         seed=seed,
         lookback_days=sample_lookback(files),
         lenient=lenient,
+        search_storage=storage,
         json_out=json_out,
         report=report,
     )
@@ -79,6 +84,7 @@ def validate_command(
     json_out: JsonOption = None,
     report: ReportOption = None,
     seed: Annotated[int, typer.Option(help="Seed for the bootstraps.")] = 0,
+    storage: SearchStorageOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Put a hand-written playbook through the same gate as the tuners' proposals, against the current one."""
@@ -104,6 +110,7 @@ def validate_command(
         lookback_days=sample_lookback(files),
         period=period,
         candidate=candidate,
+        search_storage=storage,
         json_out=json_out,
         report=report,
     )
@@ -145,6 +152,8 @@ def _tune_and_show(
     with Stages("loading") as stages:
         outcome = desk.tune(stages, **options)
     print_session(outcome.contents)
+    for saved in outcome.report.final_pass.saved_models:
+        say(f"model saved: {saved.path} (version {saved.version})")
     if outcome.auto_applied:
         say(f"human_review_required = false: {outcome.auto_applied.message}")
     if json_out:

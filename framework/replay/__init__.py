@@ -9,6 +9,7 @@ from framework.replay.engine import (
     replay,
     replay_candidates,
     replay_tables,
+    select,
     tables_for_changes,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "replay",
     "replay_candidates",
     "replay_tables",
+    "select",
     "tables_for_changes",
 ]

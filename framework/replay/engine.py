@@ -64,6 +64,10 @@ class ReplayInputs:
     paths: kernels.TradePaths
     book: kernels.TradeBook
     calendar: kernels.Calendar
+    segments: np.ndarray
+    """Per symbol of the bars: (first bar, stop, timeframe in ns)."""
+    symbol: np.ndarray
+    """Per trade: its symbol's row of ``segments``."""
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
@@ -185,7 +189,47 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
             day_close_start=symbol_index * len(day_ends),
         ),
         calendar=kernels.Calendar(funding_times, funding_cumulative, day_ends, day_close, day_close_ns),
+        segments=segments,
+        symbol=symbol_index,
     )
+
+
+def select(inputs: ReplayInputs, trades: pd.DataFrame) -> ReplayInputs:
+    """The inputs of ``trades``, some of the trades ``inputs`` was prepared from (matched by
+    ``trade_id``), without gathering the bars, trees and funding again.
+
+    Replayed, they give what ``prepare(trades, ...)`` gives, trade for trade and day for day: the same
+    trades in the same order, the same day grid and the same marks. They keep every symbol's bars
+    (positions into them stay valid), so the bar arrays may hold symbols ``trades`` does not trade.
+    ``ValueError`` when a trade is not among the prepared ones or ``inputs``' trade ids repeat.
+    """
+    known = pd.Index(inputs.trade_id)
+    if not known.is_unique:
+        raise ValueError("the prepared trades repeat a trade_id, so a selection from them is ambiguous")
+    order = np.argsort(_ns(trades["entry_time"]), kind="stable")
+    trade_id = trades["trade_id"].to_numpy(dtype=object)[order]
+    rows = known.get_indexer(trade_id)
+    if (rows < 0).any():
+        absent = ", ".join(repr(t) for t in trade_id[rows < 0][:5])
+        raise ValueError(f"trades not among the prepared ones: {absent}")
+    paths = kernels.TradePaths(*(values[rows] for values in inputs.paths))
+    named = [inputs.strategies[code] for code in inputs.book.strategy[rows]]
+    strategies = tuple(dict.fromkeys(named))
+    symbol = inputs.symbol[rows]
+    times = inputs.bars.times
+    last_close = times[np.maximum(paths.last_bar, 0)] + paths.timeframe_ns
+    day_ends = _day_grid(paths.entry_ns, np.maximum(paths.logged_exit_ns.max(initial=0), last_close.max(initial=0)))
+    day_close, day_close_ns = _day_closes(times, inputs.bars.closes, inputs.segments, day_ends)
+    book = kernels.TradeBook(
+        confidence=inputs.book.confidence[rows],
+        group=inputs.book.group[rows],
+        strategy=np.array([strategies.index(s) for s in named], dtype=np.int64),
+        funding_start=inputs.book.funding_start[rows],
+        funding_stop=inputs.book.funding_stop[rows],
+        day_close_start=symbol * len(day_ends),
+    )
+    calendar = inputs.calendar._replace(day_ends=day_ends, day_close=day_close, day_close_ns=day_close_ns)
+    return ReplayInputs(order, trade_id, strategies, inputs.bars, paths, book, calendar, inputs.segments, symbol)
 
 
 @dataclass(frozen=True)

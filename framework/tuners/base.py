@@ -107,6 +107,10 @@ class TuningContext:
     search_storage: str | None = None
     data_ref: DataRef | None = None
     """Where the window's data lives on disk, so that search workers elsewhere can rebuild it."""
+    study_suffix: str = ""
+    """End search study names with it. The gate sets it to a digest of each window, so that in a shared
+    ``search_storage`` every fold and the final pass has a study of its own, and a tune run again on the
+    same data finds its studies again; ``propose`` leaves it empty (the names workers are told to join)."""
 
     def trades_in(self, regime: str) -> pd.DataFrame:
         """Trades of ``regime`` (all trades for ``"default"``)."""

@@ -53,7 +53,7 @@ class RiskRatioTuner(Tuner):
                 continue
             space = self._space(context, regime, adverse[in_regime])
             spec = SearchSpec(
-                study_name=f"risk_ratio-{regime}-{context.seed}",
+                study_name=f"risk_ratio-{regime}-{context.seed}{context.study_suffix}",
                 regime=regime,
                 space=space,
                 objective="log_growth",
