@@ -16,6 +16,7 @@ from framework.approval import AUTO_ACTOR, EXPIRY_ACTOR, STALE, Approvals, Decis
 from framework.errors import StoreError
 from framework.playbook import parse_playbook
 from framework.store import RecommendationRecord, SessionRecord, Store
+from tests.clock import Clock
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -38,16 +39,6 @@ LIVE = textwrap.dedent(
       leverage: [1, 10]
     """
 )
-
-
-class Clock:
-    """A settable clock standing in for the wall clock."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

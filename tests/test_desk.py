@@ -16,6 +16,7 @@ from framework.errors import PlaybookTunerError
 from framework.pipeline import TuneFiles
 from framework.playbook import load_playbook
 from framework.store import RecommendationRecord, SessionRecord, Store
+from tests.clock import Clock
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 LIVE = textwrap.dedent(
@@ -34,16 +35,6 @@ LIVE = textwrap.dedent(
 )
 ITEMS = (("r1", "leverage", 2.0, 2.4, "medium"), ("r2", "stop_loss", 0.02, 0.018, "low"))
 """(id, parameter, current, proposed, risk) of the default regime."""
-
-
-class Clock:
-    """A settable clock standing in for the wall clock."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import optuna
 import pytest
 
 import framework.pipeline
-from framework.desk import TuningDesk
 from framework.config import Settings
+from framework.desk import TuningDesk
 from framework.models import ModelStore
 from framework.pipeline import TuneFiles, TuneOutcome, run_tune
 from framework.sample import SampleSet, write_sample
