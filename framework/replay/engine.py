@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,9 @@ class ReplayInputs:
     """Flat arrays of N trades (sorted by entry) and the bars of their symbols, as the kernels' records;
     times in int64 ns, UTC.
 
-    ``order[i]`` is the row of the caller's trade frame that became trade ``i`` here.
+    ``order[i]`` is the row of the caller's trade frame that became trade ``i`` here. ``symbols`` are the
+    trades' symbols in the order their bars are concatenated; ``segments[s]`` is symbol ``s``'s
+    ``(start, stop, timeframe_ns)`` in the bars and ``symbol_index[i]`` trade ``i``'s symbol.
     """
 
     order: np.ndarray
@@ -64,6 +67,9 @@ class ReplayInputs:
     paths: kernels.TradePaths
     book: kernels.TradeBook
     calendar: kernels.Calendar
+    symbols: tuple[str, ...]
+    segments: np.ndarray
+    symbol_index: np.ndarray
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
@@ -73,12 +79,16 @@ class ReplayInputs:
 
 @dataclass(frozen=True)
 class SweepResult:
-    """What :func:`replay_candidates` found. ``metrics``: one row per candidate (``METRIC_NAMES``)."""
+    """What :func:`replay_candidates` found. ``metrics``: one row per candidate (``METRIC_NAMES``);
+    ``tables`` and ``costs``: the candidates and costs replayed (what :meth:`to_vbt` and the vectorbt
+    check read besides the outcomes)."""
 
     metrics: pd.DataFrame
     per_trade: dict[str, np.ndarray] | None
     equity: pd.DataFrame | None
     inputs: ReplayInputs
+    tables: CandidateTables | None = None
+    costs: kernels.Costs | None = None
 
     def trades(self, candidate: int) -> pd.DataFrame:
         """Per-trade outcomes of one candidate, in the caller's trade order.
@@ -112,6 +122,25 @@ class SweepResult:
         restore = np.empty_like(self.inputs.order)
         restore[self.inputs.order] = np.arange(len(self.inputs.order))
         return frame.iloc[restore].reset_index(drop=True)
+
+    def to_vbt(self, candidate: int = 0) -> Any:
+        """Candidate ``candidate``'s taken trades as a ``vectorbt.Portfolio`` (vectorbt 1.2), for its
+        ``.stats()``, ``.plot()``, ``.trades.records_readable`` and returns accessor.
+
+        One account: every trade is an order at our entry time and price and one at our exit bar and
+        price, sized to its notional (margin x leverage) from the compounding portfolio, with our fee
+        per side, cash shared from ``initial_equity``. Its total return and trade count are ours when
+        nothing below applies. Limits (vectorbt 1.2 has no leverage, margin or funding): positions are
+        paid for in cash, so a candidate whose open long notionals exceed its cash cannot be shown
+        (ValueError names the trade); a trade's pnl is its notional's move and fees, so a liquidation
+        (ours: the margin lost, -1), a loss floored at the margin and funding are not in vectorbt's
+        figures; vectorbt values at every bar close, ours at UTC day ends, so drawdown and Sharpe
+        differ. Needs ``per_trade=True``; imports vectorbt (seconds). See
+        :func:`framework.replay.vectorbt_portfolio.portfolio`.
+        """
+        from framework.replay import vectorbt_portfolio
+
+        return vectorbt_portfolio.portfolio(self, candidate)
 
 
 def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | None = None) -> ReplayInputs:
@@ -185,6 +214,9 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
             day_close_start=symbol_index * len(day_ends),
         ),
         calendar=kernels.Calendar(funding_times, funding_cumulative, day_ends, day_close, day_close_ns),
+        symbols=tuple(symbols),
+        segments=segments,
+        symbol_index=symbol_index,
     )
 
 
@@ -307,7 +339,14 @@ def replay_tables(
         if per_trade
         else None
     )
-    return SweepResult(metrics=metrics_frame, per_trade=per_trade_outcomes, equity=equity_frame, inputs=inputs)
+    return SweepResult(
+        metrics=metrics_frame,
+        per_trade=per_trade_outcomes,
+        equity=equity_frame,
+        inputs=inputs,
+        tables=tables,
+        costs=costs,
+    )
 
 
 def replay(trades: pd.DataFrame, market: Market, playbook: Playbook, settings: ReplaySettings) -> pd.DataFrame:
