@@ -4,27 +4,31 @@ itself: nothing of vectorbt is mocked.
 On the sample's trades (and its untaken signals) under playbooks that exercise every rule the check puts
 to vectorbt (levels, a max_hold deadline, the confidence filter, a trailing stop) and the ones it cannot
 (liquidation, a second trailing distance, funding), the check agrees where vectorbt can follow and counts
-the rest by reason; a replay made wrong on purpose is caught and refused.
+the rest by reason; a replay made wrong on purpose is caught and refused, also by the gate.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from framework.config import ReplaySettings
+from framework.config import ReplaySettings, Settings
 from framework.market import Candles, Market, gap_report, load_market
 from framework.playbook import ParameterChange, Playbook, load_playbook, parse_playbook
 from framework.regimes import label_trades
 from framework.replay import SweepResult, kernels, prepare, replay_candidates, replay_tables, tables_for_changes
 from framework.replay import vectorbt_check as vc
+from framework.replay.engine import PARAMETER_GROUPS
 from framework.sample import write_sample
 from framework.trades import load_signals, load_trades
+from framework.tuners import Proposal, Tuner
 from framework.tuning import with_untaken_signals
+from framework.validation import run_gate
 
 CHANGES: dict[str, list[ParameterChange]] = {
     "current": [],
@@ -207,3 +211,46 @@ def test_to_vbt_says_when_vectorbt_cannot_pay_for_the_positions(sample: Sample) 
     result = replay_candidates(prepare(sample.trades, sample.market, settings), [playbook], settings, per_trade=True)
     with pytest.raises(ValueError, match="cash ran out"):
         result.to_vbt(0)
+
+
+class RangingLeverage(Tuner):
+    """Proposes one leverage step in the ranging block, where the planted sample pays for it."""
+
+    name = "ranging_leverage"
+    parameters: ClassVar[tuple[str, ...]] = ("leverage",)
+
+    def propose(self, context):  # type: ignore[no-untyped-def]
+        current = context.playbook.parameters_for("ranging").leverage
+        return [Proposal(self.name, "ranging", "leverage", current, (current * 1.25,), 0.5, "test")]
+
+
+def test_the_gate_refuses_a_change_whose_replay_vectorbt_contradicts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    directory = write_sample(tmp_path, seed=7, days=90).directory
+    market = load_market(directory / "prices")
+    trades = label_trades(load_trades(directory / "trades.csv").frame, market)
+    playbook = load_playbook(directory / "playbook.yaml")
+    settings = Settings.model_validate({"validation": {"folds": 3, "spa_reps": 300, "alpha": 0.5}})
+
+    def wrong_replay(*args, **kwargs):  # type: ignore[no-untyped-def]
+        """The replay, with the first ranging trade's exit price under the change 1 % off."""
+        result = replay_tables(*args, **kwargs)
+        ranging = result.inputs.book.group == PARAMETER_GROUPS.index("ranging")
+        first = np.flatnonzero(result.per_trade["taken"][1] & ranging)[0]
+        result.per_trade["exit_price"][1, first] *= 1.01
+        return result
+
+    honest = run_gate(trades, market, playbook, settings, [RangingLeverage()])
+    (verdict,) = honest.verdicts
+    assert verdict.accepted, verdict.reason
+    assert verdict.evidence["vectorbt"]["agree"] is True
+    assert verdict.evidence["vectorbt"]["compared"]["changed"] > 100
+
+    monkeypatch.setattr("framework.validation.replay_tables", wrong_replay)
+    refused = run_gate(trades, market, playbook, settings, [RangingLeverage()])
+    (verdict,) = refused.verdicts
+    assert not verdict.accepted
+    assert verdict.reason.startswith("the replay disagrees with vectorbt on ")
+    assert verdict.evidence["vectorbt"]["agree"] is False
+    assert verdict.evidence["vectorbt"]["disagreements"][0]["differs"] == ["exit_price"]
