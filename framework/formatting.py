@@ -99,4 +99,32 @@ def evidence_lines(evidence: dict[str, Any]) -> list[str]:
         f"DSR over N = {evidence.get('dsr_trials', '?')} out-of-sample series, "
         f"V = {number_text(evidence.get('dsr_trial_variance'), '.3g')}"
     )
+    if evidence.get("vectorbt"):
+        lines.append(vectorbt_text(evidence["vectorbt"]))
     return lines
+
+
+def vectorbt_text(check: dict[str, Any]) -> str:
+    """The vectorbt re-simulation of a change's out-of-sample trades (``evidence["vectorbt"]``) in one
+    line: trades compared per playbook, whether they agree and how closely, those not expressible."""
+    compared = check.get("compared") or {}
+    per_playbook = ", ".join(f"{count} {label}" for label, count in compared.items())
+    largest = check.get("largest_difference") or {}
+    if check.get("agree"):
+        head = (
+            f"vectorbt agrees on every trade ({per_playbook} playbook): exit bars equal, largest exit price "
+            f"difference {number_text(largest.get('exit_price'), '.1e')} (relative), return "
+            f"{number_text(largest.get('return'), '.1e')} (per unit of leverage)"
+        )
+    else:
+        head = (
+            f"vectorbt DISAGREES on {check.get('disagreeing', '?')} of {sum(compared.values())} trades "
+            f"({per_playbook} playbook)"
+        )
+    skipped = [
+        f"{count} {reason} ({label})"
+        for label, reasons in (check.get("not_expressible") or {}).items()
+        for reason, count in reasons.items()
+    ]
+    tail = f"; not expressible in vectorbt: {', '.join(skipped)}" if skipped else ""
+    return f"{head}{tail}"

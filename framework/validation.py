@@ -28,7 +28,10 @@ Rejected with the first rule that fails:
 - the Holm-adjusted p-value below ``alpha``;
 - the capped step itself no worse than the current value out of sample (its effect not negative);
 - on the holdout, which no tuner saw, the recommended value not significantly worse (its 90 % interval
-  not wholly below zero): the fold blocks test the procedure, only the holdout tests the very value.
+  not wholly below zero): the fold blocks test the procedure, only the holdout tests the very value;
+- last, re-simulated in vectorbt (:mod:`framework.replay.vectorbt_check`), the change's out-of-sample
+  trades under the current playbook and under the change agree with the replay's wherever vectorbt can
+  express the rules (docs/REPLAY.md): a replay vectorbt contradicts recommends nothing.
 
 The deflated Sharpe ratio of the daily log-return difference is reported with every verdict, with N =
 the out-of-sample series compared (slots x the capped and uncapped candidates) and V = the variance of
@@ -40,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -63,10 +66,11 @@ from framework.out_of_sample import (
 )
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, Playbook
 from framework.regimes import REGIMES, RegimeLabels
+from framework.replay import replay_tables, select, tables_for_changes, vectorbt_check
 from framework.safety import Refusal, SafeProposal
 from framework.statistics import deflated_sharpe_ratio, sharpe_per_period
 from framework.tuners.base import ReplayHandle, Tuner, TuningContext
-from framework.tuning import TuneData, TuningPass, build_context, run_tuners, tune_data
+from framework.tuning import TuneData, TuningPass, build_context, run_tuners, tune_data, with_untaken_signals
 
 
 @dataclass(frozen=True)
@@ -326,10 +330,56 @@ def run_gate(
                 evidence=evidence,
             )
         )
+    verdicts = _checked_in_vectorbt(verdicts, blocks, shared, settings, signals)
     return GateReport(
         tuple(verdicts), final_pass.refused, final_pass, len(search), len(holdout), len(plan.folds),
         oos_by_regime, plan.layout, record.days,
     )  # fmt: skip
+
+
+def _checked_in_vectorbt(
+    verdicts: list[Verdict],
+    blocks: list[tuple[pd.DataFrame, dict[Slot, Choice]]],
+    shared: TuneData,
+    settings: Settings,
+    signals: pd.DataFrame | None,
+) -> list[Verdict]:
+    """The accepted verdicts with their out-of-sample trades re-simulated in vectorbt
+    (:mod:`framework.replay.vectorbt_check`): in each block whose pass proposed the change, the trades
+    it reaches under the current playbook and under the block's capped step. The agreement goes into
+    the evidence (``vectorbt``); a change vectorbt disagrees with is refused. vectorbt is imported only
+    when something was accepted."""
+    accepted = [v.slot for v in verdicts if v.accepted]
+    replays: list[vectorbt_check.Replayed] = []
+    for block, choices in blocks:
+        changed = [slot for slot in accepted if slot in choices]
+        if block.empty or not changed:
+            continue
+        window = signals_within(signals, block)
+        trades = with_untaken_signals(block, window, shared.market, shared.playbook, shared.labels)
+        inputs = select(shared.replay, trades)
+        change_sets = [[], *([change_of(slot, choices[slot].capped)] for slot in changed)]
+        tables = tables_for_changes(inputs, shared.playbook, change_sets)
+        result = replay_tables(inputs, tables, settings.replay, per_trade=True)
+        for column, slot in enumerate(changed, start=1):
+            rows = slot.reach(trades)
+            replays.append(vectorbt_check.replayed(result, 0, group=slot, label="current", rows=rows))
+            replays.append(vectorbt_check.replayed(result, column, group=slot, label="changed", rows=rows))
+    if not replays:
+        return verdicts
+    agreements = vectorbt_check.check(replays)
+    checked = []
+    for verdict in verdicts:
+        agreement = agreements.get(verdict.slot)
+        if agreement is None:
+            checked.append(verdict)
+            continue
+        evidence = {**verdict.evidence, "vectorbt": agreement.evidence()}
+        if agreement.agree:
+            checked.append(replace(verdict, evidence=evidence))
+        else:
+            checked.append(replace(verdict, evidence=evidence, accepted=False, reason=agreement.refusal()))
+    return checked
 
 
 def _tuning_pass(

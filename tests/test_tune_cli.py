@@ -59,6 +59,20 @@ def test_the_json_document_keeps_its_contract(tuned: tuple[Path, dict]) -> None:
     assert all(entry["reason"] for entry in document["rejected"])
 
 
+def test_every_recommendation_was_replayed_in_vectorbt_and_agrees(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    directory, document = tuned
+    for item in document["recommendations"]:
+        check = item["validation"]["evidence"]["vectorbt"]
+        assert check["agree"] is True and check["disagreeing"] == 0 and not check["disagreements"]
+        assert check["compared"]["current"] > 50 and check["compared"]["changed"] > 50
+        assert check["agreeing"] == check["compared"]
+        assert check["largest_difference"]["exit_bar"] == 0
+        assert check["largest_difference"]["exit_price"] <= 1e-9 and check["largest_difference"]["return"] <= 1e-9
+    show = run("show", document["session_id"], "--store", directory / "store.sqlite")
+    assert show.returncode == 0, show.stderr
+    assert show.stdout.count("vectorbt agrees on every trade") == len(document["recommendations"])
+
+
 def test_the_report_is_one_self_contained_file(tuned: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
     directory, document = tuned
     html = (directory / "report.html").read_text()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,9 @@ class ReplayInputs:
     """Flat arrays of N trades (sorted by entry) and the bars of their symbols, as the kernels' records;
     times in int64 ns, UTC.
 
-    ``order[i]`` is the row of the caller's trade frame that became trade ``i`` here.
+    ``order[i]`` is the row of the caller's trade frame that became trade ``i`` here. ``symbols`` are the
+    trades' symbols in the order their bars are concatenated; ``segments[s]`` is symbol ``s``'s
+    ``(start, stop, timeframe_ns)`` in the bars and ``symbol_index[i]`` trade ``i``'s symbol.
     """
 
     order: np.ndarray
@@ -64,9 +67,11 @@ class ReplayInputs:
     paths: kernels.TradePaths
     book: kernels.TradeBook
     calendar: kernels.Calendar
+    symbols: tuple[str, ...]
+    """The symbols of the bars, in the order of ``segments``."""
     segments: np.ndarray
     """Per symbol of the bars: (first bar, stop, timeframe in ns)."""
-    symbol: np.ndarray
+    symbol_index: np.ndarray
     """Per trade: its symbol's row of ``segments``."""
 
     @property
@@ -77,12 +82,16 @@ class ReplayInputs:
 
 @dataclass(frozen=True)
 class SweepResult:
-    """What :func:`replay_candidates` found. ``metrics``: one row per candidate (``METRIC_NAMES``)."""
+    """What :func:`replay_candidates` found. ``metrics``: one row per candidate (``METRIC_NAMES``);
+    ``tables`` and ``costs``: the candidates and costs replayed (what :meth:`to_vbt` and the vectorbt
+    check read besides the outcomes)."""
 
     metrics: pd.DataFrame
     per_trade: dict[str, np.ndarray] | None
     equity: pd.DataFrame | None
     inputs: ReplayInputs
+    tables: CandidateTables | None = None
+    costs: kernels.Costs | None = None
 
     def trades(self, candidate: int) -> pd.DataFrame:
         """Per-trade outcomes of one candidate, in the caller's trade order.
@@ -116,6 +125,25 @@ class SweepResult:
         restore = np.empty_like(self.inputs.order)
         restore[self.inputs.order] = np.arange(len(self.inputs.order))
         return frame.iloc[restore].reset_index(drop=True)
+
+    def to_vbt(self, candidate: int = 0) -> Any:
+        """Candidate ``candidate``'s taken trades as a ``vectorbt.Portfolio`` (vectorbt 1.2), for its
+        ``.stats()``, ``.plot()``, ``.trades.records_readable`` and returns accessor.
+
+        One account: every trade is an order at our entry time and price and one at our exit bar and
+        price, sized to its notional (margin x leverage) from the compounding portfolio, with our fee
+        per side, cash shared from ``initial_equity``. Its total return and trade count are ours when
+        nothing below applies. Limits (vectorbt 1.2 has no leverage, margin or funding): positions are
+        paid for in cash, so a candidate whose open long notionals exceed its cash cannot be shown
+        (ValueError names the trade); a trade's pnl is its notional's move and fees, so a liquidation
+        (ours: the margin lost, -1), a loss floored at the margin and funding are not in vectorbt's
+        figures; vectorbt values at every bar close, ours at UTC day ends, so drawdown and Sharpe
+        differ. Needs ``per_trade=True``; imports vectorbt (seconds). See
+        :func:`framework.replay.vectorbt_portfolio.portfolio`.
+        """
+        from framework.replay import vectorbt_portfolio
+
+        return vectorbt_portfolio.portfolio(self, candidate)
 
 
 def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | None = None) -> ReplayInputs:
@@ -189,8 +217,9 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
             day_close_start=symbol_index * len(day_ends),
         ),
         calendar=kernels.Calendar(funding_times, funding_cumulative, day_ends, day_close, day_close_ns),
+        symbols=tuple(symbols),
         segments=segments,
-        symbol=symbol_index,
+        symbol_index=symbol_index,
     )
 
 
@@ -215,7 +244,7 @@ def select(inputs: ReplayInputs, trades: pd.DataFrame) -> ReplayInputs:
     paths = kernels.TradePaths(*(values[rows] for values in inputs.paths))
     named = [inputs.strategies[code] for code in inputs.book.strategy[rows]]
     strategies = tuple(dict.fromkeys(named))
-    symbol = inputs.symbol[rows]
+    symbol_index = inputs.symbol_index[rows]
     times = inputs.bars.times
     last_close = times[np.maximum(paths.last_bar, 0)] + paths.timeframe_ns
     day_ends = _day_grid(paths.entry_ns, np.maximum(paths.logged_exit_ns.max(initial=0), last_close.max(initial=0)))
@@ -226,10 +255,12 @@ def select(inputs: ReplayInputs, trades: pd.DataFrame) -> ReplayInputs:
         strategy=np.array([strategies.index(s) for s in named], dtype=np.int64),
         funding_start=inputs.book.funding_start[rows],
         funding_stop=inputs.book.funding_stop[rows],
-        day_close_start=symbol * len(day_ends),
+        day_close_start=symbol_index * len(day_ends),
     )
     calendar = inputs.calendar._replace(day_ends=day_ends, day_close=day_close, day_close_ns=day_close_ns)
-    return ReplayInputs(order, trade_id, strategies, inputs.bars, paths, book, calendar, inputs.segments, symbol)
+    return ReplayInputs(
+        order, trade_id, strategies, inputs.bars, paths, book, calendar, inputs.symbols, inputs.segments, symbol_index
+    )
 
 
 @dataclass(frozen=True)
@@ -351,7 +382,14 @@ def replay_tables(
         if per_trade
         else None
     )
-    return SweepResult(metrics=metrics_frame, per_trade=per_trade_outcomes, equity=equity_frame, inputs=inputs)
+    return SweepResult(
+        metrics=metrics_frame,
+        per_trade=per_trade_outcomes,
+        equity=equity_frame,
+        inputs=inputs,
+        tables=tables,
+        costs=costs,
+    )
 
 
 def replay(trades: pd.DataFrame, market: Market, playbook: Playbook, settings: ReplaySettings) -> pd.DataFrame:
