@@ -12,18 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "REGIMES": "framework.regimes",
+    "SPECS": "framework.playbook",
     "Candles": "framework.market",
     "InputError": "framework.errors",
     "Market": "framework.market",
     "ParameterChange": "framework.playbook",
+    "ParameterSpec": "framework.playbook",
     "Playbook": "framework.playbook",
     "PlaybookTunerError": "framework.errors",
     "Problem": "framework.errors",
     "RegimeParameters": "framework.playbook",
+    "Session": "framework.session",
     "Settings": "framework.config",
     "Store": "framework.store",
     "StoreError": "framework.errors",
     "Strategy": "framework.strategy",
+    "Tuner": "framework.tuners",
+    "TuningDesk": "framework.desk",
     "classify": "framework.regimes",
     "import_freqtrade": "framework.freqtrade",
     "label_trades": "framework.regimes",
@@ -42,18 +47,23 @@ _EXPORTS = {
 
 __all__ = [
     "REGIMES",
+    "SPECS",
     "Candles",
     "InputError",
     "Market",
     "ParameterChange",
+    "ParameterSpec",
     "Playbook",
     "PlaybookTunerError",
     "Problem",
     "RegimeParameters",
+    "Session",
     "Settings",
     "Store",
     "StoreError",
     "Strategy",
+    "Tuner",
+    "TuningDesk",
     "classify",
     "import_freqtrade",
     "label_trades",
@@ -72,16 +82,27 @@ __all__ = [
 
 if TYPE_CHECKING:
     from framework.config import Settings, load_settings
+    from framework.desk import TuningDesk
     from framework.errors import InputError, PlaybookTunerError, Problem, StoreError
     from framework.freqtrade import import_freqtrade
     from framework.market import Candles, Market, load_candles, load_market
-    from framework.playbook import ParameterChange, Playbook, RegimeParameters, load_playbook, parse_playbook
+    from framework.playbook import (
+        SPECS,
+        ParameterChange,
+        ParameterSpec,
+        Playbook,
+        RegimeParameters,
+        load_playbook,
+        parse_playbook,
+    )
     from framework.regimes import REGIMES, classify, label_trades
     from framework.replay import replay
     from framework.sample import write_sample
+    from framework.session import Session
     from framework.store import Store
     from framework.strategy import Strategy, load_strategy
     from framework.trades import load_signals, load_trades, write_log
+    from framework.tuners import Tuner
 
 
 def __getattr__(name: str) -> Any:
