@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.markup import escape
 
 from framework.cli.common import console, say
 from framework.formatting import RISK_ICONS, evidence_lines, number_text, value_text
-from framework.session import Session
+
+if TYPE_CHECKING:
+    from framework.session import Session
 
 
 def print_session(session: Session, statuses: dict[str, str] | None = None) -> None:
