@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from numba.core import config as _numba_config
 
 from framework.user_cache import cache_root
 
-__all__ = ["kernel_cache_directory", "njit", "prange"]
+__all__ = ["kernel_cache_directory", "kernel_caching", "njit", "prange"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,19 +46,32 @@ def njit(**options: Any) -> Callable[[F], F]:
     """
 
     def decorate(func: F) -> F:
-        directory = kernel_cache_directory()
-        if options.get("cache") and not _writable(directory):
-            # numba would fall back to the source folder, inside an installed package: compile every run.
-            _warn_once(f"cannot write the kernel cache {directory}: numba kernels are compiled on every run")
-            return numba.njit(**{**options, "cache": False})(func)
-        previous = numba_config.CACHE_DIR
-        numba_config.CACHE_DIR = str(directory)
-        try:
+        with kernel_caching() as directory:
+            if options.get("cache") and directory is None:
+                # numba would fall back to the source folder, inside an installed package: compile every run.
+                _warn_once(
+                    f"cannot write the kernel cache {kernel_cache_directory()}: numba kernels are compiled on every run"
+                )
+                return numba.njit(**{**options, "cache": False})(func)
             return numba.njit(**options)(func)
-        finally:
-            numba_config.CACHE_DIR = previous
 
     return decorate
+
+
+@contextmanager
+def kernel_caching() -> Iterator[Path | None]:
+    """Inside, numba caches what it compiles (or enables caching for) in :func:`kernel_cache_directory`,
+    which is yielded; ``None`` is yielded, and nothing changed, when that folder cannot be written."""
+    directory = kernel_cache_directory()
+    if not _writable(directory):
+        yield None
+        return
+    previous = numba_config.CACHE_DIR
+    numba_config.CACHE_DIR = str(directory)
+    try:
+        yield directory
+    finally:
+        numba_config.CACHE_DIR = previous
 
 
 _WARNED: set[str] = set()

@@ -6,14 +6,12 @@ its simulators cached (:func:`load_vectorbt`) and packing trades into columns (:
 from __future__ import annotations
 
 import heapq
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from framework.jit import kernel_cache_directory, numba_config
+from framework.jit import kernel_caching
 from framework.replay import kernels
 
 if TYPE_CHECKING:
@@ -53,27 +51,14 @@ def load_vectorbt() -> Any:
     global _CACHING
     if not _CACHING:
         _CACHING = True
-        directory = kernel_cache_directory()
-        if _writable(directory):
-            previous = numba_config.CACHE_DIR
-            numba_config.CACHE_DIR = str(directory)
-            try:
+        with kernel_caching() as directory:
+            if directory is not None:
                 nb.simulate_from_signals_nb.enable_caching()
                 nb.simulate_from_orders_nb.enable_caching()
-            finally:
-                numba_config.CACHE_DIR = previous
     return vbt
 
 
 _CACHING = False
-
-
-def _writable(directory: Path) -> bool:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(directory, os.W_OK | os.X_OK)
 
 
 def portfolio(result: SweepResult, candidate: int = 0) -> Any:
