@@ -230,6 +230,7 @@ class TuningDesk:
         reading one; ``models`` saves the fitted models there (joblib, versioned); ``search_storage``
         (an Optuna storage URL, default ``settings.search_storage``) lets workers share the searches,
         which load the data from these files and ``config``."""
+        from framework.freqtrade import read_trade_log
         from framework.market import load_market
         from framework.models import ModelStore
         from framework.playbook import load_playbook
@@ -237,7 +238,7 @@ class TuningDesk:
         from framework.regimes import label_trades
         from framework.search import DataRef
         from framework.strategy import load_strategy
-        from framework.trades import load_signals, load_trades
+        from framework.trades import load_signals
         from framework.tuners import load_tuners
         from framework.tuning import build_context, regenerate_signals, run_tuners
 
@@ -245,7 +246,10 @@ class TuningDesk:
         if files.signals and strategies:
             raise PlaybookTunerError("give either a signal log or strategies to rebuild one from, not both")
         progress("loading the trade log, candles and playbook")
-        trades = load_trades(files.trades, lenient=lenient).frame
+        read = read_trade_log(files.trades, settings.freqtrade, lenient=lenient)
+        for warning in read.warnings:
+            progress(f"{files.trades.name}: {warning}")
+        trades = read.log.frame
         market = load_market(files.prices)
         signals = load_signals(files.signals, lenient=lenient).frame if files.signals else None
         regenerated = None

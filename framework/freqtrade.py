@@ -6,8 +6,10 @@ Two sources, as freqtrade users have them on disk:
 - a backtest export ``.json`` (``{"strategy": {name: {"trades": [...]}}}``) or the ``.zip`` that
   freqtrade writes around it.
 
-Only closed trades are imported. Freqtrade records no confidence, so it is either a constant or read
-out of ``enter_tag`` with a regular expression (:class:`~framework.config.FreqtradeImportSettings`).
+:func:`read_trade_log` takes either, or our own trade log, so every command's ``--trades`` reads a
+freqtrade history as it is. Only closed trades are imported. Freqtrade records no confidence, so it is
+either a constant or read out of ``enter_tag`` with a regular expression
+(:class:`~framework.config.FreqtradeImportSettings`).
 The result is validated by :func:`framework.trades.validate_trades`, strictly.
 """
 
@@ -25,7 +27,7 @@ import pandas as pd
 
 from framework.config import FreqtradeImportSettings
 from framework.errors import InputError, Problem
-from framework.trades import SQLITE_SUFFIXES, LoadedLog, read_table, validate_trades
+from framework.trades import SQLITE_SUFFIXES, LoadedLog, load_trades, read_table, validate_trades
 
 # Our field <- freqtrade's field, first name found wins (older freqtrade versions say sell/buy).
 _DATABASE_FIELDS = {
@@ -76,6 +78,25 @@ class FreqtradeImport:
 
     log: LoadedLog
     warnings: tuple[str, ...]
+
+
+def read_trade_log(path: Path, settings: FreqtradeImportSettings, *, lenient: bool = False) -> FreqtradeImport:
+    """The trade log at ``path`` as it is: freqtrade's backtest export (``.json``, ``.zip``) or database
+    (a ``trades`` table with freqtrade's columns) through :func:`import_freqtrade`, else our own log
+    (CSV, Parquet, SQLite) through :func:`~framework.trades.load_trades` (``lenient`` applies to that).
+    Raises :class:`InputError`."""
+    name = path.name.lower()
+    if name.endswith((".json", ".zip")) or (name.endswith(SQLITE_SUFFIXES) and _is_freqtrade_database(path)):
+        return import_freqtrade(path, settings)
+    return FreqtradeImport(log=load_trades(path, lenient=lenient), warnings=())
+
+
+def _is_freqtrade_database(path: Path) -> bool:
+    try:
+        columns = set(read_table(path, table="trades").columns)
+    except InputError:
+        return False  # not a database with a trades table: our own loader says what is wrong
+    return {"pair", "open_date", "open_rate", "is_open"} <= columns
 
 
 def import_freqtrade(path: Path, settings: FreqtradeImportSettings, *, strategy: str | None = None) -> FreqtradeImport:

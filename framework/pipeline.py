@@ -22,6 +22,7 @@ from ruamel.yaml.error import YAMLError
 from framework.approval import Approvals, DecisionOutcome
 from framework.config import Settings
 from framework.errors import InputError
+from framework.freqtrade import read_trade_log
 from framework.market import load_market
 from framework.models import ModelStore
 from framework.playbook import SPECS, STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Playbook, load_playbook
@@ -30,7 +31,7 @@ from framework.regimes import REGIMES, RegimeLabels, label_trades
 from framework.sample import cached_sample
 from framework.session import DailyEquity, Recommendation, Session, SessionCharts
 from framework.store import STORE_FILE_NAME, RecommendationRecord, SessionRecord, Store
-from framework.trades import load_signals, load_trades
+from framework.trades import load_signals
 from framework.tuners import NoProposal, Proposal, Tuner, TuningContext, load_tuners
 from framework.validation import GateReport, Verdict, run_gate
 
@@ -131,7 +132,10 @@ def run_tune(
     saved as new versions in ``files.models_path``; ``report.final_pass.saved_models`` lists them.
     """
     progress("loading the trade log, candles and playbook")
-    trades = load_trades(files.trades, lenient=lenient).frame
+    read = read_trade_log(files.trades, settings.freqtrade, lenient=lenient)
+    for warning in read.warnings:
+        progress(f"{files.trades.name}: {warning}")
+    trades = read.log.frame
     signals = load_signals(files.signals, lenient=lenient).frame if files.signals else None
     market = load_market(files.prices)
     playbook = load_playbook(files.playbook)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,9 @@ import pytest
 
 from framework.config import FreqtradeImportSettings
 from framework.errors import InputError
-from framework.freqtrade import import_freqtrade
+from framework.freqtrade import import_freqtrade, read_trade_log
 from framework.trades import TRADE_COLUMNS, load_trades, write_log
+from tests.conftest import REAL_PLAYBOOK
 
 DEFAULTS = FreqtradeImportSettings()
 
@@ -287,3 +290,47 @@ def test_export_with_open_trades_and_old_field_names(tmp_path: Path) -> None:
     assert frame[["side", "exit_reason", "timeframe"]].iloc[0].tolist() == ["long", "stop_loss", "1h"]
     assert (frame["confidence"].iloc[0], frame["leverage"].iloc[0]) == (0.9, 1.0)
     assert "skipped 1 open trades (only closed trades are imported)" in result.warnings
+
+
+# --- read as it is -----------------------------------------------------------------------------
+
+
+def test_read_trade_log_takes_a_freqtrade_database_as_it_is(tmp_path: Path) -> None:
+    database = make_database(tmp_path / "tradesv3.sqlite")
+    read = read_trade_log(database, DEFAULTS)
+    imported = import_freqtrade(database, DEFAULTS)
+    pd.testing.assert_frame_equal(read.log.frame, imported.log.frame)
+    assert read.warnings == imported.warnings and "skipped 1 open trades" in read.warnings[0]
+
+
+def test_read_trade_log_takes_our_own_logs_as_before(tmp_path: Path) -> None:
+    ours = import_freqtrade(make_database(tmp_path / "tradesv3.sqlite"), DEFAULTS).log.frame
+    write_log(ours, tmp_path / "trades.csv")
+    with sqlite3.connect(tmp_path / "trades.sqlite") as connection:  # a bot's own SQLite log, our columns
+        pd.read_csv(tmp_path / "trades.csv").to_sql("trades", connection, index=False)
+    for name in ("trades.csv", "trades.sqlite"):
+        read = read_trade_log(tmp_path / name, DEFAULTS)
+        pd.testing.assert_frame_equal(read.log.frame, load_trades(tmp_path / name).frame)
+        assert read.warnings == () and len(read.log.frame) == 3
+
+
+def test_read_trade_log_reports_a_database_that_is_neither(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE orders (id INTEGER)")
+    with pytest.raises(InputError, match="no table 'trades'"):
+        read_trade_log(path, DEFAULTS)
+
+
+@pytest.mark.shared_data
+def test_tune_reads_a_freqtrade_backtest_export_directly(backtest_results: Path, tmp_path: Path) -> None:
+    export = backtest_results / "backtest-result.json"
+    playbook = tmp_path / "playbook.yaml"
+    playbook.write_text(REAL_PLAYBOOK)
+    command = [
+        str(Path(sys.executable).parent / "playbook-tuner"), "tune", "--trades", str(export),
+        "--prices", str(backtest_results.parent), "--playbook", str(playbook), "--json", "-",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["trades_analyzed"] == 179

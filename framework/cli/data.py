@@ -170,16 +170,20 @@ def replay_command(
 
     from framework.config import load_settings
     from framework.formatting import metric_text
+    from framework.freqtrade import read_trade_log
     from framework.market import load_market
     from framework.playbook import load_playbook
     from framework.regimes import label_trades
     from framework.replay import prepare, replay_candidates
     from framework.replay.engine import DEFAULT_INITIAL_EQUITY
     from framework.session import json_number
-    from framework.trades import load_trades, write_log
+    from framework.trades import write_log
 
     settings = load_settings(config)
-    log = load_trades(trades, lenient=lenient)
+    read = read_trade_log(trades, settings.freqtrade, lenient=lenient)
+    for warning in read.warnings:
+        say(f"{trades.name}: {warning}")
+    log = read.log
     for problem in log.dropped:
         print_problem("dropped", problem)
     market = load_market(prices)
@@ -227,9 +231,10 @@ def check_command(
     if not any((trades, signals, prices, playbook)):
         raise typer.BadParameter("give at least one of --trades, --signals, --prices, --playbook")
     from framework.config import load_settings
+    from framework.freqtrade import read_trade_log
     from framework.market import load_market
     from framework.playbook import load_playbook
-    from framework.trades import load_signals, load_trades
+    from framework.trades import load_signals
 
     settings = load_settings(config)
     market = load_market(prices) if prices else None
@@ -244,7 +249,10 @@ def check_command(
             )
         print_skipped(market)
     if trades:
-        log = load_trades(trades, lenient=lenient)
+        read = read_trade_log(trades, settings.freqtrade, lenient=lenient)
+        for warning in read.warnings:
+            say(f"{trades.name}: {warning}")
+        log = read.log
         report_log("trades", log)
         if market is not None:
             _print_regime_counts(log.frame, market, settings)

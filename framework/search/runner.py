@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from framework.config import ReplaySettings, load_settings
 from framework.errors import InputError, Problem
+from framework.freqtrade import read_trade_log
 from framework.market import load_market
 from framework.playbook import ParameterChange, Playbook, load_playbook
 from framework.regimes import label_trades
@@ -27,7 +28,6 @@ from framework.replay import ReplayInputs, prepare, replay_tables, tables_for_ch
 from framework.replay.kernels import METRIC_NAMES
 from framework.search.spec import SPEC_SOURCE, DataRef, SearchSpec
 from framework.search.storage import check_same_replay, open_study, storage_from_url, stored_spec, study_label
-from framework.trades import load_trades
 
 NON_FINITE_OBJECTIVE = -1e12
 """Score of a trial whose objective metric is NaN or infinite (e.g. ``sharpe`` when no trade is taken,
@@ -178,10 +178,11 @@ def run_worker(study_name: str, storage: str, n_trials: int | None = None) -> Se
 def load_search_data(ref: DataRef) -> tuple[ReplayInputs, Playbook, ReplaySettings]:
     """Rebuild a search's replay from ``ref``: load the trades and candles, label regimes, keep the
     trades entering within the window, prepare them; with the base playbook and the replay settings."""
-    settings = load_settings(Path(ref.config) if ref.config else None).replay
+    loaded = load_settings(Path(ref.config) if ref.config else None)
+    settings = loaded.replay
     base = load_playbook(Path(ref.playbook))
     market = load_market(Path(ref.prices))
-    trades = label_trades(load_trades(Path(ref.trades)).frame, market)
+    trades = label_trades(read_trade_log(Path(ref.trades), loaded.freqtrade).log.frame, market)
     start, end = ref.window()
     keep = pd.Series(True, index=trades.index)
     if start is not None:
