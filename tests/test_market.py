@@ -87,7 +87,7 @@ def test_parse_candle_file_name(name: str, expected: tuple[str, str, str] | None
 
 def test_candle_file_name_is_the_inverse_of_parsing() -> None:
     for symbol, tf, ctype in [("ETH/BTC", "5m", "spot"), ("XRP/USDT:USDT", "8h", "funding_rate")]:
-        for ext in ("feather", "parquet", "csv", "json"):
+        for ext in ("feather", "parquet", "csv", "json", "json.gz"):
             assert parse_candle_file_name(candle_file_name(symbol, tf, ctype, ext)) == (symbol, tf, ctype)
     assert candle_file_name("XRP/USDT:USDT", "5m", "futures") == "XRP_USDT_USDT-5m-futures.feather"
     with pytest.raises(ValueError, match="BASE/QUOTE:SETTLE"):
@@ -266,7 +266,7 @@ def test_single_file_market(tmp_path: Path) -> None:
 # --- writing and reading back ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ext", ["feather", "parquet", "csv", "json"])
+@pytest.mark.parametrize("ext", ["feather", "parquet", "csv", "json", "json.gz"])
 def test_write_then_load_round_trip(tmp_path: Path, ext: str) -> None:
     frame = make_frame(50)
     frame.loc[frame.index[3], "volume"] = np.nan
@@ -495,3 +495,20 @@ def test_funding_rates_may_be_zero_or_negative_but_must_be_finite(tmp_path: Path
 def test_nan_volume_is_allowed(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "XRP_USDT_USDT-5m-mark.csv", [r[: r.rindex(",")] + "," for r in good_rows(3)])
     assert load_candles(path).frame["volume"].isna().all()
+
+
+def test_a_json_gz_folder_loads_like_feather(tmp_path: Path) -> None:
+    frame = make_frame(30)
+    write_candles(frame, tmp_path / "feather", "ETH/BTC", "5m", ext="feather")
+    write_candles(frame, tmp_path / "jsongz", "ETH/BTC", "5m", ext="json.gz")
+    feather, jsongz = load_market(tmp_path / "feather"), load_market(tmp_path / "jsongz")
+    assert jsongz.symbols() == feather.symbols() == ["ETH/BTC"]
+    pd.testing.assert_frame_equal(jsongz.for_symbol("ETH/BTC").frame, feather.for_symbol("ETH/BTC").frame)
+
+
+def test_a_broken_json_gz_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ETH_BTC-5m.json.gz"
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(InputError, match=r"cannot read as json\.gz") as raised:
+        load_candles(path)
+    assert raised.value.problems[0].file == str(path)

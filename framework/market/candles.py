@@ -3,6 +3,7 @@ or inferred, its gaps reported; and candles written as freqtrade writes them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from framework.market.names import (
     TIMEFRAMES,
     candle_file_name,
     check_timeframe_argument,
+    extension_of,
     parse_candle_file_name,
 )
 from framework.times import parse_times
@@ -120,9 +122,9 @@ def write_candles(
     """Write candles as freqtrade does and return the file's path (``directory / candle_file_name(...)``).
 
     ``frame`` has a ``date`` column or is indexed by bar open time (as :attr:`Candles.frame`). feather
-    and parquet store ``date`` as a UTC datetime, csv as ISO-8601 text, json as freqtrade's list of
-    ``[epoch_ms, open, high, low, close, volume]``. freqtrade keeps futures candles in a ``futures/``
-    subfolder: pass that folder as ``directory``. The directory is created when missing.
+    and parquet store ``date`` as a UTC datetime, csv as ISO-8601 text, json (and json.gz, gzipped) as
+    freqtrade's list of ``[epoch_ms, open, high, low, close, volume]``. freqtrade keeps futures candles
+    in a ``futures/`` subfolder: pass that folder as ``directory``. The directory is created when missing.
     """
     path = Path(directory) / candle_file_name(symbol, timeframe, candle_type, ext)
     if "date" in frame.columns:
@@ -146,7 +148,8 @@ def write_candles(
     else:
         table["date"] = table["date"].dt.as_unit("ms").astype("int64")
         rows = table.astype(object).where(table.notna(), None).to_numpy().tolist()
-        path.write_text(json.dumps(rows), encoding="utf-8")
+        text = json.dumps(rows).encode("utf-8")
+        path.write_bytes(gzip.compress(text) if ext == "json.gz" else text)
     return path
 
 
@@ -155,8 +158,8 @@ def write_candles(
 
 def _read_table(path: Path) -> pd.DataFrame:
     name = str(path)
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix not in EXTENSIONS:
+    suffix = extension_of(path)
+    if suffix is None:
         raise InputError.single(name, f"unknown candle file type; use one of {', '.join(EXTENSIONS)}")
     if not path.is_file():
         raise InputError.single(name, "file not found")
@@ -170,17 +173,19 @@ def _read_table(path: Path) -> pd.DataFrame:
         elif suffix == "csv":
             table = pd.read_csv(path)
         else:
-            table = _read_json(path)
-    except (OSError, ValueError) as exc:  # pyarrow and pandas parse errors derive from these
+            table = _read_json(path, compressed=suffix == "json.gz")
+    except (OSError, ValueError, EOFError) as exc:  # pyarrow and pandas parse errors derive from these
         raise InputError.single(name, f"cannot read as {suffix}: {exc}") from None
     if len(table) == 0:
         raise InputError.single(name, "the file holds no candles")
     return table
 
 
-def _read_json(path: Path) -> pd.DataFrame:
-    """freqtrade's list of [epoch_ms, o, h, l, c, v], a list of records, or pandas' dict of columns."""
-    data: Any = json.loads(path.read_text(encoding="utf-8"))
+def _read_json(path: Path, *, compressed: bool) -> pd.DataFrame:
+    """freqtrade's list of [epoch_ms, o, h, l, c, v], a list of records, or pandas' dict of columns
+    (gzip-compressed when ``compressed``)."""
+    raw = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
+    data: Any = json.loads(raw.decode("utf-8"))
     if isinstance(data, dict):
         return pd.DataFrame(data)
     if not isinstance(data, list):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -33,13 +34,14 @@ TIMEFRAMES: dict[str, pd.Timedelta] = {
 TRADABLE_TYPES: tuple[str, ...] = ("spot", "futures")
 FUTURES_TYPES: tuple[str, ...] = ("futures", "mark", "index", "premiumIndex", "funding_rate")
 CANDLE_TYPES: tuple[str, ...] = ("spot", *FUTURES_TYPES)
-EXTENSIONS: tuple[str, ...] = ("feather", "parquet", "csv", "json")
+EXTENSIONS: tuple[str, ...] = ("feather", "parquet", "csv", "json", "json.gz")
+"""The candle file formats freqtrade writes (``json.gz``: its ``jsongz`` format)."""
 COLUMNS: tuple[str, ...] = ("date", "open", "high", "low", "close", "volume")
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 
 _FILE_NAME = re.compile(
     r"^(?P<pair>.+)-(?P<tf>\d+[smhdwM])(?:-(?P<ctype>" + "|".join(FUTURES_TYPES) + r"))?"
-    r"\.(?P<ext>" + "|".join(EXTENSIONS) + r")$"
+    r"\.(?P<ext>" + "|".join(map(re.escape, EXTENSIONS)) + r")$"
 )
 
 
@@ -94,6 +96,13 @@ def parse_candle_file_name(name: str) -> tuple[str, str, str] | None:
     else:
         return None
     return symbol, match["tf"], candle_type
+
+
+def extension_of(path: Path) -> str | None:
+    """The candle format of ``path`` by its name (``.json.gz`` before ``.gz``), or None if unknown."""
+    name = path.name.lower()
+    known = sorted(EXTENSIONS, key=len, reverse=True)
+    return next((ext for ext in known if name.endswith("." + ext)), None)
 
 
 def candle_file_name(symbol: str, timeframe: str, candle_type: str = "spot", ext: str = "feather") -> str:
