@@ -175,6 +175,7 @@ def replay_command(
     from framework.playbook import load_playbook
     from framework.regimes import label_trades
     from framework.replay import prepare, replay_candidates
+    from framework.replay.contradictions import contradictions
     from framework.replay.engine import DEFAULT_INITIAL_EQUITY
     from framework.session import json_number
     from framework.trades import write_log
@@ -203,6 +204,9 @@ def replay_command(
         f"initial equity {DEFAULT_INITIAL_EQUITY:,.0f}, margin compounding on realised equity"
     )
     print_counts("exit reasons", outcomes["exit_reason"].value_counts())
+    against_log = contradictions(labelled, outcomes)
+    if against_log.warning():
+        say(f"warning: {against_log.warning()}")
     if out:
         write_log(outcomes, out)
         say(f"per-trade outcomes written to {out}")
@@ -214,6 +218,7 @@ def replay_command(
             "initial_equity": DEFAULT_INITIAL_EQUITY,
             "annualisation": "daily returns on UTC calendar days, zero days included, x sqrt(365)",
             "metrics": metrics,
+            "exits_before_the_log": against_log.early,
         }
         write_json(document, json_out, "metrics")
 
