@@ -59,6 +59,7 @@ _EXPORT_FIELDS = {
     "pnl": ("profit_abs",),
 }
 _REQUIRED = ("symbol", "entry_time", "exit_time", "entry_price", "exit_price")
+_DATABASE_REQUIRED = ("trade_id", *_REQUIRED, "is_open")
 
 _EXIT_REASONS = {
     "roi": "take_profit",
@@ -86,17 +87,15 @@ def read_trade_log(path: Path, settings: FreqtradeImportSettings, *, lenient: bo
     (CSV, Parquet, SQLite) through :func:`~framework.trades.load_trades` (``lenient`` applies to that).
     Raises :class:`InputError`."""
     name = path.name.lower()
-    if name.endswith((".json", ".zip")) or (name.endswith(SQLITE_SUFFIXES) and _is_freqtrade_database(path)):
+    if name.endswith((".json", ".zip")):
         return import_freqtrade(path, settings)
-    return FreqtradeImport(log=load_trades(path, lenient=lenient), warnings=())
-
-
-def _is_freqtrade_database(path: Path) -> bool:
-    try:
-        columns = set(read_table(path, table="trades").columns)
-    except InputError:
-        return False  # not a database with a trades table: our own loader says what is wrong
-    return {"pair", "open_date", "open_rate", "is_open"} <= columns
+    if not name.endswith(SQLITE_SUFFIXES):
+        return FreqtradeImport(log=load_trades(path, lenient=lenient), warnings=())
+    table, source = read_table(path, table="trades"), str(path)
+    freqtrade_columns = {_DATABASE_FIELDS[field][0] for field in _DATABASE_REQUIRED}
+    if freqtrade_columns <= set(table.columns):
+        return _imported(_from_database(table, source), source, settings, None)
+    return FreqtradeImport(log=validate_trades(table, source=source, lenient=lenient), warnings=())
 
 
 def import_freqtrade(path: Path, settings: FreqtradeImportSettings, *, strategy: str | None = None) -> FreqtradeImport:
@@ -123,7 +122,14 @@ def import_freqtrade(path: Path, settings: FreqtradeImportSettings, *, strategy:
             source,
             "unknown file type; expected a freqtrade database (.sqlite) or backtest result (.json, .zip)",
         )
+    return _imported(trades, source, settings, strategy)
 
+
+def _imported(
+    trades: pd.DataFrame, source: str, settings: FreqtradeImportSettings, strategy: str | None
+) -> FreqtradeImport:
+    """Freqtrade's trades (renamed to our fields) as a validated trade log: closed trades only, of
+    ``strategy`` when given, with their confidence, and what the user should know."""
     trades = _only_strategy(trades, strategy, source)
     warnings: list[str] = []
     is_open = trades["is_open"].fillna(False).astype(bool)
@@ -168,7 +174,7 @@ def import_freqtrade(path: Path, settings: FreqtradeImportSettings, *, strategy:
 
 
 def _from_database(table: pd.DataFrame, source: str) -> pd.DataFrame:
-    trades = _rename(table, _DATABASE_FIELDS, source, required=("trade_id", *_REQUIRED, "is_open"))
+    trades = _rename(table, _DATABASE_FIELDS, source, required=_DATABASE_REQUIRED)
     trades["timeframe"] = _timeframe_from_minutes(trades["timeframe"])
     return trades
 
