@@ -117,7 +117,7 @@ def test_confidence_fractions_are_kept(tmp_path: Path) -> None:
         ("trailing_stop_loss", "stop_loss"),
         ("tp", "take_profit"),
         ("take_profit", "take_profit"),
-        ("ROI", "take_profit"),
+        ("ROI", "roi"),
         ("liquidation", "liquidation"),
         ("signal", "signal"),
         ("exit_signal", "signal"),

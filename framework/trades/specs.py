@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 SIDES = ("long", "short")
-EXIT_REASONS = ("stop_loss", "take_profit", "liquidation", "signal", "time", "other")
+EXIT_REASONS = ("stop_loss", "take_profit", "roi", "liquidation", "signal", "time", "other")
 
 EXIT_REASON_SYNONYMS = {
     **{name: name for name in EXIT_REASONS},
@@ -16,7 +16,6 @@ EXIT_REASON_SYNONYMS = {
     "trailing_stop_loss": "stop_loss",
     "stoploss_on_exchange": "stop_loss",
     "tp": "take_profit",
-    "roi": "take_profit",
     "exit_signal": "signal",
     "sell_signal": "signal",
     "timeout": "time",

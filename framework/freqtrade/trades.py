@@ -62,7 +62,7 @@ _REQUIRED = ("symbol", "entry_time", "exit_time", "entry_price", "exit_price")
 _DATABASE_REQUIRED = ("trade_id", *_REQUIRED, "is_open")
 
 _EXIT_REASONS = {
-    "roi": "take_profit",
+    "roi": "roi",
     "stop_loss": "stop_loss",
     "stoploss": "stop_loss",
     "trailing_stop_loss": "stop_loss",
