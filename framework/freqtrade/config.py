@@ -125,9 +125,9 @@ class FreqtradeConfig:
     """What a freqtrade config says, resolved: amounts in the stake currency, fee a fraction per side.
 
     ``initial_equity`` is ``dry_run_wallet`` (its stake-currency entry when it is per currency);
-    ``datadir`` is the candle folder freqtrade would use (``datadir``, else
-    ``<userdir>/data/<exchange>``); ``max_open_trades`` is None for unlimited or unknown;
-    ``strategy_overrides`` holds the :data:`STRATEGY_OVERRIDES` the config sets.
+    ``userdir`` is freqtrade's user_data folder; ``datadir`` the candle folder freqtrade would use
+    (``datadir``, else ``<userdir>/data/<exchange>``); ``max_open_trades`` is None for unlimited or
+    unknown; ``strategy_overrides`` holds the :data:`STRATEGY_OVERRIDES` the config sets.
     """
 
     source: Path
@@ -140,6 +140,7 @@ class FreqtradeConfig:
     timeframe: str | None
     exchange: str
     pairs: tuple[str, ...]
+    userdir: Path
     datadir: Path
     trading_mode: Literal["spot", "futures"]
     margin_mode: Literal["isolated", "cross", ""]
@@ -184,6 +185,7 @@ def load_freqtrade_config(path: Path, userdir: Path | None = None) -> FreqtradeC
         timeframe=read.timeframe,
         exchange=read.exchange.name,
         pairs=tuple(read.exchange.pair_whitelist),
+        userdir=user_data,
         datadir=datadir,
         trading_mode=read.trading_mode,
         margin_mode=read.margin_mode,
