@@ -80,7 +80,12 @@ StoreOption = Annotated[
 ]
 JsonOption = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here ('-': stdout).")]
 SampleTradesOption = Annotated[Path | None, typer.Option("--trades", help="Trade log; default: the embedded sample.")]
-SignalsOption = Annotated[Path | None, typer.Option("--signals", help="Signal log (lets a threshold be lowered).")]
+SignalsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signals", help="Signal log, or freqtrade's _signals.pkl / backtest .zip (lets a threshold be lowered)."
+    ),
+]
 PricesOption = Annotated[Path | None, typer.Option("--prices", help="Candle folder (freqtrade layout).")]
 LivePlaybookOption = Annotated[
     Path | None, typer.Option("--playbook", help="Live playbook YAML (the file approved changes are written to).")

@@ -234,7 +234,9 @@ def replay_command(
 @app.command("check")
 def check_command(
     trades: Annotated[Path | None, typer.Option(help="Trade log (.csv, .parquet, .sqlite).")] = None,
-    signals: Annotated[Path | None, typer.Option(help="Signal log (.csv, .parquet, .sqlite).")] = None,
+    signals: Annotated[
+        Path | None, typer.Option(help="Signal log (.csv, .parquet, .sqlite), or freqtrade's _signals.pkl / .zip.")
+    ] = None,
     prices: PricesOption = None,
     playbook: Annotated[Path | None, typer.Option(help="Playbook YAML.")] = None,
     config: ConfigOption = None,
@@ -247,9 +249,8 @@ def check_command(
         raise typer.BadParameter(
             "give at least one of --trades, --signals, --prices, --playbook, --freqtrade-config, --userdir"
         )
-    from framework.freqtrade import read_trade_log
+    from framework.freqtrade import read_signal_log, read_trade_log
     from framework.playbook import load_playbook
-    from framework.trades import load_signals
 
     setup = effective_settings(config, freqtrade_config, userdir)
     settings = setup.settings
@@ -269,6 +270,7 @@ def check_command(
             missing = sorted(set(setup.config.pairs) - set(market.symbols()))
             if missing:
                 warn(f"pairs of the freqtrade config with no candles in {folder}: {', '.join(missing)}")
+    log = None
     if trades:
         read = read_trade_log(trades, settings.freqtrade, lenient=lenient)
         for warning in read.warnings:
@@ -278,7 +280,14 @@ def check_command(
         if market is not None:
             _print_regime_counts(log.frame, market, settings)
     if signals:
-        report_log("signals", load_signals(signals, lenient=lenient))
+        read_signals = read_signal_log(
+            signals, settings.freqtrade, trades=log.frame if log is not None else None, lenient=lenient
+        )
+        for warning in read_signals.warnings:
+            say(f"{signals.name}: {warning}")
+        report_log("signals", read_signals.log)
+        frame = read_signals.log.frame
+        say(f"  taken {int(frame['taken'].sum())} of {len(frame)} signals")
     if playbook:
         book = load_playbook(playbook)
         listed = ", ".join(book.overrides) or "none"

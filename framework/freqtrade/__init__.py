@@ -8,6 +8,15 @@
 Nothing here imports freqtrade or runs a user's strategy.
 """
 
+from framework.freqtrade.config import FreqtradeConfig, load_freqtrade_config
+from framework.freqtrade.signals import read_signal_log
 from framework.freqtrade.trades import FreqtradeImport, import_freqtrade, read_trade_log
 
-__all__ = ["FreqtradeImport", "import_freqtrade", "read_trade_log"]
+__all__ = [
+    "FreqtradeConfig",
+    "FreqtradeImport",
+    "import_freqtrade",
+    "load_freqtrade_config",
+    "read_signal_log",
+    "read_trade_log",
+]
