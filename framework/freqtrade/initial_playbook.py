@@ -149,8 +149,9 @@ def _yaml(strategy: StrategySettings, values: dict[str, Any], bounds: dict[str, 
     sources = sorted(set(strategy.sources.values()))
     lines = [
         f"# Written by playbook-tuner init-playbook from freqtrade strategy {strategy.name}",
-        f"# ({'; '.join(sources) or 'no source'}). Units: stop_loss and trailing are fractions of the",
-        "# price (freqtrade's value / leverage); minimal_roi is freqtrade's table as it is.",
+        f"# from: {'; '.join(sources) or 'no source'}.",
+        "# stop_loss and trailing are fractions of the price (freqtrade's value / leverage);",
+        "# minimal_roi is freqtrade's table as it is.",
         "default:",
     ]
     for key, value in values.items():

@@ -86,7 +86,8 @@ def read_strategy_file(path: Path, name: str | None) -> tuple[str, dict[str, Any
     tree = _parse(path)
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     if name is None:
-        strategies = [c for c in classes.values() if _base_names(c) and _derives_from_strategy(c, classes)]
+        bases = {base for node in classes.values() for base in _base_names(node)}
+        strategies = [c for c in classes.values() if c.name not in bases and _derives_from_strategy(c, classes)]
         if len(strategies) != 1:
             found = ", ".join(c.name for c in strategies) or "none"
             raise InputError.single(
@@ -150,6 +151,8 @@ def strategy_settings(
     """
     layers: list[tuple[str, Mapping[str, Any]]] = []  # weakest first
     warnings: list[str] = []
+    if backtest is not None and name is None:
+        name = read_backtest_strategy(backtest, None)[0]
     if strategy_file is not None:
         name, attributes, notes = read_strategy_file(strategy_file, name)
         warnings.extend(notes)
