@@ -77,7 +77,7 @@ def init_playbook_command(
         backtest=from_backtest, strategy_file=strategy_file, name=name, config=freqtrade, roi_exits=roi_exits
     )
     section = read_backtest_strategy(from_backtest, found.name)[1] if from_backtest else {}
-    spot = (freqtrade.trading_mode == "spot") if freqtrade else leverage == 1
+    spot = freqtrade is not None and freqtrade.trading_mode == "spot"
     book = initial_playbook(found, leverage=leverage, sizing=_sizing(section, freqtrade), spot=spot)
     write_atomically(output, book.text)
     for setting, source in found.sources.items():

@@ -1,6 +1,6 @@
 """The first playbook of a freqtrade bot: its strategy's exit settings in the playbook's units.
 
-Conversions (docs: INTERFACE of the ROI round): ``stop_loss = |stoploss| / leverage``; the trailing
+Conversions: ``stop_loss = |stoploss| / leverage``; the trailing
 distances and offset / leverage; ``minimal_roi`` copied as it is (freqtrade's units, profit ratio
 after fees x leverage); ``risk_reward_ratio`` empty (freqtrade has no take-profit level, its profit
 exits are ROI); ``position_size = stake_amount / dry_run_wallet`` (``unlimited``:
