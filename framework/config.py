@@ -30,16 +30,26 @@ class ReplaySettings(_Section):
     fee: float = Field(0.0005, ge=0, lt=0.1, description="fee per side, fraction of notional")
     maintenance_margin_rate: float = Field(0.005, ge=0, lt=0.5, description="isolated-margin maintenance margin rate")
     funding: bool = Field(True, description="charge funding where the candles folder has a funding-rate series")
+    initial_equity: float = Field(
+        10_000.0, gt=0, description="equity the replay starts from, quote currency (freqtrade's dry_run_wallet)"
+    )
 
 
 class FreqtradeImportSettings(_Section):
-    """Where `import-freqtrade` takes each trade's confidence from (freqtrade records none)."""
+    """A freqtrade user's files: where its config is, and where a confidence comes from (freqtrade
+    records none on trades; its signals may carry a column of the strategy's)."""
+
+    config: str = Field("", description="freqtrade's config.json; empty = <userdir>/config.json when userdir is set")
+    userdir: str = Field("", description="freqtrade's user_data folder (candles in data/<exchange>/)")
 
     confidence: float = Field(1.0, ge=0, le=1, description="constant confidence when no tag pattern is set")
     confidence_tag_pattern: str = Field(
         "",
         description="regular expression with one group that reads a confidence (0-1 or 0-100) "
         "out of enter_tag, e.g. 'conf=([0-9.]+)'; empty = use the constant",
+    )
+    confidence_column: str = Field(
+        "confidence", description="column of freqtrade's signal export holding the strategy's confidence"
     )
 
 

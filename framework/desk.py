@@ -230,7 +230,7 @@ class TuningDesk:
         reading one; ``models`` saves the fitted models there (joblib, versioned); ``search_storage``
         (an Optuna storage URL, default ``settings.search_storage``) lets workers share the searches,
         which load the data from these files and ``config``."""
-        from framework.freqtrade import read_trade_log
+        from framework.freqtrade import read_signal_log, read_trade_log
         from framework.market import load_market
         from framework.models import ModelStore
         from framework.playbook import load_playbook
@@ -238,7 +238,6 @@ class TuningDesk:
         from framework.regimes import label_trades
         from framework.search import DataRef
         from framework.strategy import load_strategy
-        from framework.trades import load_signals
         from framework.tuners import load_tuners
         from framework.tuning import build_context, regenerate_signals, run_tuners
 
@@ -251,7 +250,12 @@ class TuningDesk:
             progress(f"{files.trades.name}: {warning}")
         trades = read.log.frame
         market = load_market(files.prices)
-        signals = load_signals(files.signals, lenient=lenient).frame if files.signals else None
+        signals = None
+        if files.signals:
+            read_signals = read_signal_log(files.signals, settings.freqtrade, trades=trades, lenient=lenient)
+            for warning in read_signals.warnings:
+                progress(f"{files.signals.name}: {warning}")
+            signals = read_signals.log.frame
         regenerated = None
         if strategies:
             progress(f"rebuilding the signal log with {', '.join(strategies)}")

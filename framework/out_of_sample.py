@@ -19,7 +19,6 @@ from framework.judging import Evidence, paired_evidence, quality_evidence
 from framework.playbook import DEFAULT_REGIME, SPECS, STRATEGY_WEIGHTS, ParameterChange, ParameterSpec, Playbook
 from framework.regimes import REGIMES
 from framework.replay import replay_tables, select, tables_for_changes
-from framework.replay.engine import DEFAULT_INITIAL_EQUITY
 from framework.replay.kernels import DAYS_PER_YEAR
 from framework.safety import reached_trades
 from framework.tuning import TuneData, with_untaken_signals
@@ -107,7 +106,7 @@ def replay_out_of_sample(
         if block.empty:
             continue
         daily, index, metrics, labels, outcomes = _replay_block(block, choices, slots, shared, settings, signals)
-        previous = np.vstack([np.full((1, daily.shape[1]), DEFAULT_INITIAL_EQUITY), daily[:-1]])
+        previous = np.vstack([np.full((1, daily.shape[1]), settings.replay.initial_equity), daily[:-1]])
         returns.append(daily / previous - 1.0)
         days.append(index)
         counts += metrics[["trades_taken", "liquidations"]].to_numpy()
@@ -121,7 +120,7 @@ def replay_out_of_sample(
             column.append(frame)
     stacked = np.vstack(returns)
     index = days[0].append(days[1:]) if len(days) > 1 else days[0]
-    equity = pd.DataFrame(DEFAULT_INITIAL_EQUITY * np.cumprod(1.0 + stacked, axis=0), index=index)
+    equity = pd.DataFrame(settings.replay.initial_equity * np.cumprod(1.0 + stacked, axis=0), index=index)
     outcomes_chained = [_outcome(stacked[:, k], counts[k]) for k in range(stacked.shape[1])]
     return OutOfSampleRecord(
         stacked,

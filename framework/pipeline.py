@@ -22,7 +22,7 @@ from ruamel.yaml.error import YAMLError
 from framework.approval import Approvals, DecisionOutcome
 from framework.config import Settings
 from framework.errors import InputError
-from framework.freqtrade import read_trade_log
+from framework.freqtrade import read_signal_log, read_trade_log
 from framework.market import load_market
 from framework.models import ModelStore
 from framework.playbook import SPECS, STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Playbook, load_playbook
@@ -31,7 +31,6 @@ from framework.regimes import REGIMES, RegimeLabels, label_trades
 from framework.sample import cached_sample
 from framework.session import DailyEquity, Recommendation, Session, SessionCharts
 from framework.store import STORE_FILE_NAME, RecommendationRecord, SessionRecord, Store
-from framework.trades import load_signals
 from framework.tuners import NoProposal, Proposal, Tuner, TuningContext, load_tuners
 from framework.validation import GateReport, Verdict, run_gate
 
@@ -136,7 +135,12 @@ def run_tune(
     for warning in read.warnings:
         progress(f"{files.trades.name}: {warning}")
     trades = read.log.frame
-    signals = load_signals(files.signals, lenient=lenient).frame if files.signals else None
+    signals = None
+    if files.signals:
+        read_signals = read_signal_log(files.signals, settings.freqtrade, trades=trades, lenient=lenient)
+        for warning in read_signals.warnings:
+            progress(f"{files.signals.name}: {warning}")
+        signals = read_signals.log.frame
     market = load_market(files.prices)
     playbook = load_playbook(files.playbook)
     days = lookback_days if lookback_days is not None else settings.lookback_days

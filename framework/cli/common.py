@@ -26,6 +26,7 @@ from framework.store import STORE_FILE_NAME
 if TYPE_CHECKING:
     import pandas as pd
 
+    from framework.freqtrade.config import FreqtradeSetup
     from framework.market import Market
     from framework.trades import LoadedLog
 
@@ -61,13 +62,30 @@ STDOUT = Path("-")
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML file over the defaults (or $PLAYBOOK_TUNER_CONFIG).")
 ]
+FreqtradeConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--freqtrade-config",
+        help="freqtrade's config.json: its fee, dry_run_wallet, timeframe, pairs, candle folder "
+        "(keys set in --config win).",
+    ),
+]
+UserdirOption = Annotated[
+    Path | None,
+    typer.Option("--userdir", help="freqtrade's user_data folder: its config.json, candles in data/<exchange>/."),
+]
 StoreOption = Annotated[
     Path | None,
     typer.Option("--store", help="SQLite store; default: ./playbook-tuner.sqlite or the sample's."),
 ]
 JsonOption = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here ('-': stdout).")]
 SampleTradesOption = Annotated[Path | None, typer.Option("--trades", help="Trade log; default: the embedded sample.")]
-SignalsOption = Annotated[Path | None, typer.Option("--signals", help="Signal log (lets a threshold be lowered).")]
+SignalsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signals", help="Signal log, or freqtrade's _signals.pkl / backtest .zip (lets a threshold be lowered)."
+    ),
+]
 PricesOption = Annotated[Path | None, typer.Option("--prices", help="Candle folder (freqtrade layout).")]
 LivePlaybookOption = Annotated[
     Path | None, typer.Option("--playbook", help="Live playbook YAML (the file approved changes are written to).")
@@ -155,6 +173,25 @@ class InputFiles:
         return self.trades.parent == embedded_sample_directory()
 
 
+def effective_settings(config: Path | None, freqtrade_config: Path | None, userdir: Path | None) -> FreqtradeSetup:
+    """Our settings (``--config``) with the freqtrade config put over them, its statements printed
+    (rule: a key set in our config wins; see :mod:`framework.freqtrade.config`)."""
+    from framework.config import load_settings
+    from framework.freqtrade.config import freqtrade_setup
+
+    setup = freqtrade_setup(load_settings(config), freqtrade_config, userdir)
+    for line in setup.statements:
+        say(line)
+    return setup
+
+
+def candle_folder(prices: Path | None, setup: FreqtradeSetup) -> Path | None:
+    """``--prices`` when given, else the freqtrade config's candle folder (None without a config)."""
+    if prices is not None or setup.config is None:
+        return prices
+    return setup.config.datadir
+
+
 def inputs(trades: Path | None, signals: Path | None, prices: Path | None, playbook: Path | None) -> InputFiles:
     """The files given, or the embedded sample's when no trade log is given (written on first use)."""
     if trades is None:
@@ -168,7 +205,7 @@ def inputs(trades: Path | None, signals: Path | None, prices: Path | None, playb
         say(f"using the embedded sample in {sample.directory}")
         return InputFiles(sample.trades, sample.signals, sample.prices, sample.playbook)
     if prices is None or playbook is None:
-        raise typer.BadParameter("--trades needs --prices and --playbook")
+        raise typer.BadParameter("--trades needs --prices (or a freqtrade config's candles) and --playbook")
     return InputFiles(trades, signals, prices, playbook)
 
 

@@ -9,12 +9,16 @@ import typer
 
 from framework.cli.common import (
     ConfigOption,
+    FreqtradeConfigOption,
     JsonOption,
     LenientOption,
     PricesOption,
+    UserdirOption,
     app,
+    candle_folder,
     check_writable,
     console,
+    effective_settings,
     json_to_stdout,
     print_counts,
     print_problem,
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from framework.config import Settings
+    from framework.freqtrade.config import FreqtradeSetup
     from framework.market import Market
 
 REGIME_HEADERS = {"trending_up": "up", "trending_down": "down", "ranging": "ranging", "volatile": "volatile"}
@@ -154,12 +159,14 @@ def sample_command(
 
 @app.command("replay")
 def replay_command(
-    trades: Annotated[Path, typer.Option(help="Trade log (.csv, .parquet, .sqlite).")],
-    prices: Annotated[Path, typer.Option(help="Candle folder (freqtrade layout).")],
+    trades: Annotated[Path, typer.Option(help="Trade log (.csv, .parquet, .sqlite), or freqtrade's.")],
     playbook: Annotated[Path, typer.Option(help="Playbook YAML to replay the trades under.")],
+    prices: PricesOption = None,
     out: Annotated[Path | None, typer.Option(help="Write per-trade outcomes here (.csv / .parquet).")] = None,
     json_out: JsonOption = None,
     config: ConfigOption = None,
+    freqtrade_config: FreqtradeConfigOption = None,
+    userdir: UserdirOption = None,
     lenient: LenientOption = False,
 ) -> None:
     """Replay the logged trades under a playbook and print what they would have made."""
@@ -168,26 +175,27 @@ def replay_command(
     json_to_stdout(json_out)
     from rich.table import Table
 
-    from framework.config import load_settings
     from framework.formatting import metric_text
     from framework.freqtrade import read_trade_log
-    from framework.market import load_market
     from framework.playbook import load_playbook
     from framework.regimes import label_trades
     from framework.replay import prepare, replay_candidates
     from framework.replay.contradictions import contradictions
-    from framework.replay.engine import DEFAULT_INITIAL_EQUITY
     from framework.session import json_number
     from framework.trades import write_log
 
-    settings = load_settings(config)
+    setup = effective_settings(config, freqtrade_config, userdir)
+    settings = setup.settings
+    candles = candle_folder(prices, setup)
+    if candles is None:
+        raise typer.BadParameter("give --prices (or a freqtrade config, whose candle folder is used)")
     read = read_trade_log(trades, settings.freqtrade, lenient=lenient)
     for warning in read.warnings:
         say(f"{trades.name}: {warning}")
     log = read.log
     for problem in log.dropped:
         print_problem("dropped", problem)
-    market = load_market(prices)
+    market = _market(candles, setup)
     labelled = label_trades(log.frame, market)
     inputs = prepare(labelled, market, settings.replay)
     result = replay_candidates(inputs, [load_playbook(playbook)], settings.replay, per_trade=True)
@@ -201,7 +209,7 @@ def replay_command(
     console.print(table)
     say(
         "daily returns on UTC calendar days (zero days included), annualised with sqrt(365); "
-        f"initial equity {DEFAULT_INITIAL_EQUITY:,.0f}, margin compounding on realised equity"
+        f"initial equity {settings.replay.initial_equity:,g}, margin compounding on realised equity"
     )
     print_counts("exit reasons", outcomes["exit_reason"].value_counts())
     against_log = contradictions(labelled, outcomes)
@@ -213,9 +221,9 @@ def replay_command(
     if json_out:
         document = {
             "trades": str(trades),
-            "prices": str(prices),
+            "prices": str(candles),
             "playbook": str(playbook),
-            "initial_equity": DEFAULT_INITIAL_EQUITY,
+            "initial_equity": settings.replay.initial_equity,
             "annualisation": "daily returns on UTC calendar days, zero days included, x sqrt(365)",
             "metrics": metrics,
             "exits_before_the_log": against_log.early,
@@ -226,23 +234,28 @@ def replay_command(
 @app.command("check")
 def check_command(
     trades: Annotated[Path | None, typer.Option(help="Trade log (.csv, .parquet, .sqlite).")] = None,
-    signals: Annotated[Path | None, typer.Option(help="Signal log (.csv, .parquet, .sqlite).")] = None,
+    signals: Annotated[
+        Path | None, typer.Option(help="Signal log (.csv, .parquet, .sqlite), or freqtrade's _signals.pkl / .zip.")
+    ] = None,
     prices: PricesOption = None,
     playbook: Annotated[Path | None, typer.Option(help="Playbook YAML.")] = None,
     config: ConfigOption = None,
+    freqtrade_config: FreqtradeConfigOption = None,
+    userdir: UserdirOption = None,
     lenient: LenientOption = False,
 ) -> None:
     """Load and validate inputs, and say what was found. Changes nothing."""
-    if not any((trades, signals, prices, playbook)):
-        raise typer.BadParameter("give at least one of --trades, --signals, --prices, --playbook")
-    from framework.config import load_settings
-    from framework.freqtrade import read_trade_log
-    from framework.market import load_market
+    if not any((trades, signals, prices, playbook, freqtrade_config, userdir)):
+        raise typer.BadParameter(
+            "give at least one of --trades, --signals, --prices, --playbook, --freqtrade-config, --userdir"
+        )
+    from framework.freqtrade import read_signal_log, read_trade_log
     from framework.playbook import load_playbook
-    from framework.trades import load_signals
 
-    settings = load_settings(config)
-    market = load_market(prices) if prices else None
+    setup = effective_settings(config, freqtrade_config, userdir)
+    settings = setup.settings
+    folder = candle_folder(prices, setup)
+    market = _market(folder, setup) if folder else None
     if market is not None:
         for symbol in market.symbols():
             candles = market.for_symbol(symbol)
@@ -253,6 +266,11 @@ def check_command(
                 f"longest {candles.gaps.longest})"
             )
         print_skipped(market)
+        if setup.config is not None and setup.config.pairs:
+            missing = sorted(set(setup.config.pairs) - set(market.symbols()))
+            if missing:
+                warn(f"pairs of the freqtrade config with no candles in {folder}: {', '.join(missing)}")
+    log = None
     if trades:
         read = read_trade_log(trades, settings.freqtrade, lenient=lenient)
         for warning in read.warnings:
@@ -262,11 +280,25 @@ def check_command(
         if market is not None:
             _print_regime_counts(log.frame, market, settings)
     if signals:
-        report_log("signals", load_signals(signals, lenient=lenient))
+        read_signals = read_signal_log(
+            signals, settings.freqtrade, trades=log.frame if log is not None else None, lenient=lenient
+        )
+        for warning in read_signals.warnings:
+            say(f"{signals.name}: {warning}")
+        report_log("signals", read_signals.log)
+        frame = read_signals.log.frame
+        say(f"  taken {int(frame['taken'].sum())} of {len(frame)} signals")
     if playbook:
         book = load_playbook(playbook)
         listed = ", ".join(book.overrides) or "none"
         say(f"playbook {playbook}: valid; regimes with own parameters: {listed}")
+
+
+def _market(candles: Path, setup: FreqtradeSetup) -> Market:
+    """The candles in ``candles``, of the freqtrade config's timeframe when it names one."""
+    from framework.market import load_market
+
+    return load_market(candles, timeframe=setup.config.timeframe if setup.config else None)
 
 
 def _print_regime_counts(frame: pd.DataFrame, market: Market, settings: Settings) -> None:

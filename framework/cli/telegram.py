@@ -9,12 +9,16 @@ import typer
 
 from framework.cli.common import (
     ConfigOption,
+    FreqtradeConfigOption,
     LivePlaybookOption,
     PricesOption,
     SampleTradesOption,
     SignalsOption,
     TuneStoreOption,
+    UserdirOption,
     app,
+    candle_folder,
+    effective_settings,
     inputs,
     sample_lookback,
 )
@@ -35,6 +39,8 @@ def bot_command(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the models, searches and bootstraps.")] = 0,
     config: ConfigOption = None,
+    freqtrade_config: FreqtradeConfigOption = None,
+    userdir: UserdirOption = None,
 ) -> None:
     """Run the Telegram approval bot (long polling) until Ctrl-C or SIGTERM; token from $TELEGRAM_BOT_TOKEN."""
     token = os.environ.get(TOKEN_ENV_VAR, "").strip()
@@ -46,13 +52,13 @@ def bot_command(
     from telegram.error import InvalidToken, NetworkError
 
     from framework.bot import run_bot
-    from framework.config import load_settings
     from framework.desk import TuningDesk
     from framework.pipeline import TuneFiles
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    settings = load_settings(config)
-    files = inputs(trades, signals, prices, playbook)
+    setup = effective_settings(config, freqtrade_config, userdir)
+    settings = setup.settings
+    files = inputs(trades, signals, candle_folder(prices, setup), playbook)
     tune_files = TuneFiles(files.trades, files.prices, files.playbook, files.signals, store)
     desk = TuningDesk(tune_files, settings, seed=seed, lookback_days=sample_lookback(files))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -9,6 +9,7 @@ import typer
 
 from framework.cli.common import (
     ConfigOption,
+    FreqtradeConfigOption,
     InputFiles,
     JsonOption,
     LenientOption,
@@ -18,9 +19,12 @@ from framework.cli.common import (
     SignalsOption,
     Stages,
     TuneStoreOption,
+    UserdirOption,
     app,
+    candle_folder,
     check_writable,
     console,
+    effective_settings,
     inputs,
     json_to_stdout,
     sample_lookback,
@@ -31,6 +35,7 @@ from framework.cli.render import print_session
 
 if TYPE_CHECKING:
     from framework.config import Settings
+    from framework.freqtrade.config import FreqtradeSetup
     from framework.pipeline import TuneFiles
 
 ReportOption = Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")]
@@ -51,6 +56,8 @@ def tune_command(
     seed: Annotated[int, typer.Option(help="Seed for the models, searches and bootstraps.")] = 0,
     storage: SearchStorageOption = None,
     config: ConfigOption = None,
+    freqtrade_config: FreqtradeConfigOption = None,
+    userdir: UserdirOption = None,
     lenient: LenientOption = False,
 ) -> None:
     """Tune, validate out of sample, and store the validated changes as a session awaiting approval.
@@ -58,11 +65,11 @@ def tune_command(
     The --json document's "pending" lists the ids of the validated changes now awaiting a decision
     (empty when nothing validated): what a scheduled script checks.
     """
-    settings = _prepared(json_out, report, config)
-    files = inputs(trades, signals, prices, playbook)
+    setup = _prepared(json_out, report, config, freqtrade_config, userdir)
+    files = inputs(trades, signals, candle_folder(prices, setup), playbook)
     _tune_and_show(
         _tune_files(files, store),
-        settings,
+        setup.settings,
         seed=seed,
         lookback_days=sample_lookback(files),
         lenient=lenient,
@@ -86,6 +93,8 @@ def validate_command(
     seed: Annotated[int, typer.Option(help="Seed for the bootstraps.")] = 0,
     storage: SearchStorageOption = None,
     config: ConfigOption = None,
+    freqtrade_config: FreqtradeConfigOption = None,
+    userdir: UserdirOption = None,
 ) -> None:
     """Put a hand-written playbook through the same gate as the tuners' proposals, against the current one."""
     import pandas as pd
@@ -101,11 +110,11 @@ def validate_command(
         config = config or spec.config
     if candidate is None:
         raise typer.BadParameter("give a run file or --candidate")
-    settings = _prepared(json_out, report, config)
-    files = files or inputs(trades, signals, prices, playbook)
+    setup = _prepared(json_out, report, config, freqtrade_config, userdir)
+    files = files or inputs(trades, signals, candle_folder(prices, setup), playbook)
     _tune_and_show(
         _tune_files(files, store),
-        settings,
+        setup.settings,
         seed=seed,
         lookback_days=sample_lookback(files),
         period=period,
@@ -116,14 +125,18 @@ def validate_command(
     )
 
 
-def _prepared(json_out: Path | None, report: Path | None, config: Path | None) -> Settings:
+def _prepared(
+    json_out: Path | None,
+    report: Path | None,
+    config: Path | None,
+    freqtrade_config: Path | None,
+    userdir: Path | None,
+) -> FreqtradeSetup:
     """Check the outputs and the configuration before any work, so a wrong path writes nothing."""
     check_writable(json_out, "--json")
     check_writable(report, "--report")
     json_to_stdout(json_out)
-    from framework.config import load_settings
-
-    return load_settings(config)
+    return effective_settings(config, freqtrade_config, userdir)
 
 
 def _tune_files(files: InputFiles, store: Path | None) -> TuneFiles:
@@ -184,6 +197,8 @@ def propose_command(
         ),
     ] = None,
     config: ConfigOption = None,
+    freqtrade_config: FreqtradeConfigOption = None,
+    userdir: UserdirOption = None,
     lenient: LenientOption = False,
 ) -> None:
     """Run the tuners and print their proposals after the safety rules. Nothing is validated or applied."""
@@ -192,13 +207,13 @@ def propose_command(
     import optuna
     from rich.table import Table
 
-    from framework.config import load_settings
     from framework.desk import TuningDesk
     from framework.formatting import risk_text
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    settings = load_settings(config)
-    files = inputs(trades, signals, prices, playbook)
+    setup = effective_settings(config, freqtrade_config, userdir)
+    settings = setup.settings
+    files = inputs(trades, signals, candle_folder(prices, setup), playbook)
     kept = None if regenerate_signals_with else files.signals  # the sample's signals give way to rebuilt ones
     desk = TuningDesk(
         _tune_files(InputFiles(files.trades, kept, files.prices, files.playbook), None), settings, seed=seed

@@ -46,7 +46,6 @@ from framework.replay import kernels
 NON_BINDING_EXIT_REASONS = ("stop_loss", "take_profit", "liquidation", "roi")
 # Parameter groups of a playbook: one per regime, then the default block (trades with no regime).
 PARAMETER_GROUPS: tuple[str | None, ...] = (*REGIMES, None)
-DEFAULT_INITIAL_EQUITY = 10_000.0
 _NANOS_PER_DAY = kernels.NANOS_PER_DAY
 
 
@@ -334,11 +333,12 @@ def replay_candidates(
     playbooks: Sequence[Playbook],
     settings: ReplaySettings,
     *,
-    initial_equity: float = DEFAULT_INITIAL_EQUITY,
+    initial_equity: float | None = None,
     per_trade: bool = False,
     equity: bool = False,
 ) -> SweepResult:
-    """Replay the prepared trades under every playbook in ``playbooks`` at once.
+    """Replay the prepared trades under every playbook in ``playbooks`` at once, from
+    ``initial_equity`` (quote currency; None: ``settings.initial_equity``).
 
     Memory stays O(K + N + days) unless ``per_trade`` (K x N outcomes) or ``equity`` (K x days daily
     equity, quote currency) is asked for.
@@ -352,7 +352,7 @@ def replay_tables(
     tables: CandidateTables,
     settings: ReplaySettings,
     *,
-    initial_equity: float = DEFAULT_INITIAL_EQUITY,
+    initial_equity: float | None = None,
     per_trade: bool = False,
     equity: bool = False,
 ) -> SweepResult:
@@ -368,7 +368,8 @@ def replay_tables(
         margin=np.zeros((rows, n)),
         equity=np.zeros((k if equity else 0, len(inputs.calendar.day_ends))),
     )
-    costs = kernels.Costs(settings.maintenance_margin_rate, settings.fee, initial_equity)
+    start = settings.initial_equity if initial_equity is None else initial_equity
+    costs = kernels.Costs(settings.maintenance_margin_rate, settings.fee, start)
     metrics = kernels.sweep(
         inputs.bars, inputs.paths, inputs.book, inputs.calendar, tables.parameters, tables.weights, costs, out
     )

@@ -21,7 +21,6 @@ from framework.market import Market
 from framework.models import ModelReport
 from framework.playbook import DEFAULT_REGIME, ParameterChange, Playbook
 from framework.replay import ReplayInputs, replay_tables, tables_for_changes
-from framework.replay.engine import DEFAULT_INITIAL_EQUITY
 from framework.search import DataRef
 
 
@@ -63,24 +62,17 @@ class NoProposal:
 class ReplayHandle:
     """Replays changes of the current playbook over the context's trades (a training window)."""
 
-    def __init__(
-        self,
-        inputs: ReplayInputs,
-        playbook: Playbook,
-        settings: ReplaySettings,
-        initial_equity: float = DEFAULT_INITIAL_EQUITY,
-    ):
+    def __init__(self, inputs: ReplayInputs, playbook: Playbook, settings: ReplaySettings):
         self.inputs = inputs
         self.playbook = playbook
         self.settings = settings
-        self.initial_equity = initial_equity
         self.evaluations = 0
 
     def evaluate(self, change_sets: Sequence[Sequence[ParameterChange]]) -> pd.DataFrame:
         """Metrics (one row per change set; see ``framework.replay.kernels.METRIC_NAMES``)."""
         tables = tables_for_changes(self.inputs, self.playbook, change_sets)
         self.evaluations += len(change_sets)
-        return replay_tables(self.inputs, tables, self.settings, initial_equity=self.initial_equity).metrics
+        return replay_tables(self.inputs, tables, self.settings).metrics
 
     def baseline(self) -> pd.Series:
         """Metrics of the current playbook."""

@@ -62,7 +62,7 @@ _REQUIRED = ("symbol", "entry_time", "exit_time", "entry_price", "exit_price")
 _DATABASE_REQUIRED = ("trade_id", *_REQUIRED, "is_open")
 
 _EXIT_REASONS = {
-    "roi": "take_profit",
+    "roi": "roi",
     "stop_loss": "stop_loss",
     "stoploss": "stop_loss",
     "trailing_stop_loss": "stop_loss",
@@ -110,12 +110,8 @@ def import_freqtrade(path: Path, settings: FreqtradeImportSettings, *, strategy:
     name = path.name.lower()
     if name.endswith(SQLITE_SUFFIXES):
         trades = _from_database(read_table(path, table="trades"), source)
-    elif name.endswith(".json"):
-        if not path.is_file():
-            raise InputError.single(source, "file not found")
-        trades = _from_export(_read_json(path.read_bytes(), source), source)
-    elif name.endswith(".zip"):
-        source, document = _read_zip(path)
+    elif name.endswith((".json", ".zip")):
+        source, document = read_export(path)
         trades = _from_export(document, source)
     else:
         raise InputError.single(
@@ -177,6 +173,21 @@ def _from_database(table: pd.DataFrame, source: str) -> pd.DataFrame:
     trades = _rename(table, _DATABASE_FIELDS, source, required=_DATABASE_REQUIRED)
     trades["timeframe"] = _timeframe_from_minutes(trades["timeframe"])
     return trades
+
+
+def read_export(path: Path) -> tuple[str, dict[str, Any]]:
+    """A backtest export (``.json``, or the ``.zip`` around it): its name (``file [member]`` in a
+    zip) and its document ``{"strategy": {name: {...}}}``. Raises :class:`InputError`."""
+    source = str(path)
+    if path.name.lower().endswith(".zip"):
+        source, document = _read_zip(path)
+    elif not path.is_file():
+        raise InputError.single(source, "file not found")
+    else:
+        document = _read_json(path.read_bytes(), source)
+    if not isinstance(document, dict) or not isinstance(document.get("strategy"), dict):
+        raise InputError.single(source, 'not a freqtrade backtest result: expected {"strategy": {name: {...}}}')
+    return source, document
 
 
 def _read_json(content: bytes, source: str) -> Any:
