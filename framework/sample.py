@@ -291,7 +291,11 @@ def _trade_symbol(
                 "exit_reason": kernels.EXIT_REASON_NAMES[reason],
                 "leverage": params.leverage,
                 "stop_loss": entry_price * (1 - direction * params.stop_loss),
-                "take_profit": entry_price * (1 + direction * params.stop_loss * params.risk_reward_ratio),
+                "take_profit": (
+                    None
+                    if params.risk_reward_ratio is None
+                    else entry_price * (1 + direction * params.stop_loss * params.risk_reward_ratio)
+                ),
                 "min_rate": min(lows[held].min(initial=entry_price), exit_price),
                 "max_rate": max(highs[held].max(initial=entry_price), exit_price),
             }

@@ -171,7 +171,14 @@ def test_a_required_parameter_missing_from_default_is_named(parameter: str) -> N
 
 
 def test_required_parameters_are_those_without_a_natural_default() -> None:
-    with_defaults = {"max_hold", "trailing_stop", "trailing_stop_positive", "trailing_stop_positive_offset"}
+    with_defaults = {
+        "max_hold",
+        "trailing_stop",
+        "trailing_stop_positive",
+        "trailing_stop_positive_offset",
+        "minimal_roi",
+        "minimal_roi_scale",
+    }
     assert set(REQUIRED_PARAMETERS) == set(PARAMETERS) - with_defaults
 
 
@@ -511,6 +518,8 @@ def test_every_parameter_can_be_changed() -> None:
         "trailing_stop": True,
         "trailing_stop_positive": 0.01,
         "trailing_stop_positive_offset": 0.02,
+        "minimal_roi": ((0, 0.05), (30, 0.02)),
+        "minimal_roi_scale": 1.5,
     }
     assert set(values) == set(PARAMETERS)
     changed = parse_playbook(EXAMPLE).with_changes(ParameterChange("ranging", p, v) for p, v in values.items())

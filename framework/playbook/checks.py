@@ -22,6 +22,7 @@ from framework.playbook.schema import (
     TUNABLE_PARAMETERS,
     ParameterValue,
     RegimeParameters,
+    TableValueError,
     describe_value,
     is_number,
     kind_of,
@@ -186,6 +187,9 @@ class DocumentChecker:
                 continue
             try:
                 values[key] = SPECS[key].validated(raw, self.bounds)
+            except TableValueError as exc:
+                step_row = row_of(raw, exc.key) if isinstance(raw, CommentedMap) else None
+                self.add(str(exc), f"{dotted}.{exc.key}", step_row or row)
             except ValueError as exc:
                 self.add(str(exc), dotted, row)
         return values

@@ -22,8 +22,14 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
+from ruamel.yaml.comments import CommentedMap
 
-ParameterValue: TypeAlias = float | bool | pd.Timedelta | None
+RoiTable: TypeAlias = tuple[tuple[int, float], ...]
+"""freqtrade's ``minimal_roi``: (whole minutes since entry, least profit ratio) steps, sorted by minutes."""
+ParameterValue: TypeAlias = float | bool | pd.Timedelta | RoiTable | None
+
+ROI_STEPS = 16
+"""The most steps a ``minimal_roi`` table may have (the kernel's records hold this many)."""
 
 _NS_PER_UNIT = {
     "s": 10**9,
@@ -65,7 +71,7 @@ class _Required:
 REQUIRED: Any = _Required()
 """The default of a parameter the playbook's ``default`` block must give."""
 
-Kind = Literal["number", "duration", "switch"]
+Kind = Literal["number", "duration", "switch", "table"]
 Test = Literal["growth", "return", "quality"]
 
 
@@ -73,8 +79,9 @@ Test = Literal["growth", "return", "quality"]
 class ParameterSpec:
     """One playbook parameter: what it means, what values it takes, and how the rest treats it.
 
-    - ``kind``: ``number`` (a float in ``valid``), ``duration`` (``90m``, ``48h``; a ``pd.Timedelta``)
-      or ``switch`` (true/false). ``optional`` lets the value be empty (``None``), meaning ``absent``.
+    - ``kind``: ``number`` (a float in ``valid``), ``duration`` (``90m``, ``48h``; a ``pd.Timedelta``),
+      ``switch`` (true/false) or ``table`` (freqtrade's ROI table: a mapping of whole minutes to
+      ratios, a :data:`RoiTable`). ``optional`` lets the value be empty (``None``), meaning ``absent``.
     - ``default``: the value when the ``default`` block omits it, or :data:`REQUIRED`.
     - ``bounds``: the default [min, max] a value (and so a tuner or a search) may take; ``None`` for a
       parameter that is not tuned by number (a switch, a duration).
@@ -118,6 +125,8 @@ class ParameterSpec:
             shape = "a duration with a unit (e.g. 90m, 48h, 2d)"
         elif self.kind == "switch":
             shape = "true or false"
+        elif self.kind == "table":
+            shape = f"a mapping of minutes since entry (whole, >= 0) to a profit ratio, at most {ROI_STEPS} steps"
         else:
             assert self.valid is not None
             shape = f"a number in {self.valid.describe()}"
@@ -132,6 +141,8 @@ class ParameterSpec:
             if self.optional:
                 return None
             raise ValueError(f"must be {self.expects()}, got empty value")
+        if self.kind == "table":
+            return _read_roi_table(raw, self)
         if self.kind == "switch":
             if not isinstance(raw, bool | np.bool_):
                 raise ValueError(f"must be {self.expects()}, got {describe_value(raw)}")
@@ -155,7 +166,7 @@ class ParameterSpec:
     def validated(self, raw: Any, bounds: dict[str, tuple[float, float]]) -> ParameterValue:
         """:meth:`read`, then within ``bounds`` (a playbook's effective bounds) when it is tunable."""
         value = self.read(raw)
-        if value is not None and self.name in bounds:
+        if isinstance(value, float) and self.name in bounds:
             low, high = bounds[self.name]
             if not low <= value <= high:
                 raise ValueError(
@@ -165,27 +176,107 @@ class ParameterSpec:
         return value
 
     def yaml_scalar(self, value: ParameterValue) -> Any:
-        """How ``value`` is written in YAML (a duration as ``48h``, none as an empty value)."""
+        """How ``value`` is written in YAML (a duration as ``48h``, a table as a mapping of minutes to
+        ratios, none as an empty value)."""
         if value is None:
             return None
+        if self.kind == "table":
+            assert isinstance(value, tuple)
+            table = CommentedMap((minutes, ratio) for minutes, ratio in value)
+            table.fa.set_block_style()
+            return table
         if self.kind == "duration":
             assert isinstance(value, pd.Timedelta)
             return format_duration(value)
         if self.kind == "switch":
             return bool(value)
+        assert isinstance(value, Real)
         return int(value) if isinstance(value, Integral) else float(value)
 
+    def kernel_fields(self, value: ParameterValue) -> dict[str, Any]:
+        """The value as the replay kernel receives it: the fields of :data:`KERNEL_DTYPE` it fills.
+
+        A table fills two: ``<name>_minutes`` (whole minutes, -1 past the last step) and ``<name>``
+        (the ratios, NaN past the last step); anything else its own field (:meth:`kernel_value`).
+        """
+        if self.kind != "table":
+            return {self.name: self.kernel_value(value)}
+        steps = value if isinstance(value, tuple) else ()
+        minutes = np.full(ROI_STEPS, -1, dtype=np.int64)
+        ratios = np.full(ROI_STEPS, np.nan)
+        for s, (minute, ratio) in enumerate(steps):
+            minutes[s], ratios[s] = minute, ratio
+        return {f"{self.name}_minutes": minutes, self.name: ratios}
+
     def kernel_value(self, value: ParameterValue) -> float | int | bool:
-        """The value as the replay kernel receives it (see :data:`KERNEL_DTYPE`)."""
+        """A scalar value as the replay kernel receives it (see :data:`KERNEL_DTYPE`)."""
+        if self.kind == "table":
+            raise ValueError(f"{self.name} is a table: its kernel fields come from kernel_fields")
         if self.kind == "duration":
             return -1 if value is None else pd.Timedelta(value).value
         if self.kind == "switch":
             return bool(value)
+        assert not isinstance(value, tuple)
         return math.nan if value is None else float(value)
 
     @property
-    def kernel_type(self) -> str:
-        return {"number": "f8", "duration": "i8", "switch": "?"}[self.kind]
+    def kernel_dtype(self) -> list[tuple[Any, ...]]:
+        """This parameter's fields of :data:`KERNEL_DTYPE` (see :meth:`kernel_fields`)."""
+        if self.kind == "table":
+            return [(f"{self.name}_minutes", "i8", (ROI_STEPS,)), (self.name, "f8", (ROI_STEPS,))]
+        return [(self.name, {"number": "f8", "duration": "i8", "switch": "?"}[self.kind])]
+
+
+def _read_roi_table(raw: Any, spec: ParameterSpec) -> RoiTable | None:
+    """A ``minimal_roi`` table from a YAML mapping, a dict or (minutes, ratio) pairs; ``None`` when empty.
+
+    Keys may be numeric text (``"40"``, as freqtrade's JSON writes them). A bad step raises
+    :class:`TableValueError` naming its key.
+    """
+    if isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    elif isinstance(raw, tuple | list) and all(isinstance(p, tuple | list) and len(p) == 2 for p in raw):
+        pairs = [tuple(p) for p in raw]
+    else:
+        raise ValueError(f"must be {spec.expects()}, got {describe_value(raw)}")
+    steps: dict[int, float] = {}
+    for key, ratio in pairs:
+        minutes = _roi_minutes(key)
+        if minutes is None:
+            raise TableValueError(f"{spec.name} step {key!r}: minutes must be a whole number >= 0", key)
+        if minutes < 0:
+            raise TableValueError(f"{spec.name} step {minutes}: minutes since entry must be >= 0", key)
+        if minutes in steps:
+            raise TableValueError(f"{spec.name} gives minute {minutes} twice", key)
+        if not (is_number(ratio) and math.isfinite(float(ratio))):
+            raise TableValueError(
+                f"{spec.name} step {minutes}: the profit ratio must be a finite number, got {describe_value(ratio)}",
+                key,
+            )
+        steps[minutes] = float(ratio)
+    if len(steps) > ROI_STEPS:
+        raise ValueError(f"{spec.name} has {len(steps)} steps; at most {ROI_STEPS} are allowed")
+    return tuple(sorted(steps.items())) or None
+
+
+def _roi_minutes(key: Any) -> int | None:
+    if isinstance(key, bool):
+        return None
+    if isinstance(key, Integral):
+        return int(key)
+    if isinstance(key, str) and re.fullmatch(r"\s*-?\d+\s*", key):
+        return int(key)
+    if isinstance(key, float) and key.is_integer():
+        return int(key)
+    return None
+
+
+class TableValueError(ValueError):
+    """A bad step of a table; ``key`` is the step's key as written, to find its line."""
+
+    def __init__(self, message: str, key: Any):
+        super().__init__(message)
+        self.key = key
 
 
 _FRACTION_OF_PRICE = "fraction of the entry price"
@@ -217,8 +308,10 @@ SPECS: dict[str, ParameterSpec] = {
             "risk_reward_ratio",
             "number",
             "x stop_loss",
-            "take-profit distance / stop distance",
+            "take-profit distance / stop distance; empty: no take-profit",
             valid=ValueRange(0.0, math.inf, low_open=True, high_open=True),
+            optional=True,
+            absent="no take-profit",
             bounds=(0.2, 20.0),
         ),
         ParameterSpec(
@@ -280,6 +373,24 @@ SPECS: dict[str, ParameterSpec] = {
             default=0.0,
             bounds=(0.0, 0.5),
         ),
+        ParameterSpec(
+            "minimal_roi",
+            "table",
+            "profit ratio by minutes since entry",
+            "freqtrade's ROI table: exit once the profit ratio (both fees, x leverage) exceeds the step's",
+            default=None,
+            optional=True,
+            absent="no ROI exits",
+        ),
+        ParameterSpec(
+            "minimal_roi_scale",
+            "number",
+            "x minimal_roi",
+            "multiplies every ratio of minimal_roi (a step of -1, exit at that step, stays -1)",
+            valid=ValueRange(0.0, math.inf, low_open=True, high_open=True),
+            default=1.0,
+            bounds=(0.25, 4.0),
+        ),
     )
 }
 """Every parameter a playbook block may set, by name, in the order a block lists them."""
@@ -296,8 +407,9 @@ DEFAULT_BOUNDS: dict[str, tuple[float, float]] = {
     name: spec.bounds for name, spec in SPECS.items() if spec.bounds is not None
 }
 """Inclusive [min, max] per tunable parameter unless the playbook's ``bounds`` section says otherwise."""
-KERNEL_DTYPE = np.dtype([(name, spec.kernel_type) for name, spec in SPECS.items()])
-"""One record per (candidate, parameter group) in the replay kernel: a field per parameter."""
+KERNEL_DTYPE = np.dtype([field for spec in SPECS.values() for field in spec.kernel_dtype])
+"""One record per (candidate, parameter group) in the replay kernel: a field per parameter (two for
+a table: its minutes and its ratios, :data:`ROI_STEPS` each)."""
 
 
 @dataclass(frozen=True)
@@ -305,22 +417,27 @@ class RegimeParameters:
     """The effective parameters for one regime (see :data:`SPECS` for each one's meaning).
 
     ``stop_loss`` is a fraction of the entry price; the take-profit distance is
-    ``stop_loss * risk_reward_ratio``; ``position_size`` is the fraction of equity committed as margin
-    per trade; ``confidence_threshold`` is in [0, 1]; ``max_hold`` is ``None`` for no time limit. With
+    ``stop_loss * risk_reward_ratio`` (``None``: no take-profit); ``position_size`` is the fraction of
+    equity committed as margin per trade; ``confidence_threshold`` is in [0, 1]; ``max_hold`` is
+    ``None`` for no time limit. With
     ``trailing_stop`` the stop follows the best price since entry at the ``stop_loss`` distance, and at
     ``trailing_stop_positive`` once the best price has moved more than ``trailing_stop_positive_offset``
-    in the trade's favour (all fractions of price; see docs/REPLAY.md).
+    in the trade's favour (all fractions of price; see docs/REPLAY.md). ``minimal_roi`` is freqtrade's
+    ROI table ((minutes since entry, least profit ratio) steps; ``None``: no ROI exits), each ratio
+    multiplied by ``minimal_roi_scale`` (:func:`scaled_roi`).
     """
 
     leverage: float
     stop_loss: float
-    risk_reward_ratio: float
+    risk_reward_ratio: float | None
     confidence_threshold: float
     position_size: float
     max_hold: pd.Timedelta | None = None
     trailing_stop: bool = False
     trailing_stop_positive: float | None = None
     trailing_stop_positive_offset: float = 0.0
+    minimal_roi: RoiTable | None = None
+    minimal_roi_scale: float = 1.0
 
 
 if [(f.name, f.default) for f in fields(RegimeParameters)] != [
@@ -331,9 +448,19 @@ if [(f.name, f.default) for f in fields(RegimeParameters)] != [
 
 def kernel_record(parameters: RegimeParameters) -> np.void:
     """``parameters`` as one record of :data:`KERNEL_DTYPE`, as the replay kernel reads them."""
-    row = tuple(spec.kernel_value(getattr(parameters, name)) for name, spec in SPECS.items())
-    record: np.void = np.array([row], dtype=KERNEL_DTYPE)[0]
+    record: np.void = np.zeros(1, dtype=KERNEL_DTYPE)[0]
+    for name, spec in SPECS.items():
+        for field, value in spec.kernel_fields(getattr(parameters, name)).items():
+            record[field] = value
     return record
+
+
+def scaled_roi(table: RoiTable | None, scale: float) -> RoiTable | None:
+    """The ROI table in force: every ratio x ``scale``, except a ratio of -1 (freqtrade's "exit at this
+    step"), which stays -1. What the replay kernel and a freqtrade strategy apply."""
+    if table is None:
+        return None
+    return tuple((minutes, ratio if ratio == -1.0 else ratio * scale) for minutes, ratio in table)
 
 
 def parse_duration(text: str | None) -> pd.Timedelta | None:

@@ -309,8 +309,9 @@ def tables_for_changes(
                 if change.parameter in inputs.strategies:
                     weights[row, inputs.strategies.index(change.parameter)] = float(change.value)  # type: ignore[arg-type]
                 continue
-            value = SPECS[change.parameter].kernel_value(change.value)
-            parameters[change.parameter][row, _groups_reached(base, change)] = value
+            reached = _groups_reached(base, change)
+            for field, value in SPECS[change.parameter].kernel_fields(change.value).items():
+                parameters[field][row, reached] = value
     return CandidateTables(parameters, weights)
 
 

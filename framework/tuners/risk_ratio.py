@@ -1,5 +1,6 @@
-"""Stop-loss and risk/reward tuner: an Optuna search of the (stop_loss, risk_reward_ratio) plane per
-regime, its range drawn from how far trades really moved, scored by replaying the trades."""
+"""Stop-loss and profit-exit tuner: an Optuna search per regime of the stop and of whichever profit exits
+the regime's block has (the risk/reward ratio, the ROI table's scale), its stop range drawn from how far
+trades really moved, scored by replaying the trades."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from framework.tuners.base import NoProposal, Proposal, Tuner, TuningContext
 
 
 class RiskRatioTuner(Tuner):
-    """Search stop and target per regime with Optuna (TPE, seeded), the replay as objective.
+    """Search stop and targets per regime with Optuna (TPE, seeded), the replay as objective.
 
+    Searched: ``stop_loss``; ``risk_reward_ratio`` unless the regime's is empty (no take-profit); and
+    ``minimal_roi_scale`` when the regime has a ``minimal_roi`` table (within ``roi_scale_range``).
     The stop range spans the ``stop_quantiles`` of the trades' adverse excursions (how far price went
     against them: the log's ``min_rate``/``max_rate`` where present, else the candles between entry and
     exit) and at least the largest change a session allows around the current stop, within the bounds.
@@ -24,7 +27,7 @@ class RiskRatioTuner(Tuner):
     """
 
     name = "risk_ratio"
-    parameters = ("stop_loss", "risk_reward_ratio")
+    parameters = ("stop_loss", "risk_reward_ratio", "minimal_roi_scale")
 
     def __init__(
         self,
@@ -33,12 +36,14 @@ class RiskRatioTuner(Tuner):
         risk_reward_range: tuple[float, float] = (0.5, 4.0),
         drawdown_slack: float = 0.05,
         top: int = 3,
+        roi_scale_range: tuple[float, float] = (0.5, 2.0),
     ):
         self.trials = trials
         self.stop_quantiles = stop_quantiles
         self.risk_reward_range = risk_reward_range
         self.drawdown_slack = drawdown_slack
         self.top = top
+        self.roi_scale_range = roi_scale_range
 
     def propose(self, context: TuningContext) -> list[Proposal | NoProposal]:
         adverse, favourable = excursions(context.trades, context.market)
@@ -52,6 +57,11 @@ class RiskRatioTuner(Tuner):
                     outcomes.append(NoProposal(self.name, regime, parameter, f"no trades in {regime}"))
                 continue
             space = self._space(context, regime, adverse[in_regime])
+            outcomes.extend(
+                NoProposal(self.name, regime, parameter, self._not_searched(parameter))
+                for parameter in self.parameters
+                if parameter not in space
+            )
             spec = SearchSpec(
                 study_name=f"risk_ratio-{regime}-{context.seed}{context.study_suffix}",
                 regime=regime,
@@ -66,8 +76,14 @@ class RiskRatioTuner(Tuner):
                 spec, context.replay.inputs, context.playbook, context.replay.settings, context.search_storage
             )
             self.searches_[regime] = result
-            outcomes.extend(self._proposals(context, regime, result, baseline, favourable[in_regime]))
+            outcomes.extend(self._proposals(context, regime, result, baseline, favourable[in_regime], tuple(space)))
         return outcomes
+
+    @staticmethod
+    def _not_searched(parameter: str) -> str:
+        if parameter == "risk_reward_ratio":
+            return "risk_reward_ratio is empty (no take-profit); an empty parameter is not tuned"
+        return "no minimal_roi table to scale"
 
     def _space(self, context: TuningContext, regime: str, adverse: np.ndarray) -> dict[str, tuple[float, float]]:
         """Stops between the excursion quantiles, widened to what one session may change the current
@@ -81,10 +97,13 @@ class RiskRatioTuner(Tuner):
         if finite.size:
             stop_low = min(stop_low, float(np.quantile(finite, low_q)))
             stop_high = max(stop_high, float(np.quantile(finite, high_q)))
-        stop = (max(stop_low, bounds["stop_loss"][0]), min(stop_high, bounds["stop_loss"][1]))
-        rr_low, rr_high = self.risk_reward_range
-        rr = (max(rr_low, bounds["risk_reward_ratio"][0]), min(rr_high, bounds["risk_reward_ratio"][1]))
-        return {"stop_loss": stop, "risk_reward_ratio": rr}
+        space = {"stop_loss": (max(stop_low, bounds["stop_loss"][0]), min(stop_high, bounds["stop_loss"][1]))}
+        block = context.playbook.parameters_for(regime)
+        if block.risk_reward_ratio is not None:
+            space["risk_reward_ratio"] = _within(self.risk_reward_range, bounds["risk_reward_ratio"])
+        if block.minimal_roi is not None:
+            space["minimal_roi_scale"] = _within(self.roi_scale_range, bounds["minimal_roi_scale"])
+        return space
 
     def _proposals(
         self,
@@ -93,22 +112,27 @@ class RiskRatioTuner(Tuner):
         result: SearchResult,
         baseline: pd.Series,
         favourable: np.ndarray,
+        searched: tuple[str, ...],
     ) -> list[Proposal | NoProposal]:
         trials = result.trials
         better = trials[trials["feasible"] & (trials["value"] > baseline["log_growth"])]
         better = better.sort_values("value", ascending=False).head(self.top)
         if better.empty:
             reason = (
-                f"none of {result.n_trials} searched (stop, target) pairs beats the current ones in {regime} "
-                "on replayed log growth within the drawdown limit"
+                f"none of {result.n_trials} searched ({', '.join(searched)}) points beats the current one in "
+                f"{regime} on replayed log growth within the drawdown limit"
             )
-            return [NoProposal(self.name, regime, p, reason) for p in self.parameters]
+            return [NoProposal(self.name, regime, p, reason) for p in searched]
         best = better.iloc[0]
         typical_move = float(np.nanmedian(favourable)) if np.isfinite(favourable).any() else float("nan")
+        targets = ""
+        if "risk_reward_ratio" in searched:
+            targets += f", target {best['stop_loss'] * best['risk_reward_ratio']:.4f}"
+        if "minimal_roi_scale" in searched:
+            targets += f", ROI table x {best['minimal_roi_scale']:.3f}"
         rationale = (
-            f"{regime}: best of {result.n_trials} trials, stop {best['stop_loss']:.4f} and target "
-            f"{best['stop_loss'] * best['risk_reward_ratio']:.4f} (median favourable move "
-            f"{typical_move:.4f}) replay to log growth {best['value']:.3f} "
+            f"{regime}: best of {result.n_trials} trials, stop {best['stop_loss']:.4f}{targets} (median "
+            f"favourable move {typical_move:.4f}) replay to log growth {best['value']:.3f} "
             f"vs {baseline['log_growth']:.3f} now"
         )
         confidence = float(result.n_feasible / max(result.n_trials, 1))
@@ -123,8 +147,12 @@ class RiskRatioTuner(Tuner):
                 rationale=rationale,
                 n_trials=result.n_trials,
             )
-            for parameter in self.parameters
+            for parameter in searched
         ]
+
+
+def _within(wanted: tuple[float, float], bounds: tuple[float, float]) -> tuple[float, float]:
+    return max(wanted[0], bounds[0]), min(wanted[1], bounds[1])
 
 
 def excursions(trades: pd.DataFrame, market: Market) -> tuple[np.ndarray, np.ndarray]:
