@@ -39,6 +39,7 @@ import pandas as pd
 from framework.errors import InputError
 from framework.market import TIMEFRAMES
 from framework.playbook import Playbook, RegimeParameters, load_playbook
+from framework.playbook.schema import RoiTable, scaled_roi
 from framework.regimes import RegimeParams, classify, regime_at
 
 CUSTOM_DATA_KEY = "playbook"
@@ -58,7 +59,7 @@ class TradeParameters:
     trailing_stop: bool
     trailing_stop_positive: float | None
     trailing_stop_positive_offset: float
-    minimal_roi: tuple[tuple[int, float], ...] | None
+    minimal_roi: RoiTable | None
     minimal_roi_scale: float
 
     @classmethod
@@ -72,8 +73,8 @@ class TradeParameters:
             trailing_stop=parameters.trailing_stop,
             trailing_stop_positive=parameters.trailing_stop_positive,
             trailing_stop_positive_offset=parameters.trailing_stop_positive_offset,
-            minimal_roi=getattr(parameters, "minimal_roi", None),
-            minimal_roi_scale=getattr(parameters, "minimal_roi_scale", 1.0),
+            minimal_roi=parameters.minimal_roi,
+            minimal_roi_scale=parameters.minimal_roi_scale,
         )
 
     def to_json(self) -> str:
@@ -92,12 +93,12 @@ class TradeParameters:
         return -self.stop_loss * self.leverage
 
     def roi_step(self, minutes: int) -> tuple[int | None, float | None]:
-        """The ROI step in force ``minutes`` after entry and its least profit ratio (x scale)."""
-        steps = [step for step in self.minimal_roi or () if step[0] <= minutes]
+        """The ROI step in force ``minutes`` after entry and its least profit ratio (x scale, as
+        :func:`~framework.playbook.schema.scaled_roi`); (None, None) before the first step or without a table."""
+        steps = [step for step in scaled_roi(self.minimal_roi, self.minimal_roi_scale) or () if step[0] <= minutes]
         if not steps:
             return None, None
-        start, ratio = steps[-1]
-        return start, ratio * self.minimal_roi_scale
+        return steps[-1]
 
 
 @dataclass(frozen=True)
@@ -139,14 +140,22 @@ class PlaybookStrategyMixin:
     wallets: Any
     timeframe: str
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._playbook: Playbook | None = None
+        self._playbook_stat: tuple[int, int] | None = None
+        self._pending: dict[str, _Entry] = {}
+        """The last entry decision per pair, until freqtrade creates the trade."""
+        self._by_trade: dict[int, TradeParameters] = {}
+
     # --- the live playbook ---------------------------------------------------------------------------
 
     def current_playbook(self) -> Playbook:
         """The live playbook (read on first use, then as :meth:`reload_playbook` finds it changed)."""
-        if getattr(self, "_playbook", None) is None:
+        if self._playbook is None:
             self.reload_playbook()
-        playbook: Playbook = self._playbook
-        return playbook
+        assert self._playbook is not None
+        return self._playbook
 
     def live_playbook_path(self) -> Path:
         configured = getattr(self, "config", None) or {}
@@ -162,12 +171,11 @@ class PlaybookStrategyMixin:
         path = self.live_playbook_path()
         stat = os.stat(path)
         seen = (stat.st_mtime_ns, stat.st_size)
-        if getattr(self, "_playbook", None) is not None and seen == self._playbook_stat:
+        if self._playbook is not None and seen == self._playbook_stat:
             return False
         playbook = load_playbook(path)
-        previous = getattr(self, "_playbook", None)
-        self._playbook: Playbook = playbook
-        self._playbook_stat = seen
+        previous = self._playbook
+        self._playbook, self._playbook_stat = playbook, seen
         return previous is None or previous.sha256() != playbook.sha256()
 
     def bot_start(self, **kwargs: Any) -> None:
@@ -204,15 +212,14 @@ class PlaybookStrategyMixin:
         return (None if pd.isna(regime) else str(regime)), confidence
 
     def _entry(self, pair: str, time: datetime) -> _Entry:
-        cached: _Entry | None = getattr(self, "_pending", {}).get(pair)
-        if cached is not None and cached.time == time and cached.parameters.version == self.current_playbook().sha256():
+        """The playbook's decision for an entry on ``pair`` at ``time``; freqtrade asks leverage, stake
+        and confirmation of one entry in turn, so the decision is kept until the next one on the pair."""
+        playbook = self.current_playbook()
+        cached = self._pending.get(pair)
+        if cached is not None and cached.time == time and cached.parameters.version == playbook.sha256():
             return cached
         regime, confidence = self.regime_and_confidence(pair, time)
-        entry = _Entry(
-            pair, time, TradeParameters.of(self.current_playbook(), regime), self.current_playbook().parameters_for(regime), confidence
-        )
-        if not hasattr(self, "_pending"):
-            self._pending: dict[str, _Entry] = {}
+        entry = _Entry(pair, time, TradeParameters.of(playbook, regime), playbook.parameters_for(regime), confidence)
         self._pending[pair] = entry
         return entry
 
@@ -283,8 +290,6 @@ class PlaybookStrategyMixin:
         return kept
 
     def _opening_parameters(self, trade: Any) -> TradeParameters:
-        if not hasattr(self, "_by_trade"):
-            self._by_trade: dict[int, TradeParameters] = {}
         known = self._by_trade.get(trade.id)
         if known is not None:
             return known
@@ -292,7 +297,7 @@ class PlaybookStrategyMixin:
         if stored is not None:
             known = TradeParameters.from_json(stored)
         else:
-            pending = getattr(self, "_pending", {}).get(trade.pair)
+            pending = self._pending.get(trade.pair)
             opened = pd.Timestamp(trade.open_date_utc)
             if pending is not None and pd.Timestamp(pending.time) == opened:
                 known = pending.parameters
