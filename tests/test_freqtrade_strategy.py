@@ -8,6 +8,8 @@ trade's parameters across a new playbook version.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,13 +17,13 @@ import pytest
 
 from framework.playbook import load_playbook
 from tests.freqtrade_harness import export_signals, export_trades, run_backtest
+from tests.freqtrade_harness.__main__ import NETWORK_ATTEMPT
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "strategies" / "freqtrade_example.py"
 TEST_STRATEGIES = ROOT / "tests" / "freqtrade_strategies"
 SAME_TRADE = ["pair", "open_date", "close_date", "open_rate", "close_rate", "exit_reason", "initial_stop_loss_ratio"]
 
-pytestmark = pytest.mark.slow
 
 ROI = {"0": 0.03, "30": 0.015, "120": 0.0}
 
@@ -38,11 +40,13 @@ def _sorted(trades: pd.DataFrame) -> pd.DataFrame:
     return trades.sort_values(["pair", "open_date"]).reset_index(drop=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("playbook_lines", "freqtrade_config"),
     [
         (
-            "  stop_loss: 0.03\n  confidence_threshold: 0.0\n  minimal_roi:\n    0: 0.03\n    30: 0.015\n    120: 0.0\n",
+            "  stop_loss: 0.03\n  confidence_threshold: 0.0\n"
+            "  minimal_roi:\n    0: 0.03\n    30: 0.015\n    120: 0.0\n",
             {"stoploss": -0.03, "minimal_roi": ROI},
         ),
         (
@@ -81,6 +85,7 @@ def test_the_mixin_exits_as_freqtrade_itself_does(
     pd.testing.assert_frame_equal(_sorted(ours)[SAME_TRADE], _sorted(plain)[SAME_TRADE])
 
 
+@pytest.mark.slow
 def test_two_playbook_versions_trade_as_they_say(freqtrade_backtests: Path, tmp_path: Path) -> None:
     strict = _playbook(
         tmp_path,
@@ -101,9 +106,10 @@ def test_two_playbook_versions_trade_as_they_say(freqtrade_backtests: Path, tmp_
 
     for playbook, trades, signals in runs.values():
         assert len(signals) == len(trades) > 5
-        entries = trades.merge(signals, left_on=["pair", "open_date"], right_on=["pair", "date"], how="left")
-        assert entries["date"].isna().sum() == 0
-        # the signal candle closes at the entry: its regime and confidence decide
+        # the signal candle closes when the trade opens: its regime and confidence decide
+        signals["entry"] = signals["date"] + pd.Timedelta("5min")
+        entries = trades.merge(signals, left_on=["pair", "open_date"], right_on=["pair", "entry"], how="left")
+        assert entries["date"].notna().all()
         for row in entries.itertuples():
             regime = None if pd.isna(row.regime) else row.regime
             parameters = playbook.parameters_for(regime)
@@ -117,9 +123,13 @@ def test_two_playbook_versions_trade_as_they_say(freqtrade_backtests: Path, tmp_
     share = {name: trades["exit_reason"].value_counts(normalize=True) for name, (_, trades, _) in runs.items()}
     assert share["v1"].get("roi", 0) > 0.5 > share["v2"].get("roi", 0)  # a tight stop ends trades before ROI
     assert share["v2"].get("stop_loss", 0) > share["v1"].get("stop_loss", 0)
-    assert set(v1.loc[v1["exit_reason"] == "roi", "profit_ratio"].round(6)) >= {0.013}  # 1.5 % less both fees
+    # freqtrade's ROI ratio is the profit after both fees: an ROI exit inside a candle earns 1.5 % net
+    # (a little less by the price's rounding), one at a higher open more
+    roi_profits = v1.loc[v1["exit_reason"] == "roi", "profit_ratio"]
+    assert roi_profits.min() == pytest.approx(0.015, abs=3e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reapply", [False, True])
 def test_a_new_version_reaches_new_trades_and_open_ones_keep_theirs(
     freqtrade_backtests: Path, tmp_path: Path, reapply: bool
@@ -152,7 +162,7 @@ def test_a_new_version_reaches_new_trades_and_open_ones_keep_theirs(
     exits = pd.DataFrame([json.loads(line) for line in record.read_text().splitlines()])
     exits["open"] = pd.to_datetime(exits["open"], utc=True)
     exits["close"] = pd.to_datetime(exits["close"], utc=True)
-    assert len(exits) == len(trades)
+    assert len(exits) == (trades["exit_reason"] != "force_exit").sum()  # the last candle's exits skip the callback
     before = exits[exits["close"] < publish_at]
     after = exits[exits["open"] >= publish_at]
     across = exits[(exits["open"] < publish_at) & (exits["close"] >= publish_at)]
@@ -161,4 +171,15 @@ def test_a_new_version_reaches_new_trades_and_open_ones_keep_theirs(
     assert set(after["version"]) == {v2}
     assert set(across["version"]) == ({v2} if reapply else {v1})
     opened_after = trades[trades["open_date"] >= publish_at]
-    assert (opened_after["initial_stop_loss_ratio"] == pytest.approx(-0.2)).all()
+    assert opened_after["initial_stop_loss_ratio"].tolist() == pytest.approx([-0.2] * len(opened_after))
+
+
+def test_the_harness_refuses_the_network() -> None:
+    """Every backtest above ran under this hook (and unreachable proxies): none tried to connect."""
+    attempt = (
+        "import socket, sys; from tests.freqtrade_harness.__main__ import _refuse_network; "
+        "sys.addaudithook(_refuse_network); socket.create_connection(('127.0.0.1', 9), timeout=1)"
+    )
+    completed = subprocess.run([sys.executable, "-c", attempt], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert completed.returncode != 0
+    assert f"{NETWORK_ATTEMPT}: socket." in completed.stderr

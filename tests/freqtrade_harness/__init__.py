@@ -16,6 +16,7 @@ mappings merged too).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import joblib
 import pandas as pd
 
 from tests.freqtrade_harness.__main__ import NETWORK_ATTEMPT
@@ -137,12 +139,13 @@ def export_trades(export: Path) -> pd.DataFrame:
 
 
 def export_signals(export: Path) -> pd.DataFrame:
-    """The entry signals an ``export="signals"`` run recorded: one row per signal candle that
-    produced a trade, with the strategy's columns at that candle (freqtrade's ``_signals.pkl``)."""
+    """The entry signals an ``export="signals"`` run recorded: one row per signal candle that produced
+    a trade (column ``pair`` added), with the strategy's columns at that candle (freqtrade's
+    ``_signals.pkl``, a joblib dump of {strategy: {pair: frame}})."""
     with zipfile.ZipFile(export) as archive:
         (name,) = [n for n in archive.namelist() if n.endswith("_signals.pkl")]
-        signals = pd.read_pickle(archive.open(name))
-    frames = [frame for pairs in signals.values() for frame in pairs.values()]
+        signals = joblib.load(io.BytesIO(archive.read(name)))
+    frames = [frame.assign(pair=pair) for pairs in signals.values() for pair, frame in pairs.items()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

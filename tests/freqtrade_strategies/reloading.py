@@ -20,11 +20,15 @@ class Reloading(Strategy):
         if not getattr(self, "_published", False) and current_time >= pd.Timestamp(test["publish_at"]):
             live = LiveFile(Store(Path(test["store"])), self.live_playbook_path())
             current = live.check(1)[0]
-            live.publish(Path(test["next_playbook"]).read_text(), author="test", reason="v2", expected_parent=current.version)
+            live.publish(
+                Path(test["next_playbook"]).read_text(), author="test", reason="v2", expected_parent=current.version
+            )
             self._published = True
         super().bot_loop_start(current_time, **kwargs)
 
-    def confirm_trade_exit(self, pair, trade, order_type, amount, rate, time_in_force, exit_reason, current_time, **kwargs) -> bool:
+    def confirm_trade_exit(
+        self, pair, trade, order_type, amount, rate, time_in_force, exit_reason, current_time, **kwargs
+    ) -> bool:
         record = {
             "open": trade.open_date_utc.isoformat(),
             "close": current_time.isoformat(),
