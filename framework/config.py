@@ -12,12 +12,17 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from framework.errors import InputError, Problem
 
 CONFIG_ENV_VAR = "PLAYBOOK_TUNER_CONFIG"
+FREQTRADE_USERNAME_ENV_VAR = "PLAYBOOK_TUNER_FREQTRADE_USERNAME"
+FREQTRADE_PASSWORD_ENV_VAR = "PLAYBOOK_TUNER_FREQTRADE_PASSWORD"
+MASKED = "********"
+"""What the rendered configuration shows instead of a password that is set."""
 
 
 class _Section(BaseModel):
@@ -37,7 +42,8 @@ class ReplaySettings(_Section):
 
 class FreqtradeImportSettings(_Section):
     """A freqtrade user's files: where its config is, and where a confidence comes from (freqtrade
-    records none on trades; its signals may carry a column of the strategy's)."""
+    records none on trades; its signals may carry a column of the strategy's); and the REST API of the
+    running freqtrade told to reload its config when the live playbook changes."""
 
     config: str = Field("", description="freqtrade's config.json; empty = <userdir>/config.json when userdir is set")
     userdir: str = Field("", description="freqtrade's user_data folder (candles in data/<exchange>/)")
@@ -51,6 +57,39 @@ class FreqtradeImportSettings(_Section):
     confidence_column: str = Field(
         "confidence", description="column of freqtrade's signal export holding the strategy's confidence"
     )
+
+    # --- telling a running freqtrade to reload (framework.freqtrade_reload) ---
+    api_url: str = Field(
+        "", description="freqtrade's api_server address, e.g. http://127.0.0.1:8080; empty = freqtrade is not told"
+    )
+    api_username: str = Field("", description=f"api_server username; {FREQTRADE_USERNAME_ENV_VAR} wins")
+    api_password: SecretStr = Field(
+        SecretStr(""), description=f"api_server password, never shown; {FREQTRADE_PASSWORD_ENV_VAR} wins"
+    )
+    api_timeout: float = Field(5.0, gt=0, le=60, description="seconds to wait for freqtrade's answer")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_server_address(cls, url: str) -> str:
+        url = url.strip().rstrip("/")
+        if not url:
+            return ""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"api_url {url!r} must be an http:// or https:// address, e.g. http://127.0.0.1:8080")
+        if parts.port == 0:  # reading the port also refuses one that is no number, with urllib's message
+            raise ValueError(f"api_url {url!r} names port 0, where no server listens")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("api_url must not hold a user name or password: set api_username and api_password")
+        if parts.query or parts.fragment or parts.path.endswith("/api/v1"):
+            raise ValueError(f"api_url {url!r} must be the server's address alone, without /api/v1 or a query")
+        return url
+
+    def api_credentials(self) -> tuple[str, str]:
+        """The api_server's username and password: the environment variables where set, else this file's."""
+        username = os.environ.get(FREQTRADE_USERNAME_ENV_VAR) or self.api_username
+        password = os.environ.get(FREQTRADE_PASSWORD_ENV_VAR) or self.api_password.get_secret_value()
+        return username, password
 
 
 class ValidationSettings(_Section):
@@ -146,7 +185,8 @@ def load_settings(path: Path | None = None) -> Settings:
 
 def settings_to_toml(settings: Settings) -> str:
     """Render settings as TOML that reads back to equal settings: top-level keys first, one table per
-    section; keys that are not bare TOML keys (``mytuners:TrimLosers``) are quoted."""
+    section; keys that are not bare TOML keys (``mytuners:TrimLosers``) are quoted. A password that is
+    set is written as :data:`MASKED`, never as itself."""
     data = settings.model_dump()
     lines: list[str] = []
     sections = {k: v for k, v in data.items() if isinstance(v, dict)}
@@ -175,6 +215,8 @@ def _toml_string(text: str) -> str:
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return _toml_string(MASKED if value.get_secret_value() else "")
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_toml_key(key)} = {_toml_value(v)}" for key, v in value.items()) + "}"
     if isinstance(value, bool):

@@ -13,7 +13,7 @@ every update's user and chat with it); :class:`Schedule` says when the next tune
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from framework.config import Settings, TelegramSettings
 from framework.decisions import DecisionError, DecisionOutcome, awaiting_decision, is_overdue, utc_now
 from framework.errors import PlaybookTunerError, StoreError
+from framework.freqtrade_reload import ReloadNotice, tell_freqtrade
 from framework.store import PlaybookVersion, RecommendationRecord, SessionRecord, Store
 
 if TYPE_CHECKING:
@@ -116,10 +117,13 @@ class DeskStatus:
 
 @dataclass(frozen=True)
 class Rollback:
-    """A rollback done: the live playbook holds the text of version ``target`` again, as version ``new``."""
+    """A rollback done: the live playbook holds the text of version ``target`` again, as version ``new``.
+
+    ``freqtrade`` is what telling the running freqtrade came to (None: no ``[freqtrade] api_url`` is set)."""
 
     target: int
     new: int
+    freqtrade: ReloadNotice | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,10 @@ class TuningDesk:
     of its days); ``clock`` gives the current UTC time (injectable for tests). A desk made with
     :meth:`on_store` has a store only: it decides, rolls back and looks things up, with the live
     playbook the store's latest version names, but cannot tune.
+
+    Whenever a call publishes a version (an apply, an auto-apply after a tune, a rollback), the freqtrade
+    at ``settings.freqtrade.api_url`` is then told to reload its config; the version stays published
+    whatever freqtrade answers, and the outcome's message (or :attr:`Rollback.freqtrade`) says how it went.
     """
 
     def __init__(
@@ -200,7 +208,7 @@ class TuningDesk:
         Optuna storage URL, default ``settings.search_storage``) keeps the searches."""
         from framework.pipeline import run_tune
 
-        return run_tune(
+        outcome = run_tune(
             self.files,
             self.settings,
             seed=self.seed,
@@ -212,6 +220,9 @@ class TuningDesk:
             progress=progress,
             clock=self.clock,
         )
+        if outcome.auto_applied is None:
+            return outcome
+        return replace(outcome, auto_applied=self._tell_freqtrade(outcome.auto_applied))
 
     def propose(
         self,
@@ -301,10 +312,12 @@ class TuningDesk:
             approvals = self._approvals(store)
             session_id = session_id or _newest_pending(store, self.clock())
             if items is not None:
-                return approvals.apply_items(session_id, items, actor, safe_only=safe_only)
-            if safe_only:
-                return approvals.apply_safe(session_id, actor)
-            return approvals.apply_all(session_id, actor)
+                outcome = approvals.apply_items(session_id, items, actor, safe_only=safe_only)
+            elif safe_only:
+                outcome = approvals.apply_safe(session_id, actor)
+            else:
+                outcome = approvals.apply_all(session_id, actor)
+        return self._tell_freqtrade(outcome)
 
     def reject(self, session_id: str, actor: str, *, items: Iterable[str] | None = None) -> DecisionOutcome:
         """Reject the pending changes of the session: all of them, or the ``items`` named."""
@@ -323,7 +336,8 @@ class TuningDesk:
         with Store(self.store_path) as store:
             approvals = self._approvals(store)
             target = version if version is not None else approvals.undo_target()
-            return Rollback(target, approvals.rollback(target, actor, reason))
+            new = approvals.rollback(target, actor, reason)
+        return Rollback(target, new, tell_freqtrade(self.settings.freqtrade))
 
     # --- looking things up -----------------------------------------------------------------------
 
@@ -382,6 +396,15 @@ class TuningDesk:
             if form.name  # never the root folder
         }
         return dict(sorted(names.items(), key=lambda item: -len(item[0])))
+
+    def _tell_freqtrade(self, outcome: DecisionOutcome) -> DecisionOutcome:
+        """``outcome``, its message ending with what telling freqtrade came to when it published a version.
+
+        Called with the store closed, so no write waits on freqtrade's answer."""
+        if outcome.new_version is None:
+            return outcome
+        notice = tell_freqtrade(self.settings.freqtrade)
+        return outcome if notice is None else replace(outcome, message=f"{outcome.message}; {notice.line}")
 
     def _expire_overdue(self, store: Store) -> None:
         """Mark the overdue pending sessions expired; the approval core (the playbook model, pandas) is

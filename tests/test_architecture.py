@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("replay", "features", "models", "search", "quality"),
     ("tuners", "safety", "tuning"),
     ("out_of_sample", "validation"),
-    ("session", "store", "decisions", "publishing", "approval", "report"),
+    ("session", "store", "decisions", "publishing", "freqtrade_reload", "approval", "report"),
     ("pipeline", "sample", "desk"),
     ("cli", "bot", "freqtrade_strategy"),
 )  # fmt: skip

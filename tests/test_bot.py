@@ -28,13 +28,14 @@ from telegram.ext import Application
 import framework.store
 from framework.bot import build_application
 from framework.bot.app import SCHEDULED_JOB
-from framework.config import Settings
+from framework.config import FREQTRADE_PASSWORD_ENV_VAR, FreqtradeImportSettings, Settings
 from framework.desk import TuningDesk
 from framework.pipeline import TuneFiles
 from framework.playbook import load_playbook
 from framework.safety import risk_class
 from framework.sample import EMBEDDED_SAMPLE_DAYS, cached_sample
 from framework.store import RecommendationRecord, SessionRecord, Store
+from tests.fake_freqtrade_api import USERNAME, FakeFreqtradeApi
 from tests.fake_telegram import TOKEN, FakeBotApi, FakeMessage
 
 USER = 1001
@@ -548,6 +549,31 @@ def test_commands_registered_and_tune_subcommands(pending: tuple[TuningDesk, str
     before = desk.files.playbook.read_text()
     run(scenario)
     assert desk.files.playbook.read_text() == before, "the rollback restored the file byte for byte"
+
+
+def test_decisions_say_whether_freqtrade_was_told(
+    pending: tuple[TuningDesk, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk, session_id = pending
+    monkeypatch.delenv(FREQTRADE_PASSWORD_ENV_VAR, raising=False)
+    with FakeFreqtradeApi().running() as freqtrade:
+        api = {"api_url": freqtrade.url, "api_username": USERNAME, "api_password": "not-the-password"}
+        settings = desk.settings.model_copy(update={"freqtrade": FreqtradeImportSettings.model_validate(api)})
+        desk = TuningDesk(desk.files, settings, lookback_days=desk.lookback_days)
+        refused = f"freqtrade not told: {freqtrade.url} refused the username and password"
+
+        async def scenario(api: FakeBotApi) -> None:
+            async with bot(api, desk):
+                summary = await summary_of(api)
+                answer = await press(api, summary, "Safe Only")
+                assert answer["text"].startswith(f"applied 1 change as version 2; 2 left pending for review; {refused}")
+                assert refused in (api.message(CHAT, summary.message_id).text or ""), "the decision note says it"
+                assert "not-the-password" not in await reply_to(api, "/tune config")
+                assert f"now version 3.\n{refused}" in await reply_to(api, "/tune rollback")
+
+        run(scenario)
+    assert len(freqtrade.reloads()) == 2
+    assert statuses(desk, session_id)["r1"] == "applied", "the apply stands"
 
 
 # --- the command ------------------------------------------------------------------------------------------

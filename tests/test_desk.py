@@ -4,12 +4,18 @@ button vocabulary and by command, rollback's default, status, history, and a des
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from framework.config import Settings
+from framework.config import (
+    FREQTRADE_PASSWORD_ENV_VAR,
+    FREQTRADE_USERNAME_ENV_VAR,
+    FreqtradeImportSettings,
+    Settings,
+)
 from framework.decisions import DecisionError, NothingToRollBack
 from framework.desk import Access, Schedule, TuningDesk
 from framework.errors import PlaybookTunerError
@@ -17,6 +23,7 @@ from framework.pipeline import TuneFiles
 from framework.playbook import load_playbook
 from framework.store import RecommendationRecord, SessionRecord, Store
 from tests.clock import Clock
+from tests.fake_freqtrade_api import PASSWORD, USERNAME, FakeFreqtradeApi, closed_port_url
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 LIVE = textwrap.dedent(
@@ -211,6 +218,79 @@ def test_rollback_without_a_version_undoes_once_and_never_redoes(desk: TuningDes
     assert desk.history(limit=1)[0].reason == "rollback to version 1: rollback from Telegram by telegram:7"
     with pytest.raises(DecisionError, match="version 3 is the live version"):
         desk.rollback(3, "cli", "to itself")
+
+
+# --- telling freqtrade ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def freqtrade(desk: TuningDesk, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFreqtradeApi]:
+    """A fake freqtrade API that records the live playbook's text as each request arrives."""
+    monkeypatch.delenv(FREQTRADE_USERNAME_ENV_VAR, raising=False)
+    monkeypatch.delenv(FREQTRADE_PASSWORD_ENV_VAR, raising=False)
+    with FakeFreqtradeApi(on_request=lambda: desk.files.playbook.read_text(encoding="utf-8")).running() as server:
+        yield server
+
+
+def telling(desk: TuningDesk, url: str, password: str = PASSWORD) -> TuningDesk:
+    """``desk`` with ``[freqtrade] api_url = url`` and the server's username."""
+    api = FreqtradeImportSettings.model_validate({"api_url": url, "api_username": USERNAME, "api_password": password})
+    return TuningDesk(desk.files, desk.settings.model_copy(update={"freqtrade": api}), clock=desk.clock)
+
+
+def test_freqtrade_is_told_after_the_new_version_is_written(desk: TuningDesk, freqtrade: FakeFreqtradeApi) -> None:
+    desk = telling(desk, freqtrade.url)
+    save_session(desk, "s1")
+    approved = desk.decide("approve", "s1", "r2", "telegram:7")
+    assert approved.message.endswith("1 left pending for review; freqtrade told to reload its config")
+    (reload,) = freqtrade.reloads()
+    assert reload.credentials == (USERNAME, PASSWORD)
+    assert reload.seen == desk.history(limit=1)[0].text != LIVE, "the file held version 2 when freqtrade was told"
+    desk.decide("decline", "s1", "r1", "telegram:7")
+    assert "nothing to apply" in desk.apply("s1", "cli").message
+    assert len(freqtrade.reloads()) == 1, "a rejection, or an apply that applies nothing, tells freqtrade nothing"
+
+
+def test_a_wrong_password_leaves_the_apply_done_and_says_why(desk: TuningDesk, freqtrade: FakeFreqtradeApi) -> None:
+    desk = telling(desk, freqtrade.url, password="wrong-one")
+    save_session(desk, "s1")
+    outcome = desk.apply("s1", "cli")
+    assert outcome.applied == ("r1", "r2") and outcome.new_version == 2
+    assert outcome.message.startswith(
+        f"applied 2 changes as version 2; freqtrade not told: {freqtrade.url} refused the username and password"
+    )
+    assert "wrong-one" not in outcome.message
+    assert statuses(desk, "s1") == {"r1": "applied", "r2": "applied"}
+    assert load_playbook(desk.files.playbook).value("default", "leverage") == pytest.approx(2.4)
+    assert len(freqtrade.reloads()) == 1
+
+
+def test_freqtrade_down_leaves_the_apply_done_and_says_so(desk: TuningDesk) -> None:
+    url = closed_port_url()
+    desk = telling(desk, url)
+    save_session(desk, "s1")
+    outcome = desk.apply("s1", "cli")
+    assert outcome.new_version == 2 and statuses(desk, "s1") == {"r1": "applied", "r2": "applied"}
+    assert outcome.message.endswith(f"freqtrade not told: could not connect to {url}: is freqtrade running, "
+                                    "with its api_server enabled?")  # fmt: skip
+    assert [v.version for v in desk.history(limit=None)] == [1, 2]
+
+
+def test_without_an_api_url_freqtrade_is_not_told(desk: TuningDesk, freqtrade: FakeFreqtradeApi) -> None:
+    save_session(desk, "s1")
+    outcome = desk.apply("s1", "cli")
+    assert outcome.new_version == 2 and "freqtrade" not in outcome.message
+    assert desk.rollback(None, "cli", "undo").freqtrade is None
+    assert freqtrade.received == []
+
+
+def test_a_rollback_tells_freqtrade_too(desk: TuningDesk, freqtrade: FakeFreqtradeApi) -> None:
+    desk = telling(desk, freqtrade.url)
+    save_session(desk, "s1")
+    desk.apply("s1", "cli")
+    done = desk.rollback(None, "cli", "undo")
+    assert done.new == 3 and done.freqtrade is not None and done.freqtrade.told
+    assert [r.seen for r in freqtrade.reloads()][-1] == LIVE, "told once version 3 (version 1's text) was written"
 
 
 # --- looking things up ----------------------------------------------------------------------------

@@ -179,7 +179,8 @@ class ApprovalBot:
         def rollback() -> str:
             actor = _actor(user)
             done = self.desk.rollback(version, actor, f"rollback from Telegram by {actor}")
-            return f"Rolled back to version {done.target}: the live playbook is now version {done.new}."
+            told = f"\n{done.freqtrade.line}" if done.freqtrade else ""
+            return f"Rolled back to version {done.target}: the live playbook is now version {done.new}.{told}"
 
         await message.reply_text(await self._decided(rollback))
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from framework.cli.common import (
+    ConfigOption,
     ExitCode,
     JsonOption,
     StoreOption,
@@ -156,13 +157,15 @@ def apply_command(
     items: Annotated[str | None, typer.Option(help="Apply these recommendation ids (r1,r3).")] = None,
     actor: ActorOption = "cli",
     store: StoreOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Apply a session's validated changes: a new playbook version, written atomically.
+    """Apply a session's validated changes: a new playbook version, written atomically; then tell
+    freqtrade to reload when the config's [freqtrade] api_url is set.
 
     Exit status 1 when nothing was applied (stale, expired, already decided, or no low-risk change).
     """
     chosen = _item_ids(items) if items else None
-    _finish_decision(_desk(store).apply(session, actor, items=chosen, safe_only=safe_only))
+    _finish_decision(_desk(store, config).apply(session, actor, items=chosen, safe_only=safe_only))
 
 
 @app.command("reject")
@@ -186,8 +189,10 @@ def rollback_command(
     reason: Annotated[str, typer.Option(help="Why (recorded).")] = "rollback from the command line",
     actor: ActorOption = "cli",
     store: StoreOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Return the live playbook to an earlier version, written as a new version.
+    """Return the live playbook to an earlier version, written as a new version; then tell freqtrade to
+    reload when the config's [freqtrade] api_url is set.
 
     Without VERSION it undoes the newest change still in effect: rolling back again goes further
     back, never forward to a change just undone.
@@ -195,18 +200,21 @@ def rollback_command(
     from framework.decisions import NothingToRollBack
 
     try:
-        done = _desk(store).rollback(version, actor, reason)
+        done = _desk(store, config).rollback(version, actor, reason)
     except NothingToRollBack as exc:
         say(str(exc))
         raise typer.Exit(ExitCode.REFUSED) from None
-    say(f"rolled back to version {done.target}: now version {done.new}")
+    told = f"; {done.freqtrade.line}" if done.freqtrade else ""
+    say(f"rolled back to version {done.target}: now version {done.new}{told}")
 
 
-def _desk(store: Path | None) -> TuningDesk:
-    """The desk on the store given (or found), its live playbook the one the store's latest version names."""
+def _desk(store: Path | None, config: Path | None = None) -> TuningDesk:
+    """The desk on the store given (or found), its live playbook the one the store's latest version names;
+    with ``config`` (or $PLAYBOOK_TUNER_CONFIG), on those settings instead of the defaults."""
+    from framework.config import load_settings
     from framework.desk import TuningDesk
 
-    return TuningDesk.on_store(store_path(store))
+    return TuningDesk.on_store(store_path(store), load_settings(config))
 
 
 def _item_ids(items: str) -> list[str]:
