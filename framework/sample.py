@@ -275,7 +275,7 @@ def _trade_symbol(
             closes[signal_exit_bar : signal_exit_bar + 1], np.full(1, has_signal_exit),
         )  # fmt: skip
         exit_ns, exit_price, reason = kernels.trade_exit(
-            bars, path, 0, kernel_record(params), settings.maintenance_margin_rate
+            bars, path, 0, kernel_record(params), settings.maintenance_margin_rate, settings.fee, settings.fee
         )
         busy_until = exit_ns
         if reason == kernels.END_OF_DATA:

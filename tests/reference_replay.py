@@ -30,11 +30,11 @@ from framework.playbook import Playbook
 RESULT_COLUMNS = ("trade_id", "taken", "exit_time", "exit_price", "exit_reason", "return", "margin", "pnl")
 INITIAL_EQUITY = 10_000.0
 # Logged exits caused by the parameters being tuned: the replay looks for the exit anew.
-NON_BINDING_EXIT_REASONS = ("stop_loss", "take_profit", "liquidation")
+NON_BINDING_EXIT_REASONS = ("stop_loss", "take_profit", "liquidation", "roi")
 # The trade-log columns the replay reads, shown when an outcome differs.
 _INPUT_COLUMNS = (
     "trade_id", "symbol", "side", "entry_time", "entry_price", "exit_time", "exit_price",
-    "confidence", "regime", "strategy", "exit_reason",
+    "confidence", "regime", "strategy", "exit_reason", "fee_open", "fee_close",
 )  # fmt: skip
 
 
@@ -78,12 +78,13 @@ def reference_replay(
         symbol = trade["symbol"]
         if symbol not in bars_by_symbol:
             bars_by_symbol[symbol] = bars_of(market, symbol)
-        exit_ = find_exit(trade, bars_by_symbol[symbol], parameters, settings.maintenance_margin_rate)
+        fees = trade_fees(trade, settings.fee)
+        exit_ = find_exit(trade, bars_by_symbol[symbol], parameters, settings.maintenance_margin_rate, fees)
         if exit_.reason == "liquidation":
             result = -1.0
         else:
             d = direction_of(trade["side"])
-            result = margin_return(d, parameters["leverage"], trade["entry_price"], exit_.price, settings.fee)
+            result = margin_return(d, parameters["leverage"], trade["entry_price"], exit_.price, *fees)
             if settings.funding and symbol in market.funding:
                 rates = funding_rates(market, symbol, trade["entry_time"], exit_.time)
                 result = max(result - d * parameters["leverage"] * rates, -1.0)
@@ -153,18 +154,73 @@ def funding_rates(market: Market, symbol: str, entry: pd.Timestamp, exit_: pd.Ti
     )
 
 
+def trade_fees(trade: dict[str, Any], configured: float) -> tuple[float, float]:
+    """The trade's (entry, exit) fee: the log's ``fee_open`` / ``fee_close``, else the configured fee."""
+
+    def fee(column: str) -> float:
+        value = trade.get(column)
+        return configured if value is None or pd.isna(value) else float(value)
+
+    return fee("fee_open"), fee("fee_close")
+
+
+def profit_ratio(d: int, leverage: float, entry: float, price: float, fees: tuple[float, float]) -> float:
+    """freqtrade's ``calc_profit_ratio`` (futures, no funding): the close value net of the exit fee over
+    the open value with the entry fee, x leverage, rounded to 8 decimals."""
+    fee_open, fee_close = fees
+    open_value = entry * (1 + d * fee_open)
+    close_value = price * (1 - d * fee_close)
+    return round(d * (close_value / open_value - 1) * leverage, 8)
+
+
+def roi_fill(trade: dict[str, Any], bar: Bar, parameters: dict[str, Any], fees: tuple[float, float]) -> float | None:
+    """freqtrade's ROI exit in one bar (``min_roi_reached``, ``_get_close_rate_for_roi``): its fill, or None."""
+    table = parameters["minimal_roi"]
+    if table is None:
+        return None
+    d = direction_of(trade["side"])
+    e, leverage = trade["entry_price"], parameters["leverage"]
+    duration = (bar.open_time - trade["entry_time"]) // pd.Timedelta(minutes=1)
+    in_force = [(minutes, ratio) for minutes, ratio in table if minutes <= duration]
+    if not in_force:
+        return None
+    minutes, ratio = in_force[-1]
+    if ratio != -1:
+        ratio *= parameters["minimal_roi_scale"]
+    favourable = bar.high if d == 1 else bar.low
+    if not profit_ratio(d, leverage, e, favourable, fees) > ratio:
+        return None
+    bar_minutes = (bar.close_time - bar.open_time) // pd.Timedelta(minutes=1)
+    on_bar_open = bar_minutes > 0 and minutes % bar_minutes == 0
+    if ratio == -1 and on_bar_open:
+        return bar.open
+    fee_open, fee_close = fees
+    close_rate = e * (1 + d * fee_open) * (1 + d * ratio / leverage) / (1 - d * fee_close)
+    if duration > 0 and duration == minutes and on_bar_open and d * (bar.open - close_rate) > 0:
+        return bar.open
+    red_for_the_side = d * (bar.open - bar.close) > 0 and d * (bar.open - e) > 0 and d * (close_rate - bar.close) > 0
+    if duration == 0 and red_for_the_side:
+        return None
+    return min(max(close_rate, bar.low), bar.high)
+
+
 def direction_of(side: str) -> int:
     return 1 if side == "long" else -1
 
 
 def find_exit(
-    trade: dict[str, Any], bars: list[Bar], parameters: dict[str, Any], maintenance_margin_rate: float
+    trade: dict[str, Any],
+    bars: list[Bar],
+    parameters: dict[str, Any],
+    maintenance_margin_rate: float,
+    fees: tuple[float, float],
 ) -> Exit:
-    """Rules 2-5 of docs/REPLAY.md for one taken trade (rule 4's trailing stop included)."""
+    """Rules 2-5 of docs/REPLAY.md for one taken trade (rule 4's trailing stop and ROI included)."""
     d = direction_of(trade["side"])
     e = trade["entry_price"]
     stop = e * (1 - d * parameters["stop_loss"])
-    take = e * (1 + d * parameters["stop_loss"] * parameters["risk_reward_ratio"])
+    rr = parameters["risk_reward_ratio"]
+    take = None if rr is None else e * (1 + d * parameters["stop_loss"] * rr)
     liquidation = e * (1 - d * (1 / parameters["leverage"] - maintenance_margin_rate))
 
     def beyond_adverse(price: float, level: float) -> bool:
@@ -196,12 +252,17 @@ def find_exit(
             in_force = trail
             if beyond_favourable(favourable, best) and favourable != best:
                 best = favourable
-            activated = positive is not None and d * (best / e - 1) > parameters["trailing_stop_positive_offset"]
+            # the offset is freqtrade's, per unit of leverage: the fee-inclusive profit ratio at the best price
+            moved = d * (best * (1 - d * fees[1]) / (e * (1 + d * fees[0])) - 1)
+            activated = positive is not None and moved > parameters["trailing_stop_positive_offset"]
             distance = positive if activated else parameters["stop_loss"]
             level = best * (1 - d * distance)
             if beyond_favourable(level, trail) and level != trail:
                 trail = level
             if beyond_favourable(trail, floor) and trail != floor and beyond_adverse(adverse, trail):
+                roi = roi_fill(trade, bar, parameters, fees)
+                if roi is not None:  # freqtrade checks ROI before a stop that has trailed
+                    return Exit(bar.open_time, roi, "roi")
                 if beyond_adverse(bar.open, in_force):
                     return Exit(bar.open_time, bar.open, "stop_loss")
                 if number == 0:
@@ -218,7 +279,10 @@ def find_exit(
             if beyond_adverse(adverse, stop):
                 fill = bar.open if beyond_adverse(bar.open, stop) else stop
                 return Exit(bar.open_time, fill, "stop_loss")
-        if beyond_favourable(favourable, take):
+        roi = roi_fill(trade, bar, parameters, fees)
+        if roi is not None:
+            return Exit(bar.open_time, roi, "roi")
+        if take is not None and beyond_favourable(favourable, take):
             fill = bar.open if beyond_favourable(bar.open, take) else take
             return Exit(bar.open_time, fill, "take_profit")
         if deadline is not None and bar.close_time >= deadline:
@@ -228,9 +292,11 @@ def find_exit(
     return Exit(bars[-1].close_time, bars[-1].close, "end_of_data")
 
 
-def margin_return(direction: int, leverage: float, entry: float, exit_: float, fee: float) -> float:
-    """Rule 6: return on margin after a fee per side, floored at -1 (fraction)."""
-    r = leverage * direction * (exit_ / entry - 1) - fee * leverage * (1 + exit_ / entry)
+def margin_return(
+    direction: int, leverage: float, entry: float, exit_: float, fee_open: float, fee_close: float
+) -> float:
+    """Rule 6: return on margin after the entry's and the exit's fee, floored at -1 (fraction)."""
+    r = leverage * direction * (exit_ / entry - 1) - leverage * (fee_open + fee_close * exit_ / entry)
     return max(r, -1.0)
 
 

@@ -590,3 +590,69 @@ def test_bad_strategy_weights_are_refused(weight: object) -> None:
     playbook = parse_playbook(WEIGHTED)
     with pytest.raises(InputError, match=r"strategy_weights\.momentum.*>= 0"):
         playbook.with_changes([ParameterChange(STRATEGY_WEIGHTS, "momentum", weight)])  # type: ignore[arg-type]
+
+
+# --- the ROI table --------------------------------------------------------------------------------
+
+ROI = (
+    DEFAULT_ONLY
+    + "  minimal_roi:\n    0: 0.04\n    '20': 0.02\n    40: 0.0\nregimes:\n  volatile:\n    minimal_roi_scale: 2\n"
+)
+
+
+def test_a_roi_table_reads_as_sorted_steps_with_numeric_text_keys() -> None:
+    playbook = parse_playbook(ROI.replace("    0: 0.04\n", "").replace("    40: 0.0\n", "    40: 0.0\n    0: 0.04\n"))
+    assert playbook.default.minimal_roi == ((0, 0.04), (20, 0.02), (40, 0.0))
+    assert playbook.default.minimal_roi_scale == 1.0
+    assert playbook.parameters_for("volatile").minimal_roi_scale == 2.0
+    assert parse_playbook(DEFAULT_ONLY).default.minimal_roi is None
+
+
+@pytest.mark.parametrize(
+    ("step", "field", "message"),
+    [
+        ("    -5: 0.1\n", "default.minimal_roi.-5", "minimal_roi step -5: minutes since entry must be >= 0"),
+        ("    '0': 0.1\n", "default.minimal_roi.0", "minimal_roi gives minute 0 twice"),
+        ("    10: abc\n", "default.minimal_roi.10", "profit ratio must be a finite number, got text 'abc'"),
+        ("    10: .inf\n", "default.minimal_roi.10", "profit ratio must be a finite number"),
+        ("    1.5: 0.1\n", "default.minimal_roi.1.5", "minutes must be a whole number >= 0"),
+    ],
+)
+def test_a_bad_roi_step_is_named_with_its_line(step: str, field: str, message: str) -> None:
+    problem = only_problem(ROI.replace("    40: 0.0\n", step))
+    assert (problem.field, problem.row) == (field, 11)
+    assert message in problem.message
+
+
+def test_a_roi_table_has_at_most_16_steps_and_must_be_a_mapping() -> None:
+    steps = "".join(f"    {minute}: 0.01\n" for minute in range(17))
+    problem = only_problem(DEFAULT_ONLY + "  minimal_roi:\n" + steps)
+    assert (problem.field, problem.row) == ("default.minimal_roi", 8)
+    assert "has 17 steps; at most 16" in problem.message
+    assert "a mapping of minutes since entry" in only_problem(DEFAULT_ONLY + "  minimal_roi: 0.04\n").message
+
+
+def test_the_roi_scale_is_bounded_and_a_table_takes_no_bounds() -> None:
+    assert "outside the bounds [0.25, 4]" in only_problem(ROI.replace("scale: 2", "scale: 5")).message
+    problem = only_problem("bounds:\n  minimal_roi: [0, 1]\n" + DEFAULT_ONLY)
+    assert problem.message.startswith("minimal_roi takes no bounds")
+
+
+def test_an_empty_risk_reward_ratio_is_no_take_profit_but_must_be_written() -> None:
+    playbook = parse_playbook(DEFAULT_ONLY.replace("risk_reward_ratio: 2.0", "risk_reward_ratio:"))
+    assert playbook.default.risk_reward_ratio is None
+    missing = only_problem(DEFAULT_ONLY.replace("  risk_reward_ratio: 2.0\n", ""))
+    assert missing.message.startswith("missing risk_reward_ratio;")
+
+
+def test_a_roi_scale_change_and_a_table_are_written_back_keeping_the_rest() -> None:
+    playbook = parse_playbook(ROI)
+    scaled = playbook.with_changes([ParameterChange("volatile", "minimal_roi_scale", 1.5)])
+    assert changed_lines(ROI, scaled.text) == ["-    minimal_roi_scale: 2", "+    minimal_roi_scale: 1.5"]
+    table = ((0, 0.1), (30, 0.05))
+    written = playbook.with_changes([ParameterChange("trending_up", "minimal_roi", table)])
+    assert written.parameters_for("trending_up").minimal_roi == table
+    assert "  trending_up:\n    minimal_roi:\n      0: 0.1\n      30: 0.05\n" in written.text
+    assert written.text.startswith(ROI.split("regimes:")[0])
+    same = playbook.with_changes([ParameterChange("default", "minimal_roi", ((20, 0.02), (0, 0.04), (40, 0.0)))])
+    assert same.text == ROI  # the same table, as written: nothing to rewrite

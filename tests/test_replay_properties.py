@@ -11,6 +11,7 @@ account can be ruined).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,7 @@ def funding_series(draw: st.DrawFn, symbol: str, timeframe: str, origin: pd.Time
 @st.composite
 def trade_log(draw: st.DrawFn, markets: list[SymbolBars]) -> pd.DataFrame:
     rows = []
+    with_fees = draw(st.booleans())
     for number in range(draw(st.integers(1, 12))):
         bars = draw(st.sampled_from(markets))
         seconds = int(bars.length.total_seconds())
@@ -151,6 +153,7 @@ def trade_log(draw: st.DrawFn, markets: list[SymbolBars]) -> pd.DataFrame:
                 "regime": draw(st.sampled_from((*REGIMES, None))),
                 "strategy": draw(st.sampled_from(STRATEGIES)),
                 "exit_reason": draw(st.sampled_from(EXIT_REASONS)),
+                **(draw(FEE_COLUMNS) if with_fees else {}),
             }
         )
     trades = validate_trades(pd.DataFrame(rows), source="<hypothesis trades>").frame
@@ -172,7 +175,13 @@ PARAMETER_VALUES = {
     ),
     "position_size": st.one_of(st.sampled_from((0.1, 0.5, 1.0)), st.floats(0.001, 1.0)),
     "trailing_stop_positive_offset": st.one_of(st.sampled_from((0.0, 0.005, 0.02)), st.floats(0.0, 0.1)),
+    "minimal_roi_scale": st.one_of(st.sampled_from((1.0, 0.5, 2.0)), st.floats(0.25, 4.0)),
 }
+FEE = st.sampled_from((math.nan, 0.0, 0.0005, 0.001, 0.002))
+FEE_COLUMNS = st.fixed_dictionaries({"fee_open": FEE, "fee_close": FEE})
+ROI_STEP_MINUTES = st.one_of(st.sampled_from((0, 1, 3, 5, 10, 15, 30, 60)), st.integers(0, 300))
+ROI_RATIOS = st.one_of(st.sampled_from((-1.0, 0.0, 0.005, 0.01, 0.02, 0.05)), st.floats(-0.05, 0.2))
+ROI_TABLES = st.one_of(st.none(), st.dictionaries(ROI_STEP_MINUTES, ROI_RATIOS, min_size=1, max_size=5))
 TRAILING_DISTANCES = st.one_of(st.none(), st.sampled_from((0.002, 0.01, 0.03)), st.floats(0.001, 0.1))
 MAX_HOLDS = st.one_of(
     st.none(),
@@ -196,6 +205,12 @@ def parameter_block(draw: st.DrawFn, keys: tuple[str, ...] | list[str]) -> list[
         elif key == "trailing_stop_positive":
             distance = draw(TRAILING_DISTANCES)
             lines.append(f"{key}:" if distance is None else f"{key}: {yaml_number(distance)}")
+        elif key == "risk_reward_ratio" and draw(st.booleans()):
+            lines.append(f"{key}:")  # no take-profit
+        elif key == "minimal_roi":
+            table = draw(ROI_TABLES)
+            lines.append(f"{key}:")
+            lines += [f"  {minutes}: {yaml_number(ratio)}" for minutes, ratio in sorted((table or {}).items())]
         else:
             lines.append(f"{key}: {yaml_number(draw(PARAMETER_VALUES[key]))}")
     return lines
@@ -257,7 +272,7 @@ def outcomes(case: Case, result: pd.DataFrame) -> set[str]:
 
 
 OUTCOMES = (
-    "stop_loss", "take_profit", "liquidation", "signal", "time", "end_of_data",
+    "stop_loss", "take_profit", "roi", "liquidation", "signal", "time", "end_of_data",
     "not taken", "ruined account", "funding charged",
 )  # fmt: skip
 

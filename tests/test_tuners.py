@@ -13,11 +13,11 @@ import pytest
 from framework.config import Settings, load_settings
 from framework.errors import InputError
 from framework.market import load_market
-from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, load_playbook
+from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, load_playbook, parse_playbook
 from framework.sample import write_sample
 from framework.strategy import load_strategy
 from framework.trades import load_signals, load_trades
-from framework.tuners.base import Proposal, Tuner
+from framework.tuners.base import NoProposal, Proposal, Tuner
 from framework.tuners.confidence import ConfidenceTuner
 from framework.tuners.leverage import LeverageTuner
 from framework.tuners.registry import BUILTIN_TUNERS, load_tuners, tuner_class
@@ -308,3 +308,30 @@ def test_every_tuner_runs_on_real_freqtrade_trades_and_respects_the_rules(
         n = len(real.trades) if where == "default" else counts.get(where, 0)
         if where != STRATEGY_WEIGHTS:
             assert n >= settings.min_trades_for_tuning
+
+
+TRIAL_COLUMNS = {"number", "value", "feasible", "state"}
+
+
+def test_risk_ratio_tuner_scales_a_roi_table_and_leaves_an_empty_ratio_alone(sample: Path) -> None:
+    text = (sample / "playbook.yaml").read_text()
+    text = text.replace(
+        "  risk_reward_ratio: 2.0\n", "  risk_reward_ratio:\n  minimal_roi:\n    0: 0.002\n    120: 0.001\n"
+    )
+    text = text.replace("    risk_reward_ratio: 3.0    # far target for a market that mean-reverts\n", "")
+    playbook = parse_playbook(text, "roi playbook")
+    roi_context = build_context(
+        load_trades(sample / "trades.csv").frame, load_market(sample / "prices"), playbook, Settings(), seed=3
+    )
+    tuner = RiskRatioTuner(trials=15)
+    outcomes = tuner.propose(roi_context)
+    searched = {regime: set(search.trials.columns) - TRIAL_COLUMNS for regime, search in tuner.searches_.items()}
+    assert searched and all(space == {"stop_loss", "minimal_roi_scale"} for space in searched.values())
+    ratio = [o for o in outcomes if o.parameter == "risk_reward_ratio"]
+    assert ratio and all(isinstance(o, NoProposal) for o in ratio)
+    assert any("empty" in o.reason for o in ratio if isinstance(o, NoProposal))
+    scales = [o for o in outcomes if isinstance(o, Proposal) and o.parameter == "minimal_roi_scale"]
+    assert scales, [o for o in outcomes if o.parameter == "minimal_roi_scale"]
+    for proposal in scales:
+        assert proposal.current == 1.0 and all(0.5 <= c <= 2.0 for c in proposal.candidates)
+        assert "ROI table x" in proposal.rationale

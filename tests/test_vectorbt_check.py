@@ -254,3 +254,56 @@ def test_the_gate_refuses_a_change_whose_replay_vectorbt_contradicts(
     assert verdict.reason.startswith("the replay disagrees with vectorbt on ")
     assert verdict.evidence["vectorbt"]["agree"] is False
     assert verdict.evidence["vectorbt"]["disagreements"][0]["differs"] == ["exit_price"]
+
+
+def with_trade_fees(trades: pd.DataFrame) -> pd.DataFrame:
+    """Per-trade fees of several sizes, some missing (the configured fee then)."""
+    rng = np.random.default_rng(7)
+    fees = trades.copy()
+    fees["fee_open"] = rng.choice([0.0002, 0.0005, 0.001, np.nan], size=len(trades))
+    fees["fee_close"] = rng.choice([0.0, 0.0004, 0.002, np.nan], size=len(trades))
+    return fees
+
+
+def test_vectorbt_agrees_with_per_trade_fees(sample: Sample) -> None:
+    settings = ReplaySettings(fee=0.0007)
+    inputs = prepare(with_trade_fees(sample.trades), sample.market, settings)
+    changes = [CHANGES["current"], CHANGES["tighter stop"], CHANGES["trailing"]]
+    result = replay_tables(inputs, tables_for_changes(inputs, sample.playbook, changes), settings, per_trade=True)
+    uniform = replay_tables(
+        prepare(sample.trades, sample.market, settings),
+        tables_for_changes(inputs, sample.playbook, changes),
+        settings,
+        per_trade=True,
+    )
+    assert result.per_trade is not None and uniform.per_trade is not None
+    assert not np.allclose(result.per_trade["return"], uniform.per_trade["return"])  # the fees are used
+    agreements = vc.check([vc.replayed(result, k, group=k, label="changed") for k in range(len(changes))])
+    for agreement in agreements.values():
+        assert agreement.agree, agreement.disagreements
+        assert agreement.compared["changed"] > 100
+
+
+def test_to_vbt_charges_each_trade_its_own_fees(sample: Sample) -> None:
+    playbook = parse_playbook(EXPRESSIBLE_PLAYBOOK, source="test")
+    settings = ReplaySettings(fee=0.0007)
+    result = replay_candidates(
+        prepare(with_trade_fees(sample.trades), sample.market, settings), [playbook], settings, per_trade=True
+    )
+    portfolio = result.to_vbt(0)
+    assert portfolio.total_return() == pytest.approx(result.metrics.iloc[0]["total_return"], rel=1e-9)
+    pnl = portfolio.trades.records_readable["PnL"].to_numpy()
+    assert np.sort(pnl) == pytest.approx(np.sort(result.trades(0)["pnl"].dropna().to_numpy()), rel=1e-9, abs=1e-9)
+
+
+def test_a_roi_table_is_counted_not_compared(sample: Sample) -> None:
+    inputs = prepare(sample.trades, sample.market, ReplaySettings())
+    table = ((0, 0.02), (60, 0.01), (240, 0.0))
+    tables = tables_for_changes(inputs, sample.playbook, [[ParameterChange("default", "minimal_roi", table)]])
+    result = replay_tables(inputs, tables, ReplaySettings(), per_trade=True)
+    assert result.per_trade is not None and (result.per_trade["reason"][0] == kernels.ROI).sum() > 50
+    agreement = vc.check([vc.replayed(result, 0, group="roi", label="changed")])["roi"]
+    assert agreement.agree and agreement.compared["changed"] == 0
+    skipped = agreement.not_expressible["changed"]
+    assert skipped[vc.ROI_TABLE] > 0.9 * result.per_trade["taken"][0].sum()
+    assert sum(skipped.values()) == result.per_trade["taken"][0].sum()

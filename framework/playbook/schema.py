@@ -196,8 +196,9 @@ class ParameterSpec:
     def kernel_fields(self, value: ParameterValue) -> dict[str, Any]:
         """The value as the replay kernel receives it: the fields of :data:`KERNEL_DTYPE` it fills.
 
-        A table fills two: ``<name>_minutes`` (whole minutes, -1 past the last step) and ``<name>``
-        (the ratios, NaN past the last step); anything else its own field (:meth:`kernel_value`).
+        A table fills three: ``<name>_steps`` (how many; 0 in a zeroed record: no table),
+        ``<name>_minutes`` (whole minutes, -1 past the last step) and ``<name>`` (the ratios, NaN past
+        the last step); anything else its own field (:meth:`kernel_value`).
         """
         if self.kind != "table":
             return {self.name: self.kernel_value(value)}
@@ -206,7 +207,7 @@ class ParameterSpec:
         ratios = np.full(ROI_STEPS, np.nan)
         for s, (minute, ratio) in enumerate(steps):
             minutes[s], ratios[s] = minute, ratio
-        return {f"{self.name}_minutes": minutes, self.name: ratios}
+        return {f"{self.name}_steps": len(steps), f"{self.name}_minutes": minutes, self.name: ratios}
 
     def kernel_value(self, value: ParameterValue) -> float | int | bool:
         """A scalar value as the replay kernel receives it (see :data:`KERNEL_DTYPE`)."""
@@ -223,7 +224,11 @@ class ParameterSpec:
     def kernel_dtype(self) -> list[tuple[Any, ...]]:
         """This parameter's fields of :data:`KERNEL_DTYPE` (see :meth:`kernel_fields`)."""
         if self.kind == "table":
-            return [(f"{self.name}_minutes", "i8", (ROI_STEPS,)), (self.name, "f8", (ROI_STEPS,))]
+            return [
+                (f"{self.name}_steps", "i8"),
+                (f"{self.name}_minutes", "i8", (ROI_STEPS,)),
+                (self.name, "f8", (ROI_STEPS,)),
+            ]
         return [(self.name, {"number": "f8", "duration": "i8", "switch": "?"}[self.kind])]
 
 
@@ -408,8 +413,8 @@ DEFAULT_BOUNDS: dict[str, tuple[float, float]] = {
 }
 """Inclusive [min, max] per tunable parameter unless the playbook's ``bounds`` section says otherwise."""
 KERNEL_DTYPE = np.dtype([field for spec in SPECS.values() for field in spec.kernel_dtype])
-"""One record per (candidate, parameter group) in the replay kernel: a field per parameter (two for
-a table: its minutes and its ratios, :data:`ROI_STEPS` each)."""
+"""One record per (candidate, parameter group) in the replay kernel: a field per parameter (three for
+a table: its number of steps, their minutes and their ratios, :data:`ROI_STEPS` slots each)."""
 
 
 @dataclass(frozen=True)

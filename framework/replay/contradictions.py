@@ -2,7 +2,7 @@
 
 A replay is a counterfactual of the bot's own trades; it is only *the bot's* trading when the playbook
 says what the bot did. The clearest contradiction: the replay ends a trade at the playbook's stop or
-take-profit *before* the bot's own exit, so the bot held that trade through a price its playbook says
+take-profit or ROI table *before* the bot's own exit, so the bot held that trade through a price its playbook says
 it would have left at. Many such trades mean the playbook is not the bot's (a freqtrade strategy's
 ``stoploss`` and ROI table, say, written as other levels), and every figure of the replay and of a tune
 on it answers another question than the user's.
@@ -12,14 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-_LEVELS = ("stop_loss", "take_profit")
+# The replay's level exits by kind: a take-profit and an ROI exit are both a profit target, counted as
+# one kind, so either one logged later does not contradict the other replayed early.
+_LEVELS = {"stop_loss": ("stop_loss",), "take_profit": ("take_profit", "roi")}
 
 
 @dataclass(frozen=True)
 class Contradictions:
-    """Per level, how many taken trades the replay ended there before the logged exit, of ``taken``."""
+    """Per level, how many taken trades the replay ended there before the logged exit, of ``taken``
+    (``take_profit``: the profit targets, a take-profit or an ROI exit)."""
 
     taken: int
     early: dict[str, int]
@@ -36,7 +40,7 @@ class Contradictions:
         return (
             f"the playbook contradicts the trade log: on {self.total} of {self.taken} trades the replay exits "
             f"before the bot did ({parts}), at levels the bot held through; write the playbook from the "
-            "bot's own settings (its stop, targets and trailing stop) or the replay is not how it trades"
+            "bot's own settings (its stop, ROI table, targets and trailing stop) or the replay is not how it trades"
         )
 
 
@@ -46,5 +50,8 @@ def contradictions(trades: pd.DataFrame, outcomes: pd.DataFrame) -> Contradictio
     before = (outcomes["exit_time"].reset_index(drop=True) < trades["exit_time"].reset_index(drop=True)).to_numpy()
     logged = trades["exit_reason"].to_numpy(dtype=object)
     replayed = outcomes["exit_reason"].to_numpy(dtype=object)
-    early = {level: int((taken & before & (replayed == level) & (logged != level)).sum()) for level in _LEVELS}
+    early = {
+        level: int((taken & before & np.isin(replayed, kind) & ~np.isin(logged, kind)).sum())
+        for level, kind in _LEVELS.items()
+    }
     return Contradictions(taken=int(taken.sum()), early=early)

@@ -43,7 +43,7 @@ from framework.regimes import REGIMES
 from framework.replay import kernels
 
 # Logged exits caused by the parameters being tuned do not bind a replay: it looks for the exit anew.
-NON_BINDING_EXIT_REASONS = ("stop_loss", "take_profit", "liquidation")
+NON_BINDING_EXIT_REASONS = ("stop_loss", "take_profit", "liquidation", "roi")
 # Parameter groups of a playbook: one per regime, then the default block (trades with no regime).
 PARAMETER_GROUPS: tuple[str | None, ...] = (*REGIMES, None)
 _NANOS_PER_DAY = kernels.NANOS_PER_DAY
@@ -214,6 +214,8 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
             funding_start=funding_start,
             funding_stop=funding_stop,
             day_close_start=symbol_index * len(day_ends),
+            fee_open=_fees(trades, "fee_open"),
+            fee_close=_fees(trades, "fee_close"),
         ),
         calendar=kernels.Calendar(funding_times, funding_cumulative, day_ends, day_close, day_close_ns),
         symbols=tuple(symbols),
@@ -255,6 +257,8 @@ def select(inputs: ReplayInputs, trades: pd.DataFrame) -> ReplayInputs:
         funding_start=inputs.book.funding_start[rows],
         funding_stop=inputs.book.funding_stop[rows],
         day_close_start=symbol_index * len(day_ends),
+        fee_open=inputs.book.fee_open[rows],
+        fee_close=inputs.book.fee_close[rows],
     )
     calendar = inputs.calendar._replace(day_ends=day_ends, day_close=day_close, day_close_ns=day_close_ns)
     return ReplayInputs(
@@ -472,6 +476,13 @@ def _funding(
     flat_times = np.concatenate(times) if times else np.empty(0, dtype=np.int64)
     flat_cumulative = np.concatenate(cumulative) if cumulative else np.empty(0)
     return flat_times, flat_cumulative, bounds[symbol_index, 0], bounds[symbol_index, 1]
+
+
+def _fees(trades: pd.DataFrame, column: str) -> np.ndarray:
+    """A per-trade fee column (fraction of notional); NaN where the log has none (the configured fee)."""
+    if column not in trades:
+        return np.full(len(trades), np.nan)
+    return pd.to_numeric(trades[column], errors="coerce").to_numpy(np.float64)
 
 
 def _ns(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:

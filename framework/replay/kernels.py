@@ -6,7 +6,8 @@ are bar open times. The rules are written out in docs/REPLAY.md; each is pinned 
 
 Finding where a trade exits is a first-touch question (the first bar whose low reaches the stop, whose
 high reaches the take-profit...). Segment trees of the lows' minima and the highs' maxima answer it in
-O(log bars) per trade and candidate instead of a bar-by-bar scan.
+O(log bars) per trade and candidate instead of a bar-by-bar scan; an ROI table is one such question
+per step, each step's profit ratio turned into a price level over the bars while the step is in force.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ LIQUIDATION = 2
 SIGNAL = 3
 TIME = 4
 END_OF_DATA = 5
-EXIT_REASON_NAMES = ("stop_loss", "take_profit", "liquidation", "signal", "time", "end_of_data")
+ROI = 6
+EXIT_REASON_NAMES = ("stop_loss", "take_profit", "liquidation", "signal", "time", "end_of_data", "roi")
 
 # Columns of the metrics table the sweep returns.
 METRIC_NAMES = (
@@ -42,6 +44,7 @@ METRIC_NAMES = (
 )
 DAYS_PER_YEAR = 365.0
 NANOS_PER_DAY = 86_400 * 10**9
+NANOS_PER_MINUTE = 60 * 10**9
 
 _NO_BAR = -1
 
@@ -78,7 +81,8 @@ class TradePaths(NamedTuple):
 
 class TradeBook(NamedTuple):
     """Per trade, what the portfolio needs: its confidence, parameter group (regime), strategy, its
-    symbol's slice of the funding series and of the day-end closes."""
+    symbol's slice of the funding series and of the day-end closes, and its fees per side (fractions
+    of notional; NaN: the configured fee)."""
 
     confidence: np.ndarray
     group: np.ndarray
@@ -86,6 +90,8 @@ class TradeBook(NamedTuple):
     funding_start: np.ndarray
     funding_stop: np.ndarray
     day_close_start: np.ndarray
+    fee_open: np.ndarray
+    fee_close: np.ndarray
 
 
 class Calendar(NamedTuple):
@@ -204,21 +210,37 @@ def trade_windows(times, seg_start, seg_stop, timeframe_ns, entry_ns, logged_exi
 
 
 @njit(cache=True)
-def margin_return(direction, leverage, entry_price, exit_price, fee):
-    """Return on margin of one trade after fees on both sides; an isolated margin loses at most itself."""
+def margin_return(direction, leverage, entry_price, exit_price, fee_open, fee_close=None):
+    """Return on margin of one trade after its fees (fractions of the entry's and the exit's notional;
+    ``fee_close`` omitted: ``fee_open``); an isolated margin loses at most itself."""
     ratio = exit_price / entry_price
-    r = leverage * direction * (ratio - 1.0) - fee * leverage * (1.0 + ratio)
+    if fee_close is None or fee_close == fee_open:
+        r = leverage * direction * (ratio - 1.0) - fee_open * leverage * (1.0 + ratio)
+    else:
+        r = leverage * direction * (ratio - 1.0) - leverage * (fee_open + fee_close * ratio)
     return max(r, -1.0)
 
 
 @njit(cache=True)
-def trade_exit(bars, paths, i, p, maintenance_margin_rate):
+def fee_factor(direction, fee_open, fee_close):
+    """Exit price / entry price at which freqtrade's fee-inclusive profit ratio is zero:
+    ``(1 + d fee_open) / (1 - d fee_close)`` (``calc_profit_ratio``: the close value net of the exit
+    fee over the open value with the entry fee)."""
+    return (1.0 + direction * fee_open) / (1.0 - direction * fee_close)
+
+
+@njit(cache=True)
+def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_close=0.0):
     """Where trade ``i`` of ``paths`` exits under parameters ``p`` (a record of the playbook schema's
     ``KERNEL_DTYPE``): ``(exit_ns, exit_price, reason)``.
 
     Bars ``first_bar .. bar_bound - 1`` may end the trade (``bar_bound`` stops before the first bar that
     closes after a binding logged exit); ``last_bar`` is the symbol's last bar. ``p.max_hold`` < 0
-    means no limit.
+    means no limit; a NaN ``p.risk_reward_ratio`` no take-profit. The trade's fees (fractions of
+    notional) place the ROI levels and the trailing offset, as freqtrade's profit ratio does.
+
+    Inside one bar: the fixed stop or the liquidation first, then ROI, then a trailing stop that has
+    moved, then the take-profit (freqtrade's ``should_exit`` order; the take-profit is ours).
     """
     times = bars.times
     first_bar = paths.first_bar[i]
@@ -246,17 +268,27 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate):
     adverse_bar = first_touch(adverse_tree, bars.size, first_bar, search_stop, adverse_level, long)
     if adverse_bar != _NO_BAR:
         search_stop = adverse_bar + 1
-    favourable_bar = first_touch(favourable_tree, bars.size, first_bar, search_stop, take_price, not long)
+    favourable_bar = _NO_BAR
+    if not np.isnan(take_price):
+        favourable_bar = first_touch(favourable_tree, bars.size, first_bar, search_stop, take_price, not long)
+    roi_bar, roi_fill = _roi_exit(bars, paths, i, p, search_stop, fee_open, fee_close)
+    profit_bar = favourable_bar
+    if roi_bar != _NO_BAR and (profit_bar == _NO_BAR or roi_bar <= profit_bar):
+        profit_bar = roi_bar
 
     if p.trailing_stop:
         static_exit = search_stop - 1
-        if favourable_bar != _NO_BAR and (adverse_bar == _NO_BAR or favourable_bar < adverse_bar):
-            static_exit = favourable_bar
-        trail_bar, trail_fill = _trailing_exit(bars, first_bar, static_exit, entry_price, direction, p, adverse_level)
+        if profit_bar != _NO_BAR and (adverse_bar == _NO_BAR or profit_bar < adverse_bar):
+            static_exit = profit_bar
+        trail_bar, trail_fill = _trailing_exit(
+            bars, first_bar, static_exit, entry_price, direction, p, adverse_level, fee_open, fee_close
+        )
         if trail_bar != _NO_BAR:
+            if trail_bar == roi_bar:
+                return times[roi_bar], roi_fill, ROI
             return times[trail_bar], trail_fill, STOP_LOSS
 
-    if adverse_bar != _NO_BAR and (favourable_bar == _NO_BAR or adverse_bar <= favourable_bar):
+    if adverse_bar != _NO_BAR and (profit_bar == _NO_BAR or adverse_bar <= profit_bar):
         open_ = bars.opens[adverse_bar]
         if direction * (open_ - liquidation_price) <= 0.0:
             return times[adverse_bar], open_, LIQUIDATION
@@ -264,6 +296,8 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate):
             return times[adverse_bar], liquidation_price, LIQUIDATION
         fill = open_ if direction * (open_ - stop_price) <= 0.0 else stop_price
         return times[adverse_bar], fill, STOP_LOSS
+    if roi_bar != _NO_BAR and roi_bar == profit_bar:
+        return times[roi_bar], roi_fill, ROI
     if favourable_bar != _NO_BAR:
         open_ = bars.opens[favourable_bar]
         fill = open_ if direction * (open_ - take_price) >= 0.0 else take_price
@@ -277,18 +311,95 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate):
 
 
 @njit(cache=True)
-def _trailing_exit(bars, first_bar, last_bar, entry_price, direction, p, floor_level):
+def _roi_exit(bars, paths, i, p, search_stop, fee_open, fee_close):
+    """The first bar in ``[first_bar, search_stop)`` where trade ``i`` exits by ROI, and its fill:
+    ``(bar, fill)``, or ``(-1, nan)``. freqtrade's backtesting rules, step by step of ``p.minimal_roi``:
+
+    - a bar's trade duration is whole minutes from the entry to the bar's open; the step in force is
+      the last one starting at or before it (ratio x ``p.minimal_roi_scale``, a -1 kept);
+    - the step is reached when the profit ratio at the bar's favourable extreme (high for a long, low
+      for a short), rounded to 8 decimals, is strictly above it (:func:`_rounded_above`); its level is
+      ``entry (1 + d ratio / leverage) x fee_factor``;
+    - the fill is that level clipped into the bar; the bar's open when the step is -1 and starts on a
+      whole number of bars, or when the step came into effect at this bar's open (duration = its
+      minutes, a whole number of bars) and the bar opened beyond the level;
+    - in the bar the trade entered (duration 0), a long cannot exit by ROI above the close of a bar
+      that fell from its open when the entry was below the open (a short: mirrored); its next bars can.
+    """
+    n_steps = p.minimal_roi_steps
+    if n_steps == 0:
+        return _NO_BAR, np.nan
+    times = bars.times
+    first_bar = paths.first_bar[i]
+    entry_ns = paths.entry_ns[i]
+    entry_price = paths.entry_price[i]
+    direction = paths.direction[i]
+    timeframe_minutes = paths.timeframe_ns[i] // NANOS_PER_MINUTE
+    long = direction > 0.0
+    tree = bars.high_tree if long else bars.low_tree
+    fees = fee_factor(direction, fee_open, fee_close)
+    segment = times[first_bar:search_stop]
+    for s in range(n_steps):
+        minutes = p.minimal_roi_minutes[s]
+        start = first_bar + np.searchsorted(segment, entry_ns + minutes * NANOS_PER_MINUTE)
+        stop = search_stop
+        if s + 1 < n_steps:
+            stop = first_bar + np.searchsorted(segment, entry_ns + p.minimal_roi_minutes[s + 1] * NANOS_PER_MINUTE)
+        ratio = p.minimal_roi[s]
+        if ratio != -1.0:
+            ratio *= p.minimal_roi_scale
+        level = entry_price * (1.0 + direction * ratio / p.leverage) * fees
+        reached = entry_price * (1.0 + direction * _rounded_above(ratio) / p.leverage) * fees
+        on_bar_open = timeframe_minutes > 0 and minutes % timeframe_minutes == 0
+        j = start
+        while j < stop:
+            j = first_touch(tree, bars.size, j, stop, reached, not long)
+            if j == _NO_BAR:
+                break
+            open_ = bars.opens[j]
+            if ratio == -1.0 and on_bar_open:
+                return j, open_
+            duration = (times[j] - entry_ns) // NANOS_PER_MINUTE
+            if duration > 0 and duration == minutes and on_bar_open and direction * (open_ - level) > 0.0:
+                return j, open_
+            close = bars.closes[j]
+            if (
+                duration == 0
+                and direction * (open_ - close) > 0.0
+                and direction * (open_ - entry_price) > 0.0
+                and direction * (level - close) > 0.0
+            ):
+                j += 1
+                continue
+            low = bars.low_tree[bars.size + j]
+            high = bars.high_tree[bars.size + j]
+            return j, min(max(level, low), high)
+    return _NO_BAR, np.nan
+
+
+@njit(cache=True)
+def _rounded_above(ratio):
+    """The least profit ratio that freqtrade's ``round(profit, 8) > ratio`` accepts (ties aside): half
+    a unit of the 8th decimal above the last multiple of 1e-8 at or below ``ratio``."""
+    return (np.floor(ratio * 1e8) + 0.5) * 1e-8
+
+
+@njit(cache=True)
+def _trailing_exit(bars, first_bar, last_bar, entry_price, direction, p, floor_level, fee_open, fee_close):
     """The first bar in ``[first_bar, last_bar]`` where the trailing stop, once it has moved past
     ``floor_level`` (the fixed stop or the liquidation price, whichever comes first), is reached:
     ``(bar, fill)``, or ``(-1, nan)``.
 
     As freqtrade backtests it, each bar first moves the stop with its favourable extreme, then checks
-    its adverse one. A bar that opens beyond the stop in force before it fills at the open; the entry
-    bar fills at the trailing distance from its open (clipped into the bar), since its path is unknown.
+    its adverse one. ``trailing_stop_positive`` applies once the fee-inclusive profit ratio at the best
+    price, per unit of leverage, exceeds the offset. A bar that opens beyond the stop in force before
+    it fills at the open; the entry bar fills at the trailing distance from its open (clipped into the
+    bar), since its path is unknown.
     """
     long = direction > 0.0
     best = entry_price
     stop = entry_price * (1.0 - direction * p.stop_loss)
+    fees = fee_factor(direction, fee_open, fee_close)
     for j in range(first_bar, last_bar + 1):
         high = bars.high_tree[bars.size + j]
         low = bars.low_tree[bars.size + j]
@@ -296,7 +407,7 @@ def _trailing_exit(bars, first_bar, last_bar, entry_price, direction, p, floor_l
         if direction * (extreme - best) > 0.0:
             best = extreme
         distance = p.stop_loss
-        moved = direction * (best / entry_price - 1.0)
+        moved = direction * (best / (entry_price * fees) - 1.0)
         if not np.isnan(p.trailing_stop_positive) and moved > p.trailing_stop_positive_offset:
             distance = p.trailing_stop_positive
         before = stop
@@ -350,12 +461,14 @@ def _one_candidate(k, bars, paths, book, calendar, parameters, weights, costs, o
         p = parameters[k, group[i]]
         if book.confidence[i] < p.confidence_threshold:
             continue
-        t, price, why = trade_exit(bars, paths, i, p, costs.maintenance_margin_rate)
+        fee_open = fee if np.isnan(book.fee_open[i]) else book.fee_open[i]
+        fee_close = fee if np.isnan(book.fee_close[i]) else book.fee_close[i]
+        t, price, why = trade_exit(bars, paths, i, p, costs.maintenance_margin_rate, fee_open, fee_close)
         if why == LIQUIDATION:
             r = -1.0
             liquidations += 1
         else:
-            r = margin_return(direction[i], p.leverage, entry_price[i], price, fee)
+            r = margin_return(direction[i], p.leverage, entry_price[i], price, fee_open, fee_close)
             funding = _funding_paid(
                 calendar.funding_times,
                 calendar.funding_cumulative,
@@ -407,7 +520,8 @@ def _one_candidate(k, bars, paths, book, calendar, parameters, weights, costs, o
             mark = (
                 calendar.day_close[mark_at] if calendar.day_close_ns[mark_at] > entry_ns[trade] else entry_price[trade]
             )
-            unrealised = leverage * direction[trade] * (mark / entry_price[trade] - 1.0) - fee * leverage
+            fee_open = fee if np.isnan(book.fee_open[trade]) else book.fee_open[trade]
+            unrealised = leverage * direction[trade] * (mark / entry_price[trade] - 1.0) - fee_open * leverage
             equity[day] += margin[trade] * max(unrealised, -1.0)
             day += 1
     cumulative = 0.0

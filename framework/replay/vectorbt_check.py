@@ -41,7 +41,7 @@ import pandas as pd
 
 from framework.replay import kernels
 from framework.replay.engine import ReplayInputs, SweepResult
-from framework.replay.vectorbt_portfolio import LEVEL_EXITS, load_vectorbt, pack_columns
+from framework.replay.vectorbt_portfolio import LEVEL_EXITS, load_vectorbt, pack_columns, trade_fees
 
 PRICE_RTOL = 1e-9
 """Exit prices may differ by this fraction of vectorbt's."""
@@ -56,6 +56,7 @@ TRAILING_ORDER = "trailing stop moved and reached in one bar"
 TRAILING_POSITIVE = "trailing_stop_positive in force"
 NO_ENTRY_BAR = "no bar before the entry"
 NO_EXIT_BAR = "no bar closes before the exit"
+ROI_TABLE = "ROI table in force"
 NOT_EXPRESSIBLE = {
     LIQUIDATION: "vectorbt 1.2 has no margin: it would carry the position on to the stop",
     FUNDING: "vectorbt 1.2 charges no funding",
@@ -64,6 +65,7 @@ NOT_EXPRESSIBLE = {
     TRAILING_POSITIVE: "vectorbt's sl_trail trails at one distance",
     NO_ENTRY_BAR: "vectorbt enters on a bar, and the first bar the replay scans is the symbol's first",
     NO_EXIT_BAR: "vectorbt cannot enter and exit on one bar",
+    ROI_TABLE: "vectorbt 1.2 has no profit target that changes with the time in the trade",
 }
 """Why a trade is not compared, by the name the evidence counts it under."""
 
@@ -78,7 +80,8 @@ _SIMULATION_KEY = (
     "trailing_positive",
     "trailing_offset",
     "leverage",
-    "fee",
+    "fee_open",
+    "fee_close",
 )
 """What a job's simulation and its expressibility depend on (``source``: which prepared inputs)."""
 _CLOSED = 1  # vectorbt's TradeStatus.Closed
@@ -288,11 +291,14 @@ def _jobs(
     end_price = np.where(signal, paths.logged_exit_price[idx], np.nan)
     no_entry = first == 0
     no_exit = ~no_entry & ((first >= n_bars) | (end_bar < first))
+    roi = ~no_entry & ~no_exit & (p["minimal_roi_steps"] > 0)
     skipped = agreement.not_expressible[label]
-    for reason, mask in ((NO_ENTRY_BAR, no_entry), (NO_EXIT_BAR, no_exit)):
+    for reason, mask in ((NO_ENTRY_BAR, no_entry), (NO_EXIT_BAR, no_exit), (ROI_TABLE, roi)):
         if mask.any():
             skipped[reason] = skipped.get(reason, 0) + int(mask.sum())
-    ok = ~no_entry & ~no_exit
+    ok = ~no_entry & ~no_exit & ~roi
+    if not ok.any():
+        return None
     idx, p, first, end_bar, end_price = idx[ok], p[ok], first[ok], end_bar[ok], end_price[ok]
     direction = paths.direction[idx]
     entry_price = paths.entry_price[idx]
@@ -319,7 +325,8 @@ def _jobs(
         "trailing_offset": p["trailing_stop_positive_offset"],
         "leverage": p["leverage"],
         "liquidation_price": entry_price * (1.0 - direction * (1.0 / p["leverage"] - mmr)),
-        "fee": np.full(idx.size, replay.costs.fee),
+        "fee_open": trade_fees(inputs.book.fee_open[idx], replay.costs.fee),
+        "fee_close": trade_fees(inputs.book.fee_close[idx], replay.costs.fee),
         "funding_start": inputs.book.funding_start[idx],
         "funding_stop": inputs.book.funding_stop[idx],
         "ours_bar": ours_bar,
@@ -330,12 +337,11 @@ def _jobs(
 
 def _simulate(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """vectorbt's exit bar (local to the symbol), exit price and trade return (on the notional, fees
-    included) of every job: one ``from_signals`` over the jobs' span, a column per lane."""
+    included) of every job: one ``from_signals`` over the jobs' span, a column per lane. Each trade's
+    fees are a grid: its entry fee on its entry bar, its exit fee on every later bar of its lane up to
+    its last (a lane's trades never overlap, and vectorbt exits no trade on its entry bar)."""
     vbt = load_vectorbt()
 
-    fees = np.unique(jobs["fee"])
-    if fees.size != 1:
-        raise ValueError("the vectorbt check takes replays with one fee")
     lanes = pack_columns(jobs["entry_bar"], jobs["end_bar"])
     low, high = int(jobs["entry_bar"].min()), int(jobs["end_bar"].max()) + 1
     shape = (high - low, int(lanes.max()) + 1)
@@ -354,6 +360,10 @@ def _simulate(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarra
 
     price = placed(ends, np.where(np.isnan(jobs["end_price"]), np.inf, jobs["end_price"]), np.inf)
     price[rows, lanes] = jobs["entry_price"]
+    fees = np.zeros(shape)
+    for row, end, lane, fee_open, fee_close in zip(rows, ends, lanes, jobs["fee_open"], jobs["fee_close"], strict=True):
+        fees[row, lane] = fee_open
+        fees[row + 1 : end + 1, lane] = fee_close
     trailing = np.zeros(shape, dtype=bool)
     trailing[rows, lanes] = jobs["trailing"]
     index = pd.DatetimeIndex(pd.to_datetime(bars.times[low:high], unit="ns", utc=True))
@@ -381,7 +391,7 @@ def _simulate(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarra
         tp_stop=frame(placed(rows, jobs["take_profit"], np.nan)),
         size=1.0,
         size_type="amount",
-        fees=float(fees[0]),
+        fees=frame(fees),
         init_cash=cash,
         stop_entry_price="fillprice",
         upon_opposite_entry="ignore",
@@ -515,7 +525,8 @@ def _trailing_reason(
     best = running(np.concatenate([[entry], favourable]))
     best_before, best_after = best[:-1], best[1:]
     positive = float(jobs["trailing_positive"][j])
-    moved = d * (best_after / entry - 1.0)
+    fees = (1.0 + d * float(jobs["fee_open"][j])) / (1.0 - d * float(jobs["fee_close"][j]))
+    moved = d * (best_after / (entry * fees) - 1.0)
     if np.isfinite(positive) and positive != distance and (moved > float(jobs["trailing_offset"][j])).any():
         return TRAILING_POSITIVE
     trailed = best_after * (1.0 - d * distance)

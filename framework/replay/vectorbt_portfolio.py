@@ -17,7 +17,7 @@ from framework.replay import kernels
 if TYPE_CHECKING:
     from framework.replay.engine import SweepResult
 
-LEVEL_EXITS = (kernels.STOP_LOSS, kernels.TAKE_PROFIT, kernels.LIQUIDATION)
+LEVEL_EXITS = (kernels.STOP_LOSS, kernels.TAKE_PROFIT, kernels.LIQUIDATION, kernels.ROI)
 """Exits stamped with the bar's open time (the others with a bar's close time, or the logged time)."""
 
 
@@ -67,7 +67,8 @@ def portfolio(result: SweepResult, candidate: int = 0) -> Any:
 
     Each trade is an order at its entry (on the bar before the first bar the replay scans, at our entry
     price) and one at its exit bar (at our exit price), sized to its notional (margin x leverage, the
-    compounding portfolio's margin), with our fee per side and ``init_cash`` our initial equity. A trade
+    compounding portfolio's margin), with the trade's fee per side (the log's ``fee_open`` and
+    ``fee_close``, else the configured fee) and ``init_cash`` our initial equity. A trade
     with no margin (equity gone) is left out. A trade that would exit on its entry bar is shown exiting
     on the next one. Raises ValueError when vectorbt could not fill a trade in full (its cash ran out:
     vectorbt 1.2 has no leverage) or the result has no per-trade outcomes.
@@ -121,6 +122,9 @@ def portfolio(result: SweepResult, candidate: int = 0) -> Any:
     size[exit_row, column] = -direction * units
     price[entry_row, column] = inputs.paths.entry_price[idx]
     price[exit_row, column] = out["exit_price"][candidate, idx]
+    fees = np.zeros(shape)
+    fees[entry_row, column] = trade_fees(inputs.book.fee_open[idx], result.costs.fee)
+    fees[exit_row, column] = trade_fees(inputs.book.fee_close[idx], result.costs.fee)
     index = pd.DatetimeIndex(pd.to_datetime(union, unit="ns", utc=True))
     labels = pd.MultiIndex.from_tuples(columns, names=["symbol", "lane"])
     pf = vbt.Portfolio.from_orders(
@@ -129,7 +133,7 @@ def portfolio(result: SweepResult, candidate: int = 0) -> Any:
         price=pd.DataFrame(price, index=index, columns=labels),
         size_type="amount",
         direction="both",
-        fees=result.costs.fee,
+        fees=pd.DataFrame(fees, index=index, columns=labels),
         init_cash=result.costs.initial_equity,
         cash_sharing=True,
         group_by=True,
@@ -150,3 +154,8 @@ def portfolio(result: SweepResult, candidate: int = 0) -> Any:
             "exceed its equity"
         )
     return pf
+
+
+def trade_fees(per_trade: np.ndarray, configured: float) -> np.ndarray:
+    """A per-trade fee column of the prepared inputs with its gaps (NaN) filled by the configured fee."""
+    return np.where(np.isnan(per_trade), configured, per_trade)

@@ -85,6 +85,8 @@ TRADE_SPEC = LogSpec(
         Column("take_profit", "number", minimum=0.0),
         Column("pnl", "number"),
         Column("fees", "number", minimum=0.0, minimum_inclusive=True),
+        Column("fee_open", "number", minimum=0.0, minimum_inclusive=True),
+        Column("fee_close", "number", minimum=0.0, minimum_inclusive=True),
         Column("exit_reason", "exit_reason", default="other"),
         Column("forecast_return", "number"),
         Column("timeframe", "timeframe"),
