@@ -316,3 +316,9 @@ def test_check_reads_the_signal_export_and_refuses_a_bad_pickle(freqtrade_signal
     bad = _write(tmp_path / "x_signals.pkl", "not a pickle")
     result = run("check", "--signals", str(bad))
     assert result.returncode == 2 and "not a readable freqtrade signal pickle" in result.stderr
+
+
+def test_the_trades_keep_their_own_fees(freqtrade_data: Path) -> None:
+    export = freqtrade_data / "backtest_results" / "backtest-result.json"
+    frame = read_trade_log(export, FreqtradeImportSettings()).log.frame
+    assert frame["fee_open"].eq(0.0025).all() and frame["fee_close"].eq(0.0025).all()

@@ -157,6 +157,8 @@ def _imported(
             "stop_loss": trades["stop_loss"],
             "pnl": trades["pnl"],
             "fees": _fees(trades),
+            "fee_open": pd.to_numeric(trades["fee_open"], errors="coerce"),
+            "fee_close": pd.to_numeric(trades["fee_close"], errors="coerce"),
             "exit_reason": _exit_reasons(trades["exit_reason"]),
             "timeframe": trades["timeframe"],
             "min_rate": trades["min_rate"],
