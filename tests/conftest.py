@@ -50,3 +50,17 @@ def real_trade_log(freqtrade_data: Path, tmp_path_factory: pytest.TempPathFactor
     write_log(import_freqtrade(export, FreqtradeImportSettings()).log.frame, folder / "trades.csv")
     (folder / "playbook.yaml").write_text(REAL_PLAYBOOK)
     return folder / "trades.csv", folder / "playbook.yaml"
+
+
+@pytest.fixture(scope="session")
+def freqtrade_backtests(freqtrade_data: Path) -> Path:
+    """The shared freqtrade candles, for tests that run real freqtrade backtests through
+    tests/freqtrade_harness; skip (or fail under CI=true) when freqtrade is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("freqtrade") is None:
+        message = "freqtrade is not installed (the dev extra installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true requires it)")
+        pytest.skip(message)
+    return freqtrade_data

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("out_of_sample", "validation"),
     ("session", "store", "decisions", "publishing", "approval", "report"),
     ("pipeline", "sample", "desk"),
-    ("cli", "bot"),
+    ("cli", "bot", "freqtrade_strategy"),
 )  # fmt: skip
 
 
