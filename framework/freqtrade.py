@@ -62,7 +62,7 @@ _REQUIRED = ("symbol", "entry_time", "exit_time", "entry_price", "exit_price")
 _DATABASE_REQUIRED = ("trade_id", *_REQUIRED, "is_open")
 
 _EXIT_REASONS = {
-    "roi": "take_profit",
+    "roi": "roi",
     "stop_loss": "stop_loss",
     "stoploss": "stop_loss",
     "trailing_stop_loss": "stop_loss",
@@ -161,6 +161,8 @@ def _imported(
             "stop_loss": trades["stop_loss"],
             "pnl": trades["pnl"],
             "fees": _fees(trades),
+            "fee_open": trades["fee_open"],
+            "fee_close": trades["fee_close"],
             "exit_reason": _exit_reasons(trades["exit_reason"]),
             "timeframe": trades["timeframe"],
             "min_rate": trades["min_rate"],

@@ -81,10 +81,11 @@ def test_database_import_maps_every_field(tmp_path: Path) -> None:
     assert long_trade["entry_time"] == pd.Timestamp("2024-01-01T00:00:00Z")
     assert long_trade["exit_time"] == pd.Timestamp("2024-01-01T02:30:00.5Z")
     assert (long_trade["entry_price"], long_trade["exit_price"]) == (40000.0, 41000.0)
-    assert long_trade["exit_reason"] == "take_profit"
+    assert long_trade["exit_reason"] == "roi"
     assert (long_trade["stake"], long_trade["pnl"], long_trade["stop_loss"]) == (400.0, 9.2, 38000.0)
     assert pd.isna(long_trade["take_profit"])
     assert long_trade["fees"] == pytest.approx(0.01 * 40000 * 0.0005 + 0.01 * 41000 * 0.0005)
+    assert (long_trade["fee_open"], long_trade["fee_close"]) == (0.0005, 0.0005)  # the replay's fees per trade
     assert (long_trade["min_rate"], long_trade["max_rate"]) == (39800.0, 41100.0)
     assert (long_trade["strategy"], long_trade["timeframe"], long_trade["confidence"]) == ("Trend", "5m", 1.0)
 
@@ -175,7 +176,7 @@ def test_backtest_export(backtest_results: Path) -> None:
 
     assert len(frame) == 179
     assert result.warnings == ("no confidence in freqtrade trades: using constant 1.0 for all 179 trades",)
-    assert frame["exit_reason"].value_counts().to_dict() == {"take_profit": 170, "stop_loss": 6, "signal": 3}
+    assert frame["exit_reason"].value_counts().to_dict() == {"roi": 170, "stop_loss": 6, "signal": 3}
     assert set(frame["strategy"]) == {"StrategyTestV3"} and set(frame["timeframe"]) == {"5m"}
     assert set(frame["side"]) == {"long"} and set(frame["leverage"]) == {1.0}
     assert frame["entry_time"].is_monotonic_increasing
