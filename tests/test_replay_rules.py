@@ -197,7 +197,8 @@ def test_to_tick_rounds_up_down_and_to_the_nearest_and_keeps_a_price_on_the_grid
     assert kernels.to_tick(1.23456, 0.01, -1) == 1.23
     assert kernels.to_tick(1.23556, 0.01, 0) == 1.24
     assert kernels.to_tick(1.225, 0.01, 0) == 1.23  # halves up
-    assert kernels.to_tick(0.1 + 0.2, 0.1, 1) == 0.3  # 0.30000000000000004 is on the grid: not rounded up
+    assert kernels.to_tick(0.3, 0.1, 1) == 0.3  # the float nearest a step is on the grid
+    assert kernels.to_tick(0.1 + 0.2, 0.1, 1) == 0.4  # 0.30000000000000004 is not: up, as freqtrade does
     assert kernels.to_tick(4.9040000000000005e-05, 1e-8, 0) == 4.904e-05  # the float nearest the decimal
     assert kernels.to_tick(1.23456, 0.0, 1) == 1.23456
 

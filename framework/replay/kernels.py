@@ -234,23 +234,22 @@ def fee_factor(direction, fee_open, fee_close):
 @njit(cache=True)
 def to_tick(price, tick, rounding):
     """``price`` on the grid of ``tick`` (0: unchanged): up when ``rounding`` > 0, down when < 0, else
-    to the nearest step (halves up), as freqtrade's ``price_to_precision`` does with a tick size. A
-    price within a millionth of a step of the grid counts as on it (freqtrade rounds the decimal text
-    of the float); the result is ``steps / (1 / tick)``, the float nearest the decimal price."""
+    to the nearest step (halves up), as freqtrade's ``price_to_precision`` does with a tick size. Only
+    the float nearest a step's decimal is on the grid (freqtrade rounds the decimal text of the float,
+    so a last digit off the step rounds up); the result is ``steps / (1 / tick)``, that nearest float."""
     if tick <= 0.0 or np.isnan(price):
         return price
     per_unit = np.round(1.0 / tick)
     steps = price * per_unit
     nearest = np.round(steps)
-    if abs(steps - nearest) <= 1e-6:
-        steps = nearest
-    elif rounding > 0:
-        steps = np.ceil(steps)
-    elif rounding < 0:
-        steps = np.floor(steps)
-    else:
-        steps = np.floor(steps + 0.5)
-    return steps / per_unit
+    on_grid = nearest / per_unit
+    if on_grid == price:
+        return on_grid
+    if rounding > 0:
+        return on_grid if on_grid > price else (nearest + 1.0) / per_unit
+    if rounding < 0:
+        return on_grid if on_grid < price else (nearest - 1.0) / per_unit
+    return np.floor(steps + 0.5) / per_unit
 
 
 @njit(cache=True)
