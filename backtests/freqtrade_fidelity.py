@@ -36,7 +36,7 @@ def main() -> None:
         "agreeing": sum(c.agreeing for c in changed),
         "classes": {name: sum(c.classes[name] for c in changed) for name in CLASSES},
         "disagreeing_outside_the_classes": sum(len(c.disagreements) for c in changed),
-        "return_tolerance": "PROFIT_DIGIT / stake + PROFIT_DIGIT, PROFIT_DIGIT = %g" % PROFIT_DIGIT,
+        "return_tolerance": f"PROFIT_DIGIT / stake + PROFIT_DIGIT, PROFIT_DIGIT = {PROFIT_DIGIT:g}",
         "per_candidate": [c.as_json() for c in comparisons],
         "backtest_seconds": runs["seconds"],
         "backtest_wall_seconds": runs["wall_seconds"],

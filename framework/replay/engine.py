@@ -150,8 +150,8 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
     """Gather the arrays for replaying ``trades`` (a canonical trade log) over ``market``.
 
     Funding (``market.funding``) is charged when ``settings.funding`` is on; stops and fills are
-    rounded to each symbol's price tick at the entry when ``settings.price_ticks`` is ``candles``. Raises InputError naming the
-    trade when its symbol has no candles or its entry lies after the symbol's last bar.
+    rounded to each symbol's price tick at the entry when ``settings.price_ticks`` is ``candles``.
+    Raises InputError naming the trade when its symbol has no candles or its entry lies after the symbol's last bar.
     """
     settings = settings or ReplaySettings()
     order = np.argsort(_ns(trades["entry_time"]), kind="stable")

@@ -134,7 +134,9 @@ def replay_settings() -> Settings:
     return settings.model_copy(update={"replay": settings.replay.model_copy(update={"price_ticks": "candles"})})
 
 
-def compare(v1_export: Path, candidates: Mapping[str, tuple[Path, Path]], market: Market | None = None) -> list[Comparison]:
+def compare(
+    v1_export: Path, candidates: Mapping[str, tuple[Path, Path]], market: Market | None = None
+) -> list[Comparison]:
     """Replay v1's export under each candidate (name -> (playbook, freqtrade's export under it)) and
     compare with freqtrade's trades of that candidate."""
     settings = replay_settings()
@@ -153,7 +155,9 @@ def compare(v1_export: Path, candidates: Mapping[str, tuple[Path, Path]], market
             "fee_open": log["fee_open"].to_numpy(np.float64),
         }
     )
-    return [_compare_one(name, keys.join(result.trades(k)), candidates[name][1], market) for k, name in enumerate(names)]
+    return [
+        _compare_one(name, keys.join(result.trades(k)), candidates[name][1], market) for k, name in enumerate(names)
+    ]
 
 
 def _compare_one(name: str, ours: pd.DataFrame, export: Path, market: Market) -> Comparison:
