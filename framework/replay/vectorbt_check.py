@@ -297,6 +297,8 @@ def _jobs(
         if mask.any():
             skipped[reason] = skipped.get(reason, 0) + int(mask.sum())
     ok = ~no_entry & ~no_exit & ~roi
+    if not ok.any():
+        return None
     idx, p, first, end_bar, end_price = idx[ok], p[ok], first[ok], end_bar[ok], end_price[ok]
     direction = paths.direction[idx]
     entry_price = paths.entry_price[idx]
