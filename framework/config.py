@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -33,6 +33,11 @@ class ReplaySettings(_Section):
     """How historical trades are replayed. Fractions, not percent."""
 
     fee: float = Field(0.0005, ge=0, lt=0.1, description="fee per side, fraction of notional")
+    price_ticks: Literal["none", "candles"] = Field(
+        "none",
+        description="candles: round stops and fills to each symbol's price tick as freqtrade's backtesting "
+        "does, the tick inferred from the candles as freqtrade infers it; none: exact prices",
+    )
     maintenance_margin_rate: float = Field(0.005, ge=0, lt=0.5, description="isolated-margin maintenance margin rate")
     funding: bool = Field(True, description="charge funding where the candles folder has a funding-rate series")
     initial_equity: float = Field(

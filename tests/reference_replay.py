@@ -248,7 +248,14 @@ def find_exit(
     for number, bar in enumerate(scanned):
         adverse = bar.low if d == 1 else bar.high
         favourable = bar.high if d == 1 else bar.low
-        if trailing:
+        if trailing and beyond_adverse(adverse, trail):
+            # reached as it stands: freqtrade moves no stop in this bar (it trails only a stop beyond the bar)
+            if beyond_favourable(trail, floor) and trail != floor:
+                roi = roi_fill(trade, bar, parameters, fees)
+                if roi is not None:  # freqtrade checks ROI before a stop that has trailed
+                    return Exit(bar.open_time, roi, "roi")
+                return Exit(bar.open_time, bar.open if beyond_adverse(bar.open, trail) else trail, "stop_loss")
+        elif trailing:
             in_force = trail
             if beyond_favourable(favourable, best) and favourable != best:
                 best = favourable

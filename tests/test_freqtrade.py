@@ -85,6 +85,7 @@ def test_database_import_maps_every_field(tmp_path: Path) -> None:
     assert (long_trade["stake"], long_trade["pnl"], long_trade["stop_loss"]) == (400.0, 9.2, 38000.0)
     assert pd.isna(long_trade["take_profit"])
     assert long_trade["fees"] == pytest.approx(0.01 * 40000 * 0.0005 + 0.01 * 41000 * 0.0005)
+    assert (long_trade["fee_open"], long_trade["fee_close"]) == (0.0005, 0.0005)  # the replay's fees per trade
     assert (long_trade["min_rate"], long_trade["max_rate"]) == (39800.0, 41100.0)
     assert (long_trade["strategy"], long_trade["timeframe"], long_trade["confidence"]) == ("Trend", "5m", 1.0)
 

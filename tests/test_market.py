@@ -512,3 +512,16 @@ def test_a_broken_json_gz_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"cannot read as json\.gz") as raised:
         load_candles(path)
     assert raised.value.problems[0].file == str(path)
+
+
+def test_price_ticks_are_the_most_decimals_of_the_month_as_freqtrade_infers_them() -> None:
+    from framework.market import price_ticks
+
+    index = pd.DatetimeIndex(["2018-01-30 00:00", "2018-01-31 00:00", "2018-02-01 00:00"], tz="UTC")
+    frame = pd.DataFrame(
+        {"open": [0.00001234, 0.5, 0.12], "high": [0.5, 0.5, 0.125], "low": [0.5, 0.5, 0.12], "close": [0.5] * 3},
+        index=index,
+    )
+    asked = pd.DatetimeIndex(["2018-01-31 12:00", "2018-02-15", "2018-03-01"], tz="UTC")
+    assert price_ticks(frame, asked).tolist()[:2] == [1e-8, 1e-3]
+    assert np.isnan(price_ticks(frame, asked)[2])

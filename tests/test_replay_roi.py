@@ -98,10 +98,17 @@ def test_the_stop_wins_a_bar_that_reaches_both_it_and_roi() -> None:
 
 
 def test_roi_wins_a_bar_where_the_trailed_stop_is_reached() -> None:
-    candles = bars((100, 101, 99.5, 100.5), (100.5, 104, 98.5, 99))
+    candles = bars((100, 101, 99.5, 100.5), (100.5, 104, 99.5, 99.6))
     assert roi_scan(candles, {0: 0.03}, stop_loss=0.02, trailing=True) == (STEP, 103.0, kernels.ROI)
     trailed = roi_scan(candles, None, stop_loss=0.02, trailing=True)
     assert trailed == (STEP, pytest.approx(104 * 0.98, rel=1e-12), kernels.STOP_LOSS)
+
+
+def test_a_bar_reaching_the_stop_as_it_stands_exits_there_before_roi_or_a_trail() -> None:
+    # freqtrade trails only while the stop is below the bar's low: this bar's low reaches the fixed stop
+    # at 98, so its high moves nothing and the fixed stop wins the bar over ROI
+    candles = bars((100, 103, 97.5, 102))
+    assert roi_scan(candles, {0: 0.01}, stop_loss=0.02, trailing=True) == (0, 98.0, kernels.STOP_LOSS)
 
 
 def test_short_roi_is_judged_at_the_low() -> None:

@@ -33,6 +33,7 @@ def scan(
     binds: bool = False,
     times: np.ndarray | None = None,
     trailing: tuple[float, float] | None = None,
+    price_tick: float = 0.0,
 ) -> tuple[int, float, int]:
     """``trailing``: (trailing_stop_positive, its offset) to switch the trailing stop on (nan: none)."""
     t, o, h, low, c = candles
@@ -52,7 +53,7 @@ def scan(
         fields = ["trailing_stop", "trailing_stop_positive", "trailing_stop_positive_offset"]
         parameters[fields] = (True, *trailing)
     bars_ = kernels.Bars(t, o, c, *kernels.build_trees(low, h))
-    exit_ns, price, reason = kernels.trade_exit(bars_, paths, 0, parameters[0], MMR)
+    exit_ns, price, reason = kernels.trade_exit(bars_, paths, 0, parameters[0], MMR, 0.0, 0.0, price_tick)
     return int(exit_ns), float(price), int(reason)
 
 
@@ -161,6 +162,45 @@ def test_trailing_stop_in_the_entry_bar_fills_at_its_distance_from_the_open() ->
     # the bar's high moved the trail to 100.94 and its low reached it, but the order inside the entry
     # bar is unknown: the fill is the trailing distance below the open, clipped into the bar
     assert scan(candles, trailing=(np.nan, 0.0)) == (0, 99.5, kernels.STOP_LOSS)
+
+
+def test_a_trailed_stop_reached_as_it_stands_is_not_moved_by_the_bar() -> None:
+    # the trail stands at 100.5 x 0.98 = 98.49 after the entry bar; the next bar's low reaches it, so
+    # (freqtrade moves a stop only while it is below the bar's low) its high of 104 moves nothing
+    candles = bars(QUIET_ENTRY, (100.2, 104, 98.0, 99))
+    exit_ns, price, reason = scan(candles, trailing=(np.nan, 0.0))
+    assert (exit_ns, reason) == (STEP, kernels.STOP_LOSS)
+    assert price == pytest.approx(100.5 * 0.98)
+
+
+def test_with_a_price_tick_the_stop_rounds_towards_the_entry() -> None:
+    # a 2.5 % stop is 97.5, on a tick of 1 it is 98 (freqtrade rounds a long's stop up, a short's down)
+    candles = bars(QUIET_ENTRY, (100, 100.5, 97.9, 99))
+    assert scan(candles, stop_loss=0.025, rr=np.nan) == (2 * STEP, 99.0, kernels.END_OF_DATA)
+    assert scan(candles, stop_loss=0.025, rr=np.nan, price_tick=1.0) == (STEP, 98.0, kernels.STOP_LOSS)
+    short = bars(QUIET_ENTRY, (100, 102.1, 99.5, 101))
+    assert scan(short, stop_loss=0.025, rr=np.nan, direction=-1.0, price_tick=1.0) == (STEP, 102.0, kernels.STOP_LOSS)
+
+
+def test_with_a_price_tick_a_trailed_stop_rounds_towards_the_entry_and_fills_on_the_tick() -> None:
+    candles = bars(QUIET_ENTRY, (100.2, 103, 101.5, 102.5), (102.5, 102.6, 100.5, 101))
+    # 103 x 0.98 = 100.94 rounds up to 101 on a tick of 1; the bar that reaches it fills there
+    assert scan(candles, trailing=(np.nan, 0.0), price_tick=1.0) == (2 * STEP, 101.0, kernels.STOP_LOSS)
+    # in the entry bar the fill (the trail's distance below the open, 97.5, clipped to the low 97.8) is
+    # put on the tick too
+    entry_bar = bars((100, 103, 97.8, 102))
+    assert scan(entry_bar, trailing=(np.nan, 0.0), stop_loss=0.025, price_tick=0.5) == (0, 98.0, kernels.STOP_LOSS)
+
+
+def test_to_tick_rounds_up_down_and_to_the_nearest_and_keeps_a_price_on_the_grid() -> None:
+    assert kernels.to_tick(1.23456, 0.01, 1) == 1.24
+    assert kernels.to_tick(1.23456, 0.01, -1) == 1.23
+    assert kernels.to_tick(1.23556, 0.01, 0) == 1.24
+    assert kernels.to_tick(1.225, 0.01, 0) == 1.23  # halves up
+    assert kernels.to_tick(0.3, 0.1, 1) == 0.3  # the float nearest a step is on the grid
+    assert kernels.to_tick(0.1 + 0.2, 0.1, 1) == 0.4  # 0.30000000000000004 is not: up, as freqtrade does
+    assert kernels.to_tick(4.9040000000000005e-05, 1e-8, 0) == 4.904e-05  # the float nearest the decimal
+    assert kernels.to_tick(1.23456, 0.0, 1) == 1.23456
 
 
 def test_trailing_stop_short_mirrors_long() -> None:

@@ -14,7 +14,7 @@ A loaded frame is indexed by the bar's OPEN time (``date``, UTC, ns) and holds f
 1-based data row and the field; the row problems of one file come together in one error.
 """
 
-from framework.market.candles import Candles, GapReport, gap_report, load_candles, write_candles
+from framework.market.candles import Candles, GapReport, gap_report, load_candles, price_ticks, write_candles
 from framework.market.folder import Market, load_market
 from framework.market.names import (
     CANDLE_TYPES,
@@ -46,6 +46,7 @@ __all__ = [
     "load_candles",
     "load_market",
     "parse_candle_file_name",
+    "price_ticks",
     "timedelta_to_timeframe",
     "timeframe_to_timedelta",
     "write_candles",

@@ -111,6 +111,24 @@ def gap_report(index: pd.DatetimeIndex, timeframe: pd.Timedelta) -> GapReport:
     return GapReport(gaps=int(missing.size), missing_bars=int(missing.sum()), longest=timeframe * int(missing.max()))
 
 
+def price_ticks(frame: pd.DataFrame, times: pd.DatetimeIndex) -> np.ndarray:
+    """The price step at each of ``times`` as freqtrade's backtesting infers it from the candles
+    (it rounds stops and fills to it): 10^-d, d the most decimals any open, high, low or close of the
+    UTC calendar month shows, written to 14 significant digits. NaN for a month without candles."""
+    prices = frame[["open", "high", "low", "close"]].to_numpy(np.float64)
+    unique, where = np.unique(prices, return_inverse=True)
+    decimals = np.array([_decimals(value) for value in unique])[where.reshape(prices.shape)].max(axis=1)
+    months = frame.index.tz_convert("UTC").tz_localize(None).to_period("M")
+    per_month = pd.Series(decimals, index=months).groupby(level=0).max()
+    wanted = pd.DatetimeIndex(times).tz_convert("UTC").tz_localize(None).to_period("M")
+    return 10.0 ** -per_month.reindex(wanted).to_numpy(np.float64)
+
+
+def _decimals(price: float) -> int:
+    text = np.format_float_positional(price, precision=14, unique=False, fractional=False, trim="-")
+    return len(text.partition(".")[2])
+
+
 def write_candles(
     frame: pd.DataFrame,
     directory: Path,

@@ -29,7 +29,7 @@ import pandas as pd
 
 from framework.config import ReplaySettings
 from framework.errors import InputError, Problem
-from framework.market import Market, timeframe_to_timedelta
+from framework.market import Market, price_ticks, timeframe_to_timedelta
 from framework.playbook import (
     DEFAULT_REGIME,
     KERNEL_DTYPE,
@@ -148,8 +148,9 @@ class SweepResult:
 def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | None = None) -> ReplayInputs:
     """Gather the arrays for replaying ``trades`` (a canonical trade log) over ``market``.
 
-    Funding (``market.funding``) is charged when ``settings.funding`` is on. Raises InputError naming the
-    trade when its symbol has no candles or its entry lies after the symbol's last bar.
+    Funding (``market.funding``) is charged when ``settings.funding`` is on; stops and fills are
+    rounded to each symbol's price tick at the entry when ``settings.price_ticks`` is ``candles``.
+    Raises InputError naming the trade when its symbol has no candles or its entry lies after the symbol's last bar.
     """
     settings = settings or ReplaySettings()
     order = np.argsort(_ns(trades["entry_time"]), kind="stable")
@@ -216,6 +217,7 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
             day_close_start=symbol_index * len(day_ends),
             fee_open=_fees(trades, "fee_open"),
             fee_close=_fees(trades, "fee_close"),
+            price_tick=_price_ticks(trades, market, settings.price_ticks == "candles"),
         ),
         calendar=kernels.Calendar(funding_times, funding_cumulative, day_ends, day_close, day_close_ns),
         symbols=tuple(symbols),
@@ -259,6 +261,7 @@ def select(inputs: ReplayInputs, trades: pd.DataFrame) -> ReplayInputs:
         day_close_start=symbol_index * len(day_ends),
         fee_open=inputs.book.fee_open[rows],
         fee_close=inputs.book.fee_close[rows],
+        price_tick=inputs.book.price_tick[rows],
     )
     calendar = inputs.calendar._replace(day_ends=day_ends, day_close=day_close, day_close_ns=day_close_ns)
     return ReplayInputs(
@@ -483,6 +486,18 @@ def _fees(trades: pd.DataFrame, column: str) -> np.ndarray:
     if column not in trades:
         return np.full(len(trades), np.nan)
     return pd.to_numeric(trades[column], errors="coerce").to_numpy(np.float64)
+
+
+def _price_ticks(trades: pd.DataFrame, market: Market, enabled: bool) -> np.ndarray:
+    """Per trade, the tick of its symbol in the month of its entry (:func:`framework.market.price_ticks`);
+    0 (exact prices) when not ``enabled``."""
+    ticks = np.zeros(len(trades))
+    if not enabled:
+        return ticks
+    for symbol, rows in trades.groupby("symbol", sort=False).indices.items():
+        found = price_ticks(market.for_symbol(symbol).frame, pd.DatetimeIndex(trades["entry_time"].iloc[rows]))
+        ticks[rows] = np.nan_to_num(found, nan=0.0)
+    return ticks
 
 
 def _ns(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:

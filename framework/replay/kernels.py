@@ -81,8 +81,8 @@ class TradePaths(NamedTuple):
 
 class TradeBook(NamedTuple):
     """Per trade, what the portfolio needs: its confidence, parameter group (regime), strategy, its
-    symbol's slice of the funding series and of the day-end closes, and its fees per side (fractions
-    of notional; NaN: the configured fee)."""
+    symbol's slice of the funding series and of the day-end closes, its fees per side (fractions
+    of notional; NaN: the configured fee) and its price tick."""
 
     confidence: np.ndarray
     group: np.ndarray
@@ -92,6 +92,8 @@ class TradeBook(NamedTuple):
     day_close_start: np.ndarray
     fee_open: np.ndarray
     fee_close: np.ndarray
+    price_tick: np.ndarray
+    """Per trade, the price step its stop and fills are rounded to (0: exact prices)."""
 
 
 class Calendar(NamedTuple):
@@ -230,14 +232,37 @@ def fee_factor(direction, fee_open, fee_close):
 
 
 @njit(cache=True)
-def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_close=0.0):
+def to_tick(price, tick, rounding):
+    """``price`` on the grid of ``tick`` (0: unchanged): up when ``rounding`` > 0, down when < 0, else
+    to the nearest step (halves up), as freqtrade's ``price_to_precision`` does with a tick size. Only
+    the float nearest a step's decimal is on the grid (freqtrade rounds the decimal text of the float,
+    so a last digit off the step rounds up); the result is ``steps / (1 / tick)``, that nearest float."""
+    if tick <= 0.0 or np.isnan(price):
+        return price
+    per_unit = np.round(1.0 / tick)
+    steps = price * per_unit
+    nearest = np.round(steps)
+    on_grid = nearest / per_unit
+    if on_grid == price:
+        return on_grid
+    if rounding > 0:
+        return on_grid if on_grid > price else (nearest + 1.0) / per_unit
+    if rounding < 0:
+        return on_grid if on_grid < price else (nearest - 1.0) / per_unit
+    return np.floor(steps + 0.5) / per_unit
+
+
+@njit(cache=True)
+def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_close=0.0, price_tick=0.0):
     """Where trade ``i`` of ``paths`` exits under parameters ``p`` (a record of the playbook schema's
     ``KERNEL_DTYPE``): ``(exit_ns, exit_price, reason)``.
 
     Bars ``first_bar .. bar_bound - 1`` may end the trade (``bar_bound`` stops before the first bar that
     closes after a binding logged exit); ``last_bar`` is the symbol's last bar. ``p.max_hold`` < 0
     means no limit; a NaN ``p.risk_reward_ratio`` no take-profit. The trade's fees (fractions of
-    notional) place the ROI levels and the trailing offset, as freqtrade's profit ratio does.
+    notional) place the ROI levels and the trailing offset, as freqtrade's profit ratio does. With a
+    ``price_tick`` the stop (and every trailed stop) is rounded towards the entry and every level's fill
+    to the nearest tick, as freqtrade rounds them (:func:`to_tick`).
 
     Inside one bar: the fixed stop or the liquidation first, then ROI, then a trailing stop that has
     moved, then the take-profit (freqtrade's ``should_exit`` order; the take-profit is ours).
@@ -248,7 +273,7 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_clo
     timeframe_ns = paths.timeframe_ns[i]
     entry_price = paths.entry_price[i]
     direction = paths.direction[i]
-    stop_price = entry_price * (1.0 - direction * p.stop_loss)
+    stop_price = to_tick(entry_price * (1.0 - direction * p.stop_loss), price_tick, direction)
     take_price = entry_price * (1.0 + direction * p.stop_loss * p.risk_reward_ratio)
     liquidation_price = entry_price * (1.0 - direction * (1.0 / p.leverage - maintenance_margin_rate))
     liquidation_first = direction * (liquidation_price - stop_price) >= 0.0
@@ -281,12 +306,13 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_clo
         if profit_bar != _NO_BAR and (adverse_bar == _NO_BAR or profit_bar < adverse_bar):
             static_exit = profit_bar
         trail_bar, trail_fill = _trailing_exit(
-            bars, first_bar, static_exit, entry_price, direction, p, adverse_level, fee_open, fee_close
-        )
+            bars, first_bar, static_exit, entry_price, direction, p, stop_price, adverse_level, fee_open, fee_close,
+            price_tick,
+        )  # fmt: skip
         if trail_bar != _NO_BAR:
             if trail_bar == roi_bar:
-                return times[roi_bar], roi_fill, ROI
-            return times[trail_bar], trail_fill, STOP_LOSS
+                return times[roi_bar], to_tick(roi_fill, price_tick, 0), ROI
+            return times[trail_bar], to_tick(trail_fill, price_tick, 0), STOP_LOSS
 
     if adverse_bar != _NO_BAR and (profit_bar == _NO_BAR or adverse_bar <= profit_bar):
         open_ = bars.opens[adverse_bar]
@@ -295,13 +321,13 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_clo
         if liquidation_first:
             return times[adverse_bar], liquidation_price, LIQUIDATION
         fill = open_ if direction * (open_ - stop_price) <= 0.0 else stop_price
-        return times[adverse_bar], fill, STOP_LOSS
+        return times[adverse_bar], to_tick(fill, price_tick, 0), STOP_LOSS
     if roi_bar != _NO_BAR and roi_bar == profit_bar:
-        return times[roi_bar], roi_fill, ROI
+        return times[roi_bar], to_tick(roi_fill, price_tick, 0), ROI
     if favourable_bar != _NO_BAR:
         open_ = bars.opens[favourable_bar]
         fill = open_ if direction * (open_ - take_price) >= 0.0 else take_price
-        return times[favourable_bar], fill, TAKE_PROFIT
+        return times[favourable_bar], to_tick(fill, price_tick, 0), TAKE_PROFIT
     if deadline_bar != _NO_BAR:
         return times[deadline_bar] + timeframe_ns, bars.closes[deadline_bar], TIME
     if paths.logged_exit_binds[i]:
@@ -385,24 +411,34 @@ def _rounded_above(ratio):
 
 
 @njit(cache=True)
-def _trailing_exit(bars, first_bar, last_bar, entry_price, direction, p, floor_level, fee_open, fee_close):
-    """The first bar in ``[first_bar, last_bar]`` where the trailing stop, once it has moved past
-    ``floor_level`` (the fixed stop or the liquidation price, whichever comes first), is reached:
-    ``(bar, fill)``, or ``(-1, nan)``.
+def _trailing_exit(
+    bars, first_bar, last_bar, entry_price, direction, p, stop_price, floor_level, fee_open, fee_close, price_tick
+):
+    """The first bar in ``[first_bar, last_bar]`` where the trailing stop (from ``stop_price``, each
+    new level rounded towards the entry to ``price_tick``), once it has moved past ``floor_level``
+    (the fixed stop or the liquidation price, whichever comes first), is reached: ``(bar, fill)``, or
+    ``(-1, nan)``.
 
-    As freqtrade backtests it, each bar first moves the stop with its favourable extreme, then checks
-    its adverse one. ``trailing_stop_positive`` applies once the fee-inclusive profit ratio at the best
-    price, per unit of leverage, exceeds the offset. A bar that opens beyond the stop in force before
+    As freqtrade backtests it, a bar whose adverse extreme reaches the stop as it stands moves nothing
+    (freqtrade trails only while the stop is beyond the bar); any other bar first moves the stop with its
+    favourable extreme, then checks its adverse one. ``trailing_stop_positive`` applies once the
+    fee-inclusive profit ratio at the best price, per unit of leverage, exceeds the offset. A bar that opens beyond the stop in force before
     it fills at the open; the entry bar fills at the trailing distance from its open (clipped into the
     bar), since its path is unknown.
     """
     long = direction > 0.0
     best = entry_price
-    stop = entry_price * (1.0 - direction * p.stop_loss)
+    stop = stop_price
     fees = fee_factor(direction, fee_open, fee_close)
     for j in range(first_bar, last_bar + 1):
         high = bars.high_tree[bars.size + j]
         low = bars.low_tree[bars.size + j]
+        adverse = low if long else high
+        if direction * (adverse - stop) <= 0.0:  # reached as it stands: freqtrade moves no stop in this bar
+            if direction * (stop - floor_level) <= 0.0:
+                return _NO_BAR, np.nan  # the fixed stop (or the liquidation) ends the trade here
+            open_ = bars.opens[j]
+            return j, open_ if direction * (open_ - stop) <= 0.0 else stop
         extreme = high if long else low
         if direction * (extreme - best) > 0.0:
             best = extreme
@@ -411,10 +447,9 @@ def _trailing_exit(bars, first_bar, last_bar, entry_price, direction, p, floor_l
         if not np.isnan(p.trailing_stop_positive) and moved > p.trailing_stop_positive_offset:
             distance = p.trailing_stop_positive
         before = stop
-        level = best * (1.0 - direction * distance)
+        level = to_tick(best * (1.0 - direction * distance), price_tick, direction)
         if direction * (level - stop) > 0.0:
             stop = level
-        adverse = low if long else high
         if direction * (stop - floor_level) > 0.0 and direction * (adverse - stop) <= 0.0:
             open_ = bars.opens[j]
             if direction * (open_ - before) <= 0.0:
@@ -463,7 +498,9 @@ def _one_candidate(k, bars, paths, book, calendar, parameters, weights, costs, o
             continue
         fee_open = fee if np.isnan(book.fee_open[i]) else book.fee_open[i]
         fee_close = fee if np.isnan(book.fee_close[i]) else book.fee_close[i]
-        t, price, why = trade_exit(bars, paths, i, p, costs.maintenance_margin_rate, fee_open, fee_close)
+        t, price, why = trade_exit(
+            bars, paths, i, p, costs.maintenance_margin_rate, fee_open, fee_close, book.price_tick[i]
+        )
         if why == LIQUIDATION:
             r = -1.0
             liquidations += 1
