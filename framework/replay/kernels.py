@@ -422,9 +422,9 @@ def _trailing_exit(
     As freqtrade backtests it, a bar whose adverse extreme reaches the stop as it stands moves nothing
     (freqtrade trails only while the stop is beyond the bar); any other bar first moves the stop with its
     favourable extreme, then checks its adverse one. ``trailing_stop_positive`` applies once the
-    fee-inclusive profit ratio at the best price, per unit of leverage, exceeds the offset. A bar that opens beyond the stop in force before
-    it fills at the open; the entry bar fills at the trailing distance from its open (clipped into the
-    bar), since its path is unknown.
+    fee-inclusive profit ratio at the best price, per unit of leverage, exceeds the offset. A bar that
+    opens beyond the stop in force before it fills at the open; the entry bar fills at the trailing
+    distance from its open (clipped into the bar), since its path is unknown.
     """
     long = direction > 0.0
     best = entry_price
