@@ -92,6 +92,20 @@ def test_freqtrade_values_go_over_defaults_and_our_explicit_keys_win(tmp_path: P
     assert "kept against freqtrade config: fee 0.001 (set in our config; fee says 0.0025)" in kept.statements
 
 
+def test_a_spot_config_leaves_the_leverage_tuner_out_and_rounds_to_price_ticks(tmp_path: Path) -> None:
+    config = load_freqtrade_config(_write(tmp_path / "config.json", CONFIG_TEXT))
+    taken = apply_freqtrade_config(Settings(), config)
+    assert "leverage" in Settings().tuners
+    assert "leverage" not in taken.settings.tuners
+    assert taken.settings.replay.price_ticks == "candles"
+    assert "spot: leverage 1 is the only value (no short, no funding); the leverage tuner is left out" in (
+        taken.statements
+    )
+    toml = _write(tmp_path / "ours.toml", 'tuners = ["leverage"]\n[replay]\nprice_ticks = "none"\n')
+    kept = apply_freqtrade_config(load_settings(toml), config)
+    assert (kept.settings.tuners, kept.settings.replay.price_ticks) == (("leverage",), "none")
+
+
 def test_no_fee_is_said_and_cross_margin_is_stated(tmp_path: Path) -> None:
     text = '{"trading_mode": "futures", "margin_mode": "cross", "exchange": {"name": "okx"}}'
     setup = freqtrade_setup(Settings(), _write(tmp_path / "c.json", text), None)
@@ -140,7 +154,7 @@ def test_check_states_the_config_and_finds_its_candles(tmp_path: Path, freqtrade
     result = run("check", "--freqtrade-config", str(path))
     said = result.stdout + result.stderr
     assert result.returncode == 0, said
-    assert f"from freqtrade config {path}: fee 0.0025, initial_equity 0.01, funding off" in said
+    assert f"from freqtrade config {path}: fee 0.0025, initial_equity 0.01, price_ticks candles, funding off" in said
     assert "candles ETH/BTC 5m" in said
     assert "pairs of the freqtrade config with no candles" in said and "BNB/BTC" in said
     bad = run("check", "--freqtrade-config", str(_write(tmp_path / "bad.json", '{"fee": "x"}')))

@@ -247,8 +247,9 @@ def freqtrade_setup(settings: Settings, config_file: Path | None, userdir: Path 
 
 
 def apply_freqtrade_config(settings: Settings, config: FreqtradeConfig) -> FreqtradeSetup:
-    """``settings`` with the fee, the initial equity and (spot) funding of ``config``, except where the
-    user's TOML set the key (it wins); and what to tell the user about each."""
+    """``settings`` with the fee, the initial equity, price ticks as freqtrade's backtesting rounds
+    them, and for spot no funding and no leverage tuner, except where the user's TOML set the key (it
+    wins); and what to tell the user about each."""
     explicit = settings.replay.model_fields_set if "replay" in settings.model_fields_set else set()
     replay: dict[str, Any] = {}
     kept: list[str] = []
@@ -274,12 +275,18 @@ def apply_freqtrade_config(settings: Settings, config: FreqtradeConfig) -> Freqt
             f"freqtrade config names no dry_run_wallet (freqtrade's default is {FREQTRADE_DRY_RUN_WALLET:g}); "
             f"the replay starts from {settings.replay.initial_equity:g}"
         )
+    if "price_ticks" not in explicit:
+        replay["price_ticks"] = "candles"
+    update: dict[str, Any] = {}
     if config.trading_mode == "spot":
         if "funding" in explicit and settings.replay.funding:
             kept.append("funding on (set in our config; a spot config has no funding)")
         else:
             replay["funding"] = False
-    updated = settings.model_copy(update={"replay": settings.replay.model_copy(update=replay)})
+        if "tuners" not in settings.model_fields_set and "leverage" in settings.tuners:
+            update["tuners"] = tuple(name for name in settings.tuners if name != "leverage")
+    update["replay"] = settings.replay.model_copy(update=replay)
+    updated = settings.model_copy(update=update)
     parts = [f"{key} {_shown(value)}" for key, value in replay.items()]
     facts = [f"trading_mode {config.trading_mode}"]
     if config.margin_mode:
@@ -295,7 +302,8 @@ def apply_freqtrade_config(settings: Settings, config: FreqtradeConfig) -> Freqt
     lines.extend(f"kept against freqtrade config: {text}" for text in kept)
     lines.extend(statements)
     if config.trading_mode == "spot":
-        lines.append("spot: leverage 1 is the only value (no short, no funding)")
+        left_out = "; the leverage tuner is left out" if "tuners" in update else ""
+        lines.append(f"spot: leverage 1 is the only value (no short, no funding){left_out}")
     if config.margin_mode == "cross":
         lines.append(
             "margin_mode cross: the replay models isolated margin (each trade's liquidation from its own "
