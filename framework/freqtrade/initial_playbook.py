@@ -97,7 +97,9 @@ def initial_playbook(
     else:
         notes.append("no minimal_roi table: the playbook has no ROI exits")
     if spot:
-        notes.append("spot: leverage 1 is the only value; take 'leverage' out of tuners in your config")
+        notes.append(
+            "spot: leverage 1 is the only value; commands given this freqtrade config leave the leverage tuner out"
+        )
     bounds = {
         name: (min(low, values[name]), max(high, values[name]))
         for name, (low, high) in DEFAULT_BOUNDS.items()
