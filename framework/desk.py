@@ -241,9 +241,9 @@ class TuningDesk:
         reading one; ``models`` saves the fitted models there (joblib, versioned); ``search_storage``
         (an Optuna storage URL, default ``settings.search_storage``) lets workers share the searches,
         which load the data from these files and ``config``."""
-        from framework.freqtrade import read_signal_log, read_trade_log
         from framework.market import load_market
         from framework.models import ModelStore
+        from framework.pipeline import read_logs
         from framework.playbook import load_playbook
         from framework.quality import data_quality
         from framework.regimes import label_trades
@@ -256,17 +256,8 @@ class TuningDesk:
         if files.signals and strategies:
             raise PlaybookTunerError("give either a signal log or strategies to rebuild one from, not both")
         progress("loading the trade log, candles and playbook")
-        read = read_trade_log(files.trades, settings.freqtrade, lenient=lenient)
-        for warning in read.warnings:
-            progress(f"{files.trades.name}: {warning}")
-        trades = read.log.frame
+        trades, signals = read_logs(files, settings, progress, lenient=lenient)
         market = load_market(files.prices)
-        signals = None
-        if files.signals:
-            read_signals = read_signal_log(files.signals, settings.freqtrade, trades=trades, lenient=lenient)
-            for warning in read_signals.warnings:
-                progress(f"{files.signals.name}: {warning}")
-            signals = read_signals.log.frame
         regenerated = None
         if strategies:
             progress(f"rebuilding the signal log with {', '.join(strategies)}")

@@ -131,16 +131,7 @@ def run_tune(
     saved as new versions in ``files.models_path``; ``report.final_pass.saved_models`` lists them.
     """
     progress("loading the trade log, candles and playbook")
-    read = read_trade_log(files.trades, settings.freqtrade, lenient=lenient)
-    for warning in read.warnings:
-        progress(f"{files.trades.name}: {warning}")
-    trades = read.log.frame
-    signals = None
-    if files.signals:
-        read_signals = read_signal_log(files.signals, settings.freqtrade, trades=trades, lenient=lenient)
-        for warning in read_signals.warnings:
-            progress(f"{files.signals.name}: {warning}")
-        signals = read_signals.log.frame
+    trades, signals = read_logs(files, settings, progress, lenient=lenient)
     market = load_market(files.prices)
     playbook = load_playbook(files.playbook)
     days = lookback_days if lookback_days is not None else settings.lookback_days
@@ -178,6 +169,23 @@ def run_tune(
         pending = tuple(r.id for r in store.recommendations(session_id) if r.status == "pending")
         contents = contents.model_copy(update={"pending": pending})
         return TuneOutcome(session, records, report, quality, contents, auto)
+
+
+def read_logs(
+    files: TuneFiles, settings: Settings, progress: Callable[[str], None], *, lenient: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The trade log and, when ``files`` names one, the signal log, read as they are (freqtrade's or
+    ours); what each reader warns of is shown as a stage."""
+    read = read_trade_log(files.trades, settings.freqtrade, lenient=lenient)
+    for warning in read.warnings:
+        progress(f"{files.trades.name}: {warning}")
+    trades = read.log.frame
+    if not files.signals:
+        return trades, None
+    read_signals = read_signal_log(files.signals, settings.freqtrade, trades=trades, lenient=lenient)
+    for warning in read_signals.warnings:
+        progress(f"{files.signals.name}: {warning}")
+    return trades, read_signals.log.frame
 
 
 def within_lookback(
