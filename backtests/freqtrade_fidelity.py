@@ -6,15 +6,18 @@ candidate and compared with freqtrade's trades of that candidate, trade by trade
 (tests/freqtrade_harness/fidelity.py; docs/REPLAY.md, "Fidelity against freqtrade"). Needs freqtrade
 (the dev extra) and ../shared/data::
 
-    PYTHONPATH=. /work/ftenv/bin/python backtests/freqtrade_fidelity.py [--folder DIR] [--workers N]
+    .venv/bin/python backtests/freqtrade_fidelity.py [--folder DIR] [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.freqtrade_harness.fidelity import CLASSES, PLAYBOOKS, PROFIT_DIGIT, compare, run_backtests
 
