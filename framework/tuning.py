@@ -229,9 +229,11 @@ def untaken_signal_trades(
     untaken = signals[~signals["taken"]].copy()
     untaken["exit_time"] = untaken["entry_time"]
     untaken = label_trades(untaken.drop(columns=["trade_id"]), market, labels=labels)
-    thresholds = untaken["regime"].map(
-        lambda r: playbook.parameters_for(None if pd.isna(r) else r).confidence_threshold
-    )
+    thresholds = (
+        untaken["regime"]
+        .map(lambda r: playbook.parameters_for(None if pd.isna(r) else r).confidence_threshold)
+        .astype(float)
+    )  # an empty map keeps the regimes' text dtype
     below = untaken[untaken["confidence"] < thresholds]
     return pd.DataFrame(
         {
