@@ -23,6 +23,8 @@ import pandas as pd
 from framework.config import FreqtradeImportSettings
 from framework.errors import InputError
 from framework.freqtrade.trades import FreqtradeImport, read_export
+from framework.market import timeframe_to_timedelta
+from framework.market.names import check_timeframe_argument
 from framework.trades import load_signals, validate_signals
 
 _TAKEN, _REJECTED = "_signals.pkl", "_rejected.pkl"
@@ -126,7 +128,8 @@ def _rows(
     pairs: dict[str, pd.DataFrame], strategy: str, timeframe: str, taken: bool, column: str, source: str
 ) -> pd.DataFrame:
     """One signal per candle: it enters at the next candle's open, about this candle's close."""
-    step = _timeframe_length(timeframe, source)
+    check_timeframe_argument(timeframe, source)
+    step = timeframe_to_timedelta(timeframe)
     frames = []
     for pair, candles in pairs.items():
         if candles.empty:
@@ -150,14 +153,6 @@ def _rows(
             )
         )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _timeframe_length(timeframe: str, source: str) -> pd.Timedelta:
-    units = {"s": "s", "m": "min", "h": "h", "d": "D", "w": "W"}
-    count, unit = timeframe[:-1], timeframe[-1:]
-    if not count.isdigit() or unit not in units:
-        raise InputError.single(source, f"timeframe '{timeframe}' is not a freqtrade timeframe such as 5m or 1h")
-    return pd.Timedelta(int(count), unit=units[unit])
 
 
 def _confidence(frame: pd.DataFrame, settings: FreqtradeImportSettings, source: str) -> tuple[pd.Series, str]:
