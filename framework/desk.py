@@ -299,7 +299,7 @@ class TuningDesk:
     ) -> DecisionOutcome:
         """Apply the pending changes of the session (None: the newest awaiting a decision) as one new
         playbook version: all of them, or the ``items`` named; with ``safe_only``, the low-risk ones only."""
-        with Store(self.store_path) as store:
+        with Store(self.store_path, clock=self.clock) as store:
             approvals = self._approvals(store)
             session_id = session_id or _newest_pending(store, self.clock())
             if items is not None:
@@ -312,7 +312,7 @@ class TuningDesk:
 
     def reject(self, session_id: str, actor: str, *, items: Iterable[str] | None = None) -> DecisionOutcome:
         """Reject the pending changes of the session: all of them, or the ``items`` named."""
-        with Store(self.store_path) as store:
+        with Store(self.store_path, clock=self.clock) as store:
             approvals = self._approvals(store)
             if items is not None:
                 return approvals.reject_items(session_id, items, actor)
@@ -324,7 +324,7 @@ class TuningDesk:
         when there is none), so rolling back again goes further back and never redoes a change just undone.
 
         ``reason`` is recorded with the new version and in the audit log."""
-        with Store(self.store_path) as store:
+        with Store(self.store_path, clock=self.clock) as store:
             approvals = self._approvals(store)
             target = version if version is not None else approvals.undo_target()
             new = approvals.rollback(target, actor, reason)
@@ -335,7 +335,7 @@ class TuningDesk:
     def view(self, session_id: str | None = None) -> SessionView:
         """The session now (default: the newest awaiting a decision); an overdue pending session is
         marked expired first."""
-        with Store(self.store_path) as store:
+        with Store(self.store_path, clock=self.clock) as store:
             self._expire_overdue(store)
             session_id = session_id or _newest_pending(store, self.clock())
             try:
@@ -349,7 +349,7 @@ class TuningDesk:
         the sessions of the last ``recent``; overdue pending sessions are marked expired first."""
         now = self.clock()
         since = now - recent
-        with Store(self.store_path) as store:
+        with Store(self.store_path, clock=self.clock) as store:
             self._expire_overdue(store)
             sessions = store.sessions()
             live = store.latest_playbook_version()
@@ -361,13 +361,13 @@ class TuningDesk:
 
     def history(self, limit: int | None = 10) -> list[PlaybookVersion]:
         """The newest ``limit`` playbook versions (None: all), oldest first."""
-        with Store(self.store_path) as store:
+        with Store(self.store_path, clock=self.clock) as store:
             versions = store.playbook_versions()
         return versions if limit is None else versions[-limit:]
 
     def next_tune_due(self) -> datetime:
         """When the next tune is due by :attr:`schedule`, from the last stored session."""
-        with Store(self.store_path) as store:
+        with Store(self.store_path, clock=self.clock) as store:
             sessions = store.sessions()
         return self.schedule.due_after(sessions[-1] if sessions else None, self.clock())
 

@@ -139,7 +139,7 @@ def run_tune(
     labels = RegimeLabels(market)  # each symbol classified once, for every window of the tune
     trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
 
-    with Store(files.store_path) as store:
+    with Store(files.store_path, clock=clock) as store:
         version = store.register_live_playbook(files.playbook, author="tune")
         progress(f"analyzing {len(trades)} trades from the last {days} days: tuning and validating")
         if candidate is None:

@@ -533,3 +533,31 @@ def test_payloads_are_stored_as_json_text(store: Store, paths: tuple[Path, Path]
     store.save_session(make_session(store, paths[1]), [])
     (payload,) = raw_rows(paths[0], "SELECT payload FROM sessions")[0]
     assert json.loads(str(payload)) == {"trades": 120, "window": ["2024-02-01", "2024-03-01"]}
+
+
+def test_the_clock_stamps_versions_and_the_audit_log(paths: tuple[Path, Path]) -> None:
+    db, live = paths
+    live.write_text(playbook_text(2.0))
+    with Store(db, clock=lambda: T0) as store:
+        first = store.register_live_playbook(live)
+        second = store.publish_playbook(live, playbook_text(3.0), author="cli", reason="more leverage")
+        entries = store.audit_log()
+    assert first.created_at == second.created_at == T0
+    assert {entry.created_at for entry in entries} == {T0}
+
+
+def test_audits_are_kept_in_order_and_their_flags_logged(store: Store) -> None:
+    assert store.latest_audit() is None
+    store.save_audit(T0, {"versions": [{"version": 2, "verdict": "better"}]})
+    later = store.save_audit(T0 + timedelta(days=7), {"versions": [{"version": 3, "verdict": "worse"}]})
+    assert [record.payload["versions"][0]["version"] for record in store.audits()] == [2, 3]
+    assert [record.id for record in store.audits(since=T0 + timedelta(days=1))] == [later.id]
+    latest = store.latest_audit()
+    assert latest is not None and latest.id == later.id and latest.created_at == T0 + timedelta(days=7)
+    assert [entry.detail["flagged"] for entry in store.audit_log() if entry.event == "audit"] == [[3], []]
+
+
+def test_an_audit_that_is_not_json_writes_nothing(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.save_audit(T0, {"versions": [object()]})
+    assert store.audits() == []

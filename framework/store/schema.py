@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,6 +75,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail TEXT NOT NULL
         )""",
     ),
+    (
+        """CREATE TABLE version_audits (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )""",
+    ),
 )
 """Schema migrations in order; after migration ``n`` the database's ``user_version`` is ``n``."""
 
@@ -94,9 +101,10 @@ class Database:
     """An open SQLite database of the store: configured (WAL, foreign keys, ``busy_timeout_ms``) and
     migrated to the newest schema. Use it as a context manager or call :meth:`close`."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int):
+    def __init__(self, path: Path, *, busy_timeout_ms: int, clock: Callable[[], datetime] | None = None):
         self.path = Path(path).resolve()
         self._busy_timeout_ms = busy_timeout_ms
+        self._clock = clock or _now
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_ms / 1000)
@@ -197,11 +205,10 @@ class Database:
     def _query_one(self, sql: str) -> Any:
         return self._query(sql)[0]
 
-    @staticmethod
-    def _write_audit(db: sqlite3.Connection, actor: str, event: str, detail: dict[str, Any]) -> None:
+    def _write_audit(self, db: sqlite3.Connection, actor: str, event: str, detail: dict[str, Any]) -> None:
         db.execute(
             "INSERT INTO audit_log (created_at, actor, event, detail) VALUES (?, ?, ?, ?)",
-            (_iso(_now()), actor, event, _json(detail, f"detail of audit event {event}")),
+            (_iso(self._clock()), actor, event, _json(detail, f"detail of audit event {event}")),
         )
 
 

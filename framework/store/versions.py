@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from typing import Any
 
 from framework.errors import InputError, StoreError
 from framework.livefile import process_alive, remove_stray_temporaries, write_atomically
-from framework.store.schema import Database, _iso, _now
+from framework.store.schema import Database, _iso
 
 # Publishes in progress in this process, as (database path, version): a pending row written by this
 # process is in progress only while it is listed here.
@@ -71,8 +71,8 @@ class PlaybookVersion:
 class PlaybookVersions(Database):
     """The versions part of :class:`framework.store.Store`: publish, roll back, register, read."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int):
-        super().__init__(path, busy_timeout_ms=busy_timeout_ms)
+    def __init__(self, path: Path, *, busy_timeout_ms: int, clock: Callable[[], datetime] | None = None):
+        super().__init__(path, busy_timeout_ms=busy_timeout_ms, clock=clock)
         self._key = str(self.path)
 
     def publish_playbook(
@@ -132,7 +132,7 @@ class PlaybookVersions(Database):
             else:
                 reason = f"hand edit of {target} made outside playbook-tuner (differs from version {latest.version})"
             parent = latest.version if latest else None
-            registered = _insert_version(db, target, text, parent, author, reason, writer_pid=None)
+            registered = _insert_version(db, target, text, parent, author, reason, self._clock(), writer_pid=None)
             self._write_audit(db, author, "register", _version_detail(registered))
         return registered
 
@@ -214,7 +214,7 @@ class PlaybookVersions(Database):
                 parent = latest.version if latest else None
                 if expected_parent is not None and parent != expected_parent:
                     raise ParentMoved(self.path, expected_parent, parent)
-                pending = _insert_version(db, target, text, parent, author, reason, writer_pid=os.getpid())
+                pending = _insert_version(db, target, text, parent, author, reason, self._clock(), writer_pid=os.getpid())
                 # Listed before the commit makes the row visible, so that no other store of this
                 # process takes it for the leftover of a crash.
                 key = (self._key, pending.version)
@@ -311,11 +311,11 @@ def _insert_version(
     parent: int | None,
     author: str,
     reason: str,
+    created: datetime,
     *,
     writer_pid: int | None,
 ) -> PlaybookVersion:
     """Insert a version row: ``pending`` while ``writer_pid`` writes the file, else ``live``."""
-    created = _now()
     digest = _sha256(text)
     version = db.execute(
         "INSERT INTO playbook_versions"
