@@ -128,3 +128,51 @@ def vectorbt_text(check: dict[str, Any]) -> str:
     ]
     tail = f"; not expressible in vectorbt: {', '.join(skipped)}" if skipped else ""
     return f"{head}{tail}"
+
+
+AUDIT_MEASURES = {
+    "growth": "log growth per trade",
+    "return": "return on margin per trade",
+    "quality": "quality of the trades traded more vs less",
+}
+"""What an audit's or a session's test measures per trade, by its kind (see :mod:`framework.judging`)."""
+AUDIT_TESTS = {"growth": "paired log-growth test", "return": "paired return-on-margin test"}
+"""The post-apply audit's test, by its kind."""
+VERDICT_TEXTS = {
+    "worse": "⚠️ worse",
+    "better": "✅ better",
+    "no_better": "➖ no better",
+    "young": "⏳ too young",
+    "unaudited": "· unaudited",
+}
+"""A post-apply audit's verdict on a version, as icon and words."""
+
+
+def effect_text(effect: float | None, interval: tuple[float | None, float | None] | None = None) -> str:
+    """A mean effect per trade with four decimals and sign, and its 90 % interval when known:
+    ``-0.0021 (90 % -0.0035 .. -0.0007)``."""
+    text = number_text(effect, "+.4f")
+    low, high = interval or (None, None)
+    if low is None and high is None:
+        return text
+    return f"{text} (90 % {number_text(low, '+.4f')} .. {number_text(high, '+.4f')})"
+
+
+def underperforms_text(
+    version: int,
+    replaced: int | None,
+    kind: str,
+    effect: float,
+    interval: tuple[float, float],
+    trades: int,
+    *,
+    live_from: datetime | None = None,
+) -> str:
+    """One audit finding: ``version`` (live since ``live_from``, UTC) did worse than the version
+    ``replaced`` on the live trades: ``effect`` per trade of the test ``kind``, with its 90 % ``interval``,
+    over ``trades`` trades."""
+    since = f" (live since {utc_text(live_from)})" if live_from else ""
+    return (
+        f"version {version}{since} underperforms version {replaced}, which it replaced: "
+        f"{AUDIT_MEASURES.get(kind, kind)} {effect_text(effect, interval)} over {trades} trades"
+    )

@@ -9,17 +9,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from framework.audit_report import AuditReport, ParameterStability, VersionAudit
 from framework.config import Settings, settings_to_toml
 from framework.decisions import DecisionOutcome
-from framework.desk import DeskStatus, SessionView
+from framework.desk import DeskStatus, Rollback, SessionView
 from framework.formatting import (
+    AUDIT_MEASURES,
+    AUDIT_TESTS,
     RISK_ICONS,
+    VERDICT_TEXTS,
     change_text,
+    effect_text,
     evidence_lines,
     metric_text,
     number_text,
     p_value_text,
+    underperforms_text,
     utc_text,
+    value_text,
 )
 from framework.session import Assessment, Session, Validation
 from framework.store import PlaybookVersion, RecommendationRecord
@@ -33,6 +40,16 @@ MAX_RATIONALE = 600
 """Characters of a tuner's rationale shown in review, so the evidence below it always fits."""
 STATUS_MARKS = {"pending": "", "applied": " ✅ applied", "rejected": " ❌ rejected", "expired": " ⌛ expired"}
 COMPARED_METRICS = ("log_growth", "total_return", "sharpe", "max_drawdown", "trades_taken", "liquidations")
+MAX_REASON = 80
+"""Characters of a version's reason shown in an audit's text."""
+AUDITED_SHOWN = 8
+"""The newest versions an audit's text shows (the CLI's ``audit`` shows them all)."""
+CHANGES_SHOWN = 3
+"""A version's changes named in an audit's text."""
+STABILITY_SHOWN = 5
+"""The parameters whose recommendation moved most, in an audit's text."""
+VALUES_SHOWN = 6
+"""The newest recommended values of one parameter shown."""
 
 HELP = """playbook-tuner: tunes the bot's playbook from its own trades; nothing changes without your approval.
 
@@ -41,12 +58,15 @@ HELP = """playbook-tuner: tunes the bot's playbook from its own trades; nothing 
 /tune config - the configuration in use
 /tune show [session] - a session's summary and buttons again (default: the newest pending)
 /tune apply - apply every validated change of the newest pending session
+/tune audit - audit every applied version on the trades made while it was live, against the version it
+replaced; an alert with a Roll back button for a live version that did worse
 /tune history - the latest playbook versions
 /tune rollback [version] - return to an earlier version (default: the one before)
 /help - this text
 
 Under a session: Apply All, Safe Only (low-risk changes only), Review (one message per change with its
-evidence, to approve or reject each), Reject."""
+evidence, to approve or reject each), Reject. Under an audit's alert: Roll back returns to the version
+the flagged one replaced; nothing is ever rolled back without it. The scheduled run audits before it tunes."""
 
 
 def progress_text(step: str) -> str:
@@ -181,6 +201,164 @@ def history_text(versions: Sequence[PlaybookVersion]) -> str:
 def config_text(settings: Settings) -> str:
     """The configuration in use, with any password in a storage URL masked: a chat is not a terminal."""
     return _fit(["Configuration in use:", "", _URL_PASSWORD.sub(r"\1***@", settings_to_toml(settings))])
+
+
+def audit_text(report: AuditReport) -> str:
+    """An audit: each applied version (the newest :data:`AUDITED_SHOWN`) with when it went live, its trades,
+    the realised effect with its interval and test, the session's predicted effect and the verdict with
+    its note; the recommendation accuracy; the parameters whose recommendation moved most."""
+    count = len(report.versions)
+    live = f"; live: version {report.live_version}" if report.live_version is not None else ""
+    lines = [f"🔎 Audit of {count} applied version{'' if count == 1 else 's'}, {utc_text(report.audited_at)}{live}"]
+    if not report.versions:
+        lines.append("No applied version to audit yet: a version is audited once a session's changes go live.")
+    tail = ["", accuracy_text(report), "", *stability_lines(report.stability)]
+    blocks = ["\n" + "\n".join(_audit_lines(audit, report.live_version)) for audit in report.versions[-AUDITED_SHOWN:]]
+    room = MAX_TEXT - len("\n".join([*lines, "The newest 99; all 99999: playbook-tuner audit", *tail]))
+    while len(blocks) > 1 and sum(len(block) + 1 for block in blocks) > room:
+        blocks.pop(0)  # the oldest goes first, so that the text fits
+    if len(blocks) < count:
+        lines.append(f"The newest {len(blocks)}; all {count}: playbook-tuner audit")
+    return _fit([*lines, *blocks, *tail])
+
+
+def accuracy_text(report: AuditReport) -> str:
+    """The recommendation accuracy in one line: ``N of M judged changes did better (x %), K too young,
+    next judgeable at ...``."""
+    accuracy = report.accuracy
+    share = None if accuracy.share_better is None else 100 * accuracy.share_better
+    text = f"{accuracy.better} of {accuracy.judged} judged changes did better ({number_text(share, '.0f', ' %')})"
+    text += f", {accuracy.young} too young"
+    young = [audit.judgeable_at for audit in report.versions if audit.verdict == "young"]
+    due = [moment for moment in young if moment is not None]
+    if due:
+        text += f", next judgeable at {utc_text(min(due))}"
+    elif young:
+        text += ", none judgeable at the effects measured so far"
+    if accuracy.unaudited:
+        text += f", {accuracy.unaudited} unaudited"
+    return text
+
+
+def stability_lines(stability: Sequence[ParameterStability], shown: int = STABILITY_SHOWN) -> list[str]:
+    """The ``shown`` parameters whose recommended value moved most from session to session."""
+    moved = sorted(
+        (entry for entry in stability if entry.mean_move is not None),
+        key=lambda entry: -(entry.mean_move or 0.0),
+    )[:shown]
+    if not moved:
+        return ["Parameter stability: no parameter recommended in two sessions yet"]
+    lines = ["Parameter stability (the recommendations that moved most between sessions):"]
+    for entry in moved:
+        values = " → ".join(value_text(value) for value in entry.values[-VALUES_SHOWN:])
+        more = "… → " if len(entry.values) > VALUES_SHOWN else ""
+        reversals = f"{entry.reversals} reversal{'' if entry.reversals == 1 else 's'}"
+        lines.append(
+            f"  {entry.regime}.{entry.parameter}: {more}{values} over {len(entry.sessions)} sessions, "
+            f"mean move {number_text(100 * (entry.mean_move or 0.0), '.0f', ' %')}, {reversals}"
+        )
+    return lines
+
+
+def alert_text(audit: VersionAudit, outcome: str = "") -> str:
+    """The alert of a flagged version: what it did against the version it replaced, what the session
+    predicted, and that nothing was rolled back (or ``outcome``, the rollback since, in its place)."""
+    realised = audit.realised
+    if realised is None:  # a flagged version always has its evidence; say what there is
+        finding = f"version {audit.version} underperforms version {audit.replaced}, which it replaced: {audit.note}"
+    else:
+        finding = underperforms_text(
+            audit.version, audit.replaced, realised.kind, realised.effect, realised.interval, realised.trades,
+            live_from=audit.live_from,
+        )  # fmt: skip
+    text = f"⚠️ {finding[:1].upper()}{finding[1:]}; {_predicted(audit)}."
+    if outcome:
+        return _clip(f"{text}\n\n{outcome}", MAX_TEXT)
+    return _clip(f"{text} Nothing was rolled back; press Roll back to return to version {audit.replaced}.", MAX_TEXT)
+
+
+def rollback_note(done: Rollback, actor_name: str) -> str:
+    """What a press of Roll back did, for the alert it was pressed under."""
+    told = f"\n{done.freqtrade.line}" if done.freqtrade else ""
+    return (
+        f"↩️ Rolled back by {actor_name}: the live playbook is now version {done.new}, "
+        f"the text of version {done.target}.{told}"
+    )
+
+
+def rollback_answer(done: Rollback) -> str:
+    """The short answer to a press of Roll back that rolled back."""
+    told = f" {done.freqtrade.line}" if done.freqtrade else ""
+    return _clip(
+        f"Rolled back to version {done.target}: the live playbook is now version {done.new}.{told}", MAX_ANSWER
+    )
+
+
+def rollback_refusal(reason: str, version: int) -> str:
+    """The answer to a press of Roll back under the alert of ``version`` that the desk refused for ``reason``
+    (no longer live, not flagged by the latest audit, rolled back already)."""
+    return _clip(f"Nothing changed on version {version}: {reason}", MAX_ANSWER)
+
+
+def audit_failure_text(why: str) -> str:
+    """The message of an audit that could not run."""
+    return _clip(f"❌ The audit failed, nothing was stored: {why}", MAX_TEXT)
+
+
+def _audit_lines(audit: VersionAudit, live_version: int | None) -> list[str]:
+    live = " (live)" if audit.version == live_version else ""
+    until = f" until {utc_text(audit.live_until)}" if audit.live_until else ""
+    replaced = f", replaced v{audit.replaced}" if audit.replaced is not None else ""
+    realised = audit.realised
+    trades = f" · {realised.trades} trades" if realised else ""
+    lines = [f"v{audit.version}{live}{replaced} · live since {utc_text(audit.live_from)}{until}{trades}"]
+    if audit.changes:
+        changes = ", ".join(
+            f"{change.regime}.{change.parameter} {change_text(change.before, change.after)}"
+            for change in audit.changes[:CHANGES_SHOWN]
+        )
+        more = f" and {len(audit.changes) - CHANGES_SHOWN} more" if len(audit.changes) > CHANGES_SHOWN else ""
+        lines.append(f"  changes: {changes}{more}")
+    if realised:
+        measure = AUDIT_MEASURES.get(realised.kind, realised.kind)
+        test = AUDIT_TESTS.get(realised.kind, realised.kind)
+        lines.append(
+            f"  realised: {measure} {effect_text(realised.effect, realised.interval)}, "
+            f"{test} over {realised.clusters} days of trades"
+        )
+    else:
+        lines.append("  realised: –")
+    lines.append(f"  predicted: {_predicted_effect(audit)}")
+    lines.append(f"  {VERDICT_TEXTS.get(audit.verdict, audit.verdict)}: {audit.note}")
+    return lines
+
+
+def _predicted_effect(audit: VersionAudit) -> str:
+    prediction = audit.prediction
+    if prediction is None:
+        return f"– (not from a tuning session: {_clip(audit.reason or audit.author, MAX_REASON)})"
+    if prediction.effect is None:
+        return f"– (session {prediction.session_id} judged its changes on different tests)"
+    measure = AUDIT_MEASURES.get(prediction.kind, prediction.kind)
+    return f"{measure} {effect_text(prediction.effect, prediction.interval)} (session {prediction.session_id})"
+
+
+def _predicted(audit: VersionAudit) -> str:
+    """What the session predicted, in the alert's sentence."""
+    prediction = audit.prediction
+    if prediction is None:
+        return "no tuning session predicted it"
+    if prediction.effect is None:
+        return (
+            f"session {prediction.session_id} predicted no single effect (its changes were judged on different tests)"
+        )
+    realised = audit.realised
+    own = (
+        f" on its own test ({AUDIT_MEASURES.get(prediction.kind, prediction.kind)})"
+        if realised is not None and prediction.kind != realised.kind
+        else ""
+    )
+    return f"the session predicted {number_text(prediction.effect, '+.4f')}{own}"
 
 
 def _item_line(rec: RecommendationRecord) -> str:
