@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtests.audit_cases import MOMENTUM_CUT, LiveCase, applied_session, hand_change, with_weights
 from framework.audit import playbook_changes
 from framework.config import Settings
 from framework.decisions import DecisionError
@@ -19,7 +20,6 @@ from framework.replay import replay
 from framework.store import Store
 from framework.trades import validate_signals
 from framework.tuning import with_untaken_signals
-from tests.audit_cases import MOMENTUM_CUT, LiveCase, applied_session, hand_change, with_weights
 
 
 @pytest.fixture(scope="module")
