@@ -176,3 +176,25 @@ def underperforms_text(
         f"version {version}{since} underperforms version {replaced}, which it replaced: "
         f"{AUDIT_MEASURES.get(kind, kind)} {effect_text(effect, interval)} over {trades} trades"
     )
+
+
+def accuracy_text(
+    better: int,
+    judged: int,
+    share_better: float | None,
+    young: int,
+    unaudited: int = 0,
+    next_judgeable: datetime | None = None,
+) -> str:
+    """The post-apply audit's recommendation accuracy in one line: ``N of M judged changes did better
+    (x %), K too young, next judgeable at ...`` (``share_better`` a fraction; ``next_judgeable`` UTC, None
+    when no young version will be judgeable at the effect measured so far)."""
+    share = None if share_better is None else 100 * share_better
+    text = f"{better} of {judged} judged changes did better ({number_text(share, '.0f', ' %')}), {young} too young"
+    if next_judgeable is not None:
+        text += f", next judgeable at {utc_text(next_judgeable)}"
+    elif young:
+        text += ", none judgeable at the effects measured so far"
+    if unaudited:
+        text += f", {unaudited} unaudited"
+    return text

@@ -6,6 +6,10 @@ desk's :class:`~framework.desk.Access` policy: the sender must be in ``allowed_u
 (the bot keeps answering meanwhile); decisions run one at a time through
 :class:`~framework.desk.TuningDesk`, i.e. the approval core; the schedule is the desk's too. Texts and
 buttons come from :mod:`framework.bot.messages` and :mod:`framework.bot.buttons`.
+
+The post-apply audit runs in a worker thread too (``/tune audit``, and before every scheduled tune, which
+it never stops); a flagged version that is still live gets an alert with **Roll back**, whose press the
+desk grants once, and only while the latest audit flags that version and it is live.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, BotCommand, Message, ReplyParameters, Update, User
+from telegram import Bot, BotCommand, CallbackQuery, Message, ReplyParameters, Update, User
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
@@ -31,9 +35,20 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from framework.bot.buttons import ForgedButton, item_keyboard, parse_press, session_keyboard
+from framework.audit_report import AuditReport
+from framework.bot.buttons import (
+    ForgedButton,
+    RollbackPress,
+    item_keyboard,
+    parse_press,
+    rollback_keyboard,
+    session_keyboard,
+)
 from framework.bot.messages import (
     HELP,
+    alert_text,
+    audit_failure_text,
+    audit_text,
     config_text,
     decision_note,
     failure_text,
@@ -42,6 +57,9 @@ from framework.bot.messages import (
     progress_text,
     refusal_answer,
     review_text,
+    rollback_answer,
+    rollback_note,
+    rollback_refusal,
     status_text,
     summary_text,
     without_paths,
@@ -55,7 +73,7 @@ log = logging.getLogger("framework.bot")
 
 SCHEDULED_JOB = "scheduled-tune"
 COMMANDS = (
-    BotCommand("tune", "tune now; or: status, show, apply, history, rollback [version], config"),
+    BotCommand("tune", "tune now; or: status, show, apply, audit, history, rollback [version], config"),
     BotCommand("help", "what this bot does"),
 )
 
@@ -71,6 +89,7 @@ class ApprovalBot:
         self.push_chat = desk.settings.telegram.push_chat_id
         self._decisions = asyncio.Lock()
         self._tuning = False
+        self._auditing = False
         self._file_names = desk.file_names()
 
     def register(self, app: AnyApplication) -> None:
@@ -149,6 +168,12 @@ class ApprovalBot:
             await message.reply_text(status_text(await asyncio.to_thread(self.desk.status)))
         elif sub == "config":
             await message.reply_text(config_text(self.desk.settings))
+        elif sub == "audit":
+            if self._auditing:
+                await message.reply_text("An audit is already running; its result follows when it is done.")
+                return
+            self._auditing = True
+            context.application.create_task(self._audit_and_report(context.bot, message.chat_id), update=update)
         elif sub == "history":
             await message.reply_text(history_text(await asyncio.to_thread(self.desk.history)))
         elif sub == "apply":
@@ -196,14 +221,82 @@ class ApprovalBot:
         """``error``'s message as a chat shows it: the bot's files by name, not by path."""
         return without_paths(str(error), self._file_names)
 
+    # --- the post-apply audit ---------------------------------------------------------------------
+
+    async def _audit_and_report(self, bot: Bot, chat_id: int) -> None:
+        """``/tune audit``: run the audit in a worker thread, a message showing its steps and becoming the
+        audit's text, then an alert with Roll back for each flagged version that is still live. The caller
+        sets ``_auditing``."""
+        try:
+            board = await bot.send_message(chat_id, progress_text("auditing the applied versions"))
+            try:
+                report = await asyncio.to_thread(self.desk.audit, self._progress_reporter(board))
+            except PlaybookTunerError as exc:
+                await _show(board, audit_failure_text(str(exc)), None)
+                return
+            except Exception:
+                await _show(board, audit_failure_text("internal error, see the bot's log"), None)
+                raise
+        finally:
+            self._auditing = False
+        await _show(board, audit_text(report), None)
+        await self._push_alerts(bot, chat_id, report)
+
+    async def _audit_before_tune(self, bot: Bot, chat_id: int) -> None:
+        """The scheduled run's audit: alerts for flagged live versions pushed to ``chat_id``. It never stops
+        the tune that follows: whatever goes wrong is logged."""
+        if self._auditing:
+            log.info("scheduled audit skipped: an audit is running")
+            return
+        self._auditing = True
+        try:
+            report = await asyncio.to_thread(self.desk.audit)
+            await self._push_alerts(bot, chat_id, report)
+        except PlaybookTunerError as exc:
+            log.warning("scheduled audit failed, tuning anyway: %s", exc)
+        except Exception:  # the tune must still run; the traceback is in the log
+            log.exception("scheduled audit failed with an internal error, tuning anyway")
+        finally:
+            self._auditing = False
+
+    async def _push_alerts(self, bot: Bot, chat_id: int, report: AuditReport) -> None:
+        """An alert with Roll back for each version the audit flags that is still the live one."""
+        for audit in report.flagged():
+            if audit.version == report.live_version:
+                await bot.send_message(chat_id, alert_text(audit), reply_markup=rollback_keyboard(audit.version))
+
+    async def _roll_back(self, query: CallbackQuery, user: User, version: int) -> None:
+        """A press of Roll back: the desk rolls ``version`` back if the latest audit still flags it and it is
+        still live (one decision at a time); the alert then loses its button and says what was done."""
+        try:
+            async with self._decisions:
+                done = await asyncio.to_thread(self.desk.roll_back_flagged, version, _actor(user))
+        except PlaybookTunerError as exc:
+            await query.answer(rollback_refusal(self._reason(exc), version), show_alert=True)
+            return
+        await query.answer(rollback_answer(done))
+        message = query.message if isinstance(query.message, Message) else None
+        if message is None:
+            return
+        report = await asyncio.to_thread(self.desk.latest_audit)
+        audit = report.of(version) if report else None
+        note = rollback_note(done, _name(user))
+        await _show(message, alert_text(audit, note) if audit else f"{message.text or ''}\n\n{note}", None)
+
     # --- tuning ----------------------------------------------------------------------------------
 
     async def scheduled_tune(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
-        """The JobQueue's run: tune, and push the session to the configured chat if it has validated changes."""
+        """The JobQueue's run: audit the applied versions (an alert for a flagged live one), then tune, and
+        push the session to the configured chat if it has validated changes."""
         if self._tuning or self.push_chat is None:
             log.info("scheduled tune skipped: %s", "a tune is running" if self._tuning else "no chat to push to")
             return
         self._tuning = True
+        try:
+            await self._audit_before_tune(context.bot, self.push_chat)
+        except BaseException:
+            self._tuning = False
+            raise
         await self._tune_and_report(context.bot, self.push_chat, progress=False)
 
     async def _tune_and_report(self, bot: Bot, chat_id: int, *, progress: bool) -> None:
@@ -272,6 +365,9 @@ class ApprovalBot:
         except ForgedButton:
             log.warning("refused unknown button data %r from user %s", (query.data or "")[:80], user.id)
             await query.answer("This button is not one of this bot's: nothing changed.", show_alert=True)
+            return
+        if isinstance(press, RollbackPress):
+            await self._roll_back(query, user, press.version)
             return
         message = query.message if isinstance(query.message, Message) else None
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from framework.audit_report import AuditReport, ParameterStability, VersionAudit
 from framework.config import Settings, settings_to_toml
@@ -28,6 +29,7 @@ from framework.formatting import (
     utc_text,
     value_text,
 )
+from framework.formatting import accuracy_text as format_accuracy
 from framework.session import Assessment, Session, Validation
 from framework.store import PlaybookVersion, RecommendationRecord
 
@@ -176,6 +178,8 @@ def status_text(status: DeskStatus) -> str:
         lines.append(f"Live playbook: version {live.version} ({utc_text(live.created_at)}, {live.author})")
     else:
         lines.append("No playbook version yet: run /tune")
+    live_version = status.live_version.version if status.live_version else None
+    lines.extend(flagged_line(audit, live_version) for audit in status.flagged)
     if status.pending:
         lines.append(f"Awaiting a decision: {len(status.pending)} session(s)")
         lines.extend(f"  {s.id}: open until {utc_text(s.expires_at)}" for s in status.pending)
@@ -226,18 +230,16 @@ def accuracy_text(report: AuditReport) -> str:
     """The recommendation accuracy in one line: ``N of M judged changes did better (x %), K too young,
     next judgeable at ...``."""
     accuracy = report.accuracy
-    share = None if accuracy.share_better is None else 100 * accuracy.share_better
-    text = f"{accuracy.better} of {accuracy.judged} judged changes did better ({number_text(share, '.0f', ' %')})"
-    text += f", {accuracy.young} too young"
-    young = [audit.judgeable_at for audit in report.versions if audit.verdict == "young"]
-    due = [moment for moment in young if moment is not None]
-    if due:
-        text += f", next judgeable at {utc_text(min(due))}"
-    elif young:
-        text += ", none judgeable at the effects measured so far"
-    if accuracy.unaudited:
-        text += f", {accuracy.unaudited} unaudited"
-    return text
+    return format_accuracy(
+        accuracy.better, accuracy.judged, accuracy.share_better, accuracy.young, accuracy.unaudited,
+        next_judgeable(report),
+    )  # fmt: skip
+
+
+def next_judgeable(report: AuditReport) -> datetime | None:
+    """When the first young version will have enough trades at the effect measured so far (UTC)."""
+    due = [audit.judgeable_at for audit in report.versions if audit.verdict == "young" and audit.judgeable_at]
+    return min(due) if due else None
 
 
 def stability_lines(stability: Sequence[ParameterStability], shown: int = STABILITY_SHOWN) -> list[str]:
@@ -275,6 +277,21 @@ def alert_text(audit: VersionAudit, outcome: str = "") -> str:
     if outcome:
         return _clip(f"{text}\n\n{outcome}", MAX_TEXT)
     return _clip(f"{text} Nothing was rolled back; press Roll back to return to version {audit.replaced}.", MAX_TEXT)
+
+
+def flagged_line(audit: VersionAudit, live_version: int | None) -> str:
+    """One line of the status about a version the latest audit flags."""
+    realised = audit.realised
+    finding = (
+        underperforms_text(
+            audit.version, audit.replaced, realised.kind, realised.effect, realised.interval, realised.trades
+        )
+        if realised
+        else f"version {audit.version} underperforms version {audit.replaced}: {audit.note}"
+    )
+    if audit.version != live_version:
+        return f"⚠️ {finding}; no longer live"
+    return f"⚠️ {finding}; Roll back under its alert, or /tune rollback {audit.replaced}"
 
 
 def rollback_note(done: Rollback, actor_name: str) -> str:

@@ -22,6 +22,7 @@ from framework.cli.common import (
     store_path,
     write_json,
 )
+from framework.cli.render import flagged_lines
 from framework.formatting import utc_text
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ STATUS_DAYS = 7
 
 @app.command("status")
 def status_command(store: StoreOption = None, json_out: JsonOption = None) -> None:
-    """Sessions of the last 7 days (id, time, validated changes, status), data quality, the live version."""
+    """Sessions of the last 7 days (id, time, validated changes, status), data quality, the live version, and
+    the versions the latest audit flags as worse than the version they replaced."""
     check_writable(json_out, "--json")
     json_to_stdout(json_out)
     from datetime import timedelta
@@ -80,9 +82,13 @@ def status_command(store: StoreOption = None, json_out: JsonOption = None) -> No
             say(f"model R2 of the recommendations: mean {sum(r2) / len(r2):.3f}")
     if latest:
         say(f"live playbook: version {latest.version} ({latest.path})")
+    for line in flagged_lines(status.flagged, latest.version if latest else None):
+        say(line)
     if json_out:
         live = {"version": latest.version, "path": latest.path} if latest else None
-        write_json({"days": STATUS_DAYS, "sessions": rows, "live_playbook": live}, json_out, "status")
+        flagged = [audit.model_dump(mode="json") for audit in status.flagged]
+        document = {"days": STATUS_DAYS, "sessions": rows, "live_playbook": live, "flagged": flagged}
+        write_json(document, json_out, "status")
 
 
 @app.command("history")

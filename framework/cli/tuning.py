@@ -29,12 +29,15 @@ from framework.cli.common import (
     json_to_stdout,
     sample_lookback,
     say,
+    warn,
     write_json,
 )
-from framework.cli.render import print_session
+from framework.cli.render import flagged_lines, print_session
+from framework.errors import PlaybookTunerError
 
 if TYPE_CHECKING:
     from framework.config import Settings
+    from framework.desk import TuningDesk
     from framework.freqtrade.config import FreqtradeSetup
     from framework.pipeline import TuneFiles
 
@@ -60,7 +63,11 @@ def tune_command(
     userdir: UserdirOption = None,
     lenient: LenientOption = False,
 ) -> None:
-    """Tune, validate out of sample, and store the validated changes as a session awaiting approval.
+    """Audit the applied versions, then tune, validate out of sample, and store the validated changes as a
+    session awaiting approval.
+
+    A version the audit flags (worse than the one it replaced) is a warning before the session; an audit
+    that cannot run is one warning, and the tune goes on.
 
     The --json document's "pending" lists the ids of the validated changes now awaiting a decision
     (empty when nothing validated): what a scheduled script checks.
@@ -68,7 +75,7 @@ def tune_command(
     setup = _prepared(json_out, report, config, freqtrade_config, userdir)
     files = inputs(trades, signals, candle_folder(prices, setup), playbook)
     _tune_and_show(
-        _tune_files(files, store),
+        tune_files(files, store),
         setup.settings,
         seed=seed,
         lookback_days=sample_lookback(files),
@@ -76,6 +83,7 @@ def tune_command(
         search_storage=storage,
         json_out=json_out,
         report=report,
+        audit_first=True,
     )
 
 
@@ -113,7 +121,7 @@ def validate_command(
     setup = _prepared(json_out, report, config, freqtrade_config, userdir)
     files = files or inputs(trades, signals, candle_folder(prices, setup), playbook)
     _tune_and_show(
-        _tune_files(files, store),
+        tune_files(files, store),
         setup.settings,
         seed=seed,
         lookback_days=sample_lookback(files),
@@ -139,7 +147,8 @@ def _prepared(
     return effective_settings(config, freqtrade_config, userdir)
 
 
-def _tune_files(files: InputFiles, store: Path | None) -> TuneFiles:
+def tune_files(files: InputFiles, store: Path | None) -> TuneFiles:
+    """The bot's files as the pipeline takes them (``store`` None: beside the playbook)."""
     from framework.pipeline import TuneFiles
 
     return TuneFiles(files.trades, files.prices, files.playbook, files.signals, store)
@@ -153,15 +162,19 @@ def _tune_and_show(
     lookback_days: int | None,
     json_out: Path | None,
     report: Path | None,
+    audit_first: bool = False,
     **options: Any,
 ) -> None:
-    """Tune (or judge a candidate, with ``candidate`` among ``options``) through the desk and show the session."""
+    """Tune (or judge a candidate, with ``candidate`` among ``options``) through the desk and show the session;
+    with ``audit_first``, audit the applied versions before and warn of each flagged one."""
     import optuna
 
     from framework.desk import TuningDesk
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per study would drown the output
     desk = TuningDesk(files, settings, seed=seed, lookback_days=lookback_days)
+    if audit_first:
+        _audit_before_tune(desk)
     with Stages("loading") as stages:
         outcome = desk.tune(stages, **options)
     print_session(outcome.contents)
@@ -176,6 +189,22 @@ def _tune_and_show(
 
         render_html_report(outcome.contents, session_charts(outcome.contents), report)
         say(f"report written to {report}")
+
+
+def _audit_before_tune(desk: TuningDesk) -> None:
+    """Audit the applied versions through the desk and warn of each flagged one; an audit that cannot run
+    is one warning line and never stops the tune."""
+    try:
+        with Stages("auditing the applied versions") as stages:
+            report = desk.audit(stages)
+    except PlaybookTunerError as exc:
+        warn(f"the audit of the applied versions could not run, tuning anyway: {exc}")
+        return
+    flagged = report.flagged()
+    count = len(report.versions)
+    say(f"audit: {count} applied version{'' if count == 1 else 's'}, {len(flagged)} flagged")
+    for line in flagged_lines(flagged, report.live_version):
+        warn(line)
 
 
 @app.command("propose")
@@ -216,7 +245,7 @@ def propose_command(
     files = inputs(trades, signals, candle_folder(prices, setup), playbook)
     kept = None if regenerate_signals_with else files.signals  # the sample's signals give way to rebuilt ones
     desk = TuningDesk(
-        _tune_files(InputFiles(files.trades, kept, files.prices, files.playbook), None), settings, seed=seed
+        tune_files(InputFiles(files.trades, kept, files.prices, files.playbook), None), settings, seed=seed
     )
     with Stages() as stages:
         run = desk.propose(
