@@ -50,7 +50,7 @@ def test_audit_shows_the_versions_the_accuracy_and_the_stability(planted: LiveCa
     assert "Applied playbook versions" in out and "2 (live)" in out and "⚠️ worse" in out
     assert "paired log-growth test" in out
     assert "version 2 (cli:planted: planted change)" in out and "strategy_weights.momentum" in out
-    assert "accuracy: 0 of 1 judged changes did better (0 %)" in out
+    assert "accuracy: 0 of 0 judged changes did better (–), 0 too young" in out, "a hand edit is no recommendation"
     assert "parameter stability" in out.lower()
     assert "Traceback" not in result.stderr
 

@@ -21,6 +21,7 @@ from framework.formatting import (
     evidence_lines,
     metric_text,
     number_text,
+    p_value_text,
     underperforms_text,
     utc_text,
     value_text,
@@ -75,19 +76,19 @@ def print_audit(report: AuditReport) -> None:
         say("no applied version to audit yet: a version is audited once a session's changes go live")
     else:
         table = Table(title="Applied playbook versions, each against the version it replaced, on its live trades")
-        columns = ("version", "replaced", "live from (UTC)", "until (UTC)", "trades", "test")
-        for column in (*columns, "realised per trade (90 %)", "predicted", "verdict"):
-            table.add_column(column, no_wrap=column not in ("realised per trade (90 %)", "predicted"))
+        for column in ("version", "replaced", "live from (UTC)", "trades", "test", "realised per trade (90 %)"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("predicted")
+        table.add_column("verdict", no_wrap=True)
         for audit in report.versions:
             realised, prediction = audit.realised, audit.prediction
             table.add_row(
                 f"{audit.version}{' (live)' if audit.version == report.live_version else ''}",
                 MISSING if audit.replaced is None else str(audit.replaced),
                 utc_text(audit.live_from, zone=False),
-                utc_text(audit.live_until, zone=False) if audit.live_until else "live",
                 str(realised.trades) if realised else MISSING,
-                AUDIT_TESTS.get(realised.kind, realised.kind) if realised else MISSING,
-                effect_text(realised.effect, realised.interval) if realised else MISSING,
+                realised.kind if realised else MISSING,
+                _realised(realised.effect, realised.interval) if realised else MISSING,
                 _predicted(prediction.kind, prediction.effect, realised.kind if realised else None)
                 if prediction
                 else MISSING,
@@ -144,8 +145,10 @@ def _print_details(audit: VersionAudit) -> None:
                 f"max drawdown {metric_text('max_drawdown', side.max_drawdown)}"
             )
         say(
-            f"  {realised.trades} trades over {realised.days:.0f} days in {realised.clusters} daily clusters; "
-            f"p(better) {number_text(realised.p_better, '.3f')}, p(worse) {number_text(realised.p_worse, '.3f')}"
+            f"  {AUDIT_TESTS.get(realised.kind, realised.kind)}: {AUDIT_MEASURES.get(realised.kind, realised.kind)} "
+            f"{effect_text(realised.effect, realised.interval)} over {realised.trades} trades, {realised.days:.0f} "
+            f"days in {realised.clusters} daily clusters; one-sided p-values: better "
+            f"{p_value_text(realised.p_better)}, worse {p_value_text(realised.p_worse)}"
         )
     prediction = audit.prediction
     if prediction:
@@ -178,6 +181,10 @@ def _print_stability(report: AuditReport) -> None:
             str(entry.reversals),
         )
     console.print(table)
+
+
+def _realised(effect: float, interval: tuple[float, float]) -> str:
+    return f"{number_text(effect, '+.4f')} ({number_text(interval[0], '+.4f')} .. {number_text(interval[1], '+.4f')})"
 
 
 def _predicted(kind: str, effect: float | None, realised_kind: str | None) -> str:
