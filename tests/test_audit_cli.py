@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from backtests.audit_cases import MOMENTUM_CUT, LiveCase, hand_change, with_weights
@@ -100,3 +101,16 @@ def test_tune_audits_first_and_warns_of_the_flagged_version(planted: LiveCase, f
     assert "audit: 1 applied version, 1 flagged" in result.stdout or "applied versions, 1 flagged" in result.stdout
     assert f"warning: {FLAGGED}" in result.stderr
     assert "validated changes" in result.stdout
+
+
+def test_an_audit_that_cannot_run_is_one_warning_and_the_tune_goes_on(planted: LiveCase, folder: Path) -> None:
+    trades = pd.read_csv(folder / planted.files.trades.name)
+    trades.loc[4, "entry_price"] = -3.0  # the tune drops the row (--lenient); the audit reads strictly and fails
+    trades.to_csv(folder / planted.files.trades.name, index=False)
+    config = folder / "fast.toml"
+    config.write_text("lookback_days = 365\n[tuner_options]\nrisk_ratio = {trials = 15}\n")
+    result = run("tune", *files(planted, folder), "--config", config, "--lenient")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "the audit of the applied versions could not" in line]
+    assert len(warnings) == 1 and "row 5" in warnings[0] and "entry_price" in warnings[0], result.stderr
+    assert "validated changes" in result.stdout and "Traceback" not in result.stderr

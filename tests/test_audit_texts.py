@@ -146,3 +146,24 @@ def test_alert_names_a_prediction_made_on_another_test_or_none() -> None:
     assert "the session predicted +0.0020 on its own test (quality of the trades traded more vs less)" in text
     unpredicted = report(versions=[version(3, "worse", realised=realised(-0.01, -0.02, -0.004))]).of(3)
     assert unpredicted is not None and "; no tuning session predicted it." in alert_text(unpredicted)
+
+
+def test_the_terminal_shows_every_version_the_accuracy_and_the_stability_table() -> None:
+    from framework.cli.common import console
+    from framework.cli.render import flagged_lines, print_audit
+
+    whole = report()
+    with console.capture() as captured:
+        print_audit(whole)
+    text = captured.get()
+    assert "│ 7 (live) │ 6" in text and "-0.0021 (-0.0035 .. -0.0007)" in text and "⚠️ worse" in text
+    assert "│ 5        │ 4" in text and "+0.0012" in text and "⏳ too young" in text
+    assert "accuracy: 1 of 2 judged changes did better (50 %), 1 too young, next judgeable at 2026-05-01" in text
+    assert "0.02 → 0.03 → 0.025" in text and "33 %" in text
+    assert text.index("stop_loss") < text.index("leverage"), "the parameter that moved most comes first"
+    flagged = whole.flagged()
+    assert flagged_lines(flagged, 7) == [
+        "version 7 underperforms version 6, which it replaced: log growth per trade -0.0021 (90 % -0.0035 .. "
+        "-0.0007) over 212 trades; roll back with `playbook-tuner rollback 6`"
+    ]
+    assert flagged_lines(flagged, 8)[0].endswith("over 212 trades; no longer live")

@@ -198,7 +198,9 @@ def _audit_before_tune(desk: TuningDesk) -> None:
         with Stages("auditing the applied versions") as stages:
             report = desk.audit(stages)
     except PlaybookTunerError as exc:
-        warn(f"the audit of the applied versions could not run, tuning anyway: {exc}")
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        why = " ".join([lines[0], "; ".join(lines[1:])]).strip()  # several problems: one line still
+        warn(f"the audit of the applied versions could not run, tuning anyway: {why}")
         return
     flagged = report.flagged()
     count = len(report.versions)
