@@ -219,11 +219,17 @@ def run(selected: list[AuditCase], seeds: range, days: int, symbols: int, jobs: 
         root = Path(folder)
         tasks = [Task(case, seed, days, symbols, root / f"{case.name}-{seed}") for case in selected for seed in seeds]
         if jobs == 1:
-            rows = [run_seed(task) for task in tasks]
+            rows = [_shown(task, run_seed(task)) for task in tasks]
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                rows = list(pool.map(run_seed, tasks))
+                rows = [_shown(task, row) for task, row in zip(tasks, pool.map(run_seed, tasks), strict=True)]
     return [rows[k * len(seeds) : (k + 1) * len(seeds)] for k in range(len(selected))]
+
+
+def _shown(task: Task, row: dict[str, Any]) -> dict[str, Any]:
+    """``row``, written to stderr as it comes (a run cut short keeps the seeds it finished)."""
+    print(json.dumps({"case": task.case.name} | row), file=sys.stderr, flush=True)
+    return row
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
