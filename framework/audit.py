@@ -280,7 +280,7 @@ def _verdict(
     rate = trades / realised.days if realised.days > 0 else 0.0
     if not math.isfinite(needed) or rate <= 0:
         return "young", None, f"{trades} trades; at the effect measured so far no number of trades would tell"
-    when = pd.Timestamp(live_from) + pd.Timedelta(days=needed / rate)
+    when = (pd.Timestamp(live_from) + pd.Timedelta(days=needed / rate)).floor("us")
     return (
         "young",
         when.to_pydatetime(),
