@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("out_of_sample", "validation"),
     ("session", "store", "decisions", "publishing", "freqtrade_reload", "approval", "report"),
     ("pipeline", "sample", "desk"),
-    ("cli", "bot", "freqtrade_strategy"),
+    ("cli", "bot", "freqtrade_strategy", "dashboard"),
 )  # fmt: skip
 
 
