@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from framework.cli.common import StoreOption, app, check_writable, say, store_path
+from framework.errors import StoreError
 
 
 @app.command("dashboard")
@@ -36,7 +37,10 @@ def dashboard_command(
     """Versions, sessions, model quality, data quality, the audit and equity charts of the store, as a
     read-only web page rebuilt from the store on every request (Ctrl-C stops it), or --export to a file."""
     check_writable(export, "--export")
-    path = store_path(store)
+    try:
+        path = store_path(store)
+    except typer.BadParameter as exc:  # one line, as every other error of ours (the store is never created)
+        raise StoreError(exc.message) from None
     if export is not None:
         from framework.dashboard.data import read_dashboard
         from framework.dashboard.page import render_page
