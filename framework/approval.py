@@ -129,10 +129,10 @@ class Approvals:
         <framework.publishing.LiveFile.undo_target>`): the one before the newest change still in effect."""
         return self.live.undo_target()
 
-    def rollback(self, version: int, actor: str, reason: str) -> int:
+    def rollback(self, version: int, actor: str, reason: str, *, expected_live: int | None = None) -> int:
         """Publish the text of the earlier ``version`` again as a new version; returns its number
         (:meth:`LiveFile.rollback <framework.publishing.LiveFile.rollback>`)."""
-        return self.live.rollback(version, actor, reason)
+        return self.live.rollback(version, actor, reason, expected_live=expected_live)
 
     # --- internals -------------------------------------------------------------------------------
 

@@ -113,6 +113,14 @@ class ValidationSettings(_Section):
     spa_reps: int = Field(1000, ge=100, description="bootstrap replications of the SPA test")
 
 
+class AuditSettings(_Section):
+    """[audit]: the post-apply audit of every applied version on the trades made while it was live."""
+
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="one-sided level of the tests worse / better")
+    min_trades: int = Field(30, ge=2, description="live trades a version needs before it is judged")
+    reps: int = Field(1000, ge=100, description="bootstrap replications of each test")
+
+
 class TelegramSettings(_Section):
     """Who may use the Telegram bot, and where scheduled sessions go. Ids are Telegram's numeric ids."""
 
@@ -160,6 +168,7 @@ class Settings(_Section):
     )
     replay: ReplaySettings = ReplaySettings()
     validation: ValidationSettings = ValidationSettings()
+    audit: AuditSettings = AuditSettings()
     freqtrade: FreqtradeImportSettings = FreqtradeImportSettings()
     telegram: TelegramSettings = TelegramSettings()
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from framework.audit_report import AuditReport, VersionAudit
 from framework.config import Settings, TelegramSettings
 from framework.decisions import DecisionError, DecisionOutcome, awaiting_decision, is_overdue, utc_now
 from framework.errors import PlaybookTunerError, StoreError
@@ -113,6 +114,8 @@ class DeskStatus:
     next_tune: datetime | None
     since: datetime
     recent: tuple[SessionView, ...]
+    flagged: tuple[VersionAudit, ...] = ()
+    """The versions the latest stored audit found worse than the version they replaced."""
 
 
 @dataclass(frozen=True)
@@ -330,6 +333,34 @@ class TuningDesk:
             new = approvals.rollback(target, actor, reason)
         return Rollback(target, new, tell_freqtrade(self.settings.freqtrade))
 
+    # --- the post-apply audit --------------------------------------------------------------------
+
+    def audit(self, progress: Callable[[str], None] = lambda step: None) -> AuditReport:
+        """Audit every applied version on the trades made while it was live, store the report and return
+        it (:mod:`framework.audit`). It never rolls anything back."""
+        from framework.audit import run_audit  # the replay, pandas, numba
+
+        return run_audit(self.files, self.settings, clock=self.clock, progress=progress)
+
+    def latest_audit(self) -> AuditReport | None:
+        """The newest stored audit (None: none ran yet); nothing is replayed."""
+        with Store(self.store_path, clock=self.clock) as store:
+            record = store.latest_audit()
+        return AuditReport.model_validate(record.payload) if record else None
+
+    def roll_back_flagged(self, version: int, actor: str) -> Rollback:
+        """Return the live playbook to the version ``version`` replaced, because the latest audit flags
+        ``version`` as worse than it. Only while ``version`` is live and flagged: pressing twice, or after
+        someone else rolled back or published, is answered with a :class:`DecisionError` and does nothing."""
+        with Store(self.store_path, clock=self.clock) as store:
+            record = store.latest_audit()
+            flagged = AuditReport.model_validate(record.payload).of(version) if record else None
+            if flagged is None or not flagged.flagged or flagged.replaced is None:
+                raise DecisionError(f"the latest audit does not find version {version} worse: nothing rolled back")
+            reason = f"the audit found version {version} worse than version {flagged.replaced}: {flagged.note}"
+            new = self._approvals(store).rollback(flagged.replaced, actor, reason, expected_live=version)
+        return Rollback(flagged.replaced, new, tell_freqtrade(self.settings.freqtrade))
+
     # --- looking things up -----------------------------------------------------------------------
 
     def view(self, session_id: str | None = None) -> SessionView:
@@ -354,10 +385,12 @@ class TuningDesk:
             sessions = store.sessions()
             live = store.latest_playbook_version()
             views = tuple(SessionView(s, tuple(store.recommendations(s.id))) for s in sessions if s.created_at >= since)
+            audit = store.latest_audit()
         pending = tuple(awaiting_decision(sessions, now))
         last = sessions[-1] if sessions else None
         next_tune = self.schedule.due_after(last, now) if self.schedule.enabled else None
-        return DeskStatus(pending, last, live, next_tune, since, views)
+        flagged = AuditReport.model_validate(audit.payload).flagged() if audit else ()
+        return DeskStatus(pending, last, live, next_tune, since, views, flagged)
 
     def history(self, limit: int | None = 10) -> list[PlaybookVersion]:
         """The newest ``limit`` playbook versions (None: all), oldest first."""

@@ -223,7 +223,7 @@ def slot_evidence(
     if slot.kind == "growth":
         # Each trade's share of equity at stake: its block's position size x its strategy's weight (the
         # change's own position size where it changes that), not the replay's compounding path.
-        base_exposure = _exposure(playbook, record.trades)
+        base_exposure = exposure(playbook, record.trades)
         cand_exposure = base_exposure
         if slot.spec is not None and slot.spec.scales_exposure:
             size = float(playbook.value(slot.regime, slot.parameter))  # type: ignore[arg-type]
@@ -237,7 +237,7 @@ def slot_evidence(
     return paired_evidence(slot.kind, differences[either], clusters[either], reps=reps, seed=seed)
 
 
-def _exposure(playbook: Playbook, trades: pd.DataFrame) -> np.ndarray:
+def exposure(playbook: Playbook, trades: pd.DataFrame) -> np.ndarray:
     """Each trade's margin as a share of equity under ``playbook``: its block's position size x its
     strategy's weight."""
     sizes = {

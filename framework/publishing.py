@@ -100,11 +100,12 @@ class LiveFile:
             )
         return effective.parent
 
-    def rollback(self, version: int, actor: str, reason: str) -> int:
+    def rollback(self, version: int, actor: str, reason: str, *, expected_live: int | None = None) -> int:
         """Publish the text of the earlier ``version`` again as a new version; returns its number.
 
         The reason is recorded with the new version and in the audit log. A hand edit of the live file
-        is registered as a version first, so it stays in the history.
+        is registered as a version first, so it stays in the history. With ``expected_live``, the
+        rollback goes ahead only while that version is the live one.
         """
         actor = checked_actor(actor)
         if not reason.strip():
@@ -118,6 +119,11 @@ class LiveFile:
         except InputError as exc:
             raise DecisionError(f"cannot roll back to version {version}: it is not a valid playbook ({exc})") from exc
         live = self.store.register_live_playbook(self.path)
+        if expected_live is not None and live.version != expected_live:
+            raise DecisionError(
+                f"version {expected_live} is no longer live: version {live.version} is ({live.reason}); "
+                "nothing rolled back"
+            )
         if live.version == version:
             raise DecisionError(f"version {version} is the live version; there is nothing to roll back")
         try:

@@ -21,8 +21,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("replay", "features", "models", "search", "quality"),
     ("tuners", "safety", "tuning"),
     ("out_of_sample", "validation"),
-    ("session", "store", "decisions", "publishing", "freqtrade_reload", "approval", "report"),
-    ("pipeline", "sample", "desk"),
+    (
+        "session", "audit_report", "stability", "store", "decisions", "publishing", "freqtrade_reload", "approval",
+        "report",
+    ),
+    ("pipeline", "sample", "audit", "desk"),
     ("cli", "bot", "freqtrade_strategy", "dashboard"),
 )  # fmt: skip
 

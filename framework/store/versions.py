@@ -214,7 +214,9 @@ class PlaybookVersions(Database):
                 parent = latest.version if latest else None
                 if expected_parent is not None and parent != expected_parent:
                     raise ParentMoved(self.path, expected_parent, parent)
-                pending = _insert_version(db, target, text, parent, author, reason, self._clock(), writer_pid=os.getpid())
+                pending = _insert_version(
+                    db, target, text, parent, author, reason, self._clock(), writer_pid=os.getpid()
+                )
                 # Listed before the commit makes the row visible, so that no other store of this
                 # process takes it for the leftover of a crash.
                 key = (self._key, pending.version)
