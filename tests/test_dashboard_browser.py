@@ -93,7 +93,7 @@ def shown(driver: Any) -> dict[str, str]:
 
 def screenshot(driver: Any, name: str) -> Path:
     """The whole page as a PNG (the window stretched to the page's height, its width kept)."""
-    width = driver.execute_script("return window.outerWidth")
+    width = driver.get_window_size()["width"]  # headless Chromium's window.outerWidth is at least 500
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(width, min(height + 120, 12_000))
     target = artifacts() / f"{name}.png"

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from framework.dashboard.data import AuditView, EquityChart, LearningPoint, ModelPoint, ParameterSeries, SessionRow
-from framework.formatting import utc_text, value_text
+from framework.formatting import value_text
 
 VERDICT_COLOURS = {
     "better": "#2e7d32",
@@ -96,7 +96,7 @@ def parameter_timeline(series: Sequence[ParameterSeries], until: datetime) -> go
 
 def session_counts(sessions: Sequence[SessionRow]) -> go.Figure:
     """Validated and rejected proposals per session (bars) and the acceptance rate (line, right axis)."""
-    labels = [utc_text(s.created_at, zone=False) for s in sessions]
+    labels = [f"{s.created_at:%m-%d %H:%M}" for s in sessions]  # UTC (the store's times are)
     figure = make_subplots(specs=[[{"secondary_y": True}]])
     hover = [s.id for s in sessions]
     figure.add_trace(
@@ -131,7 +131,7 @@ def session_counts(sessions: Sequence[SessionRow]) -> go.Figure:
         secondary_y=True,
     )
     figure.update_layout(barmode="group")
-    figure.update_xaxes(type="category")
+    figure.update_xaxes(type="category", title_text="session (UTC)")
     figure.update_yaxes(title_text="proposals", rangemode="tozero", secondary_y=False)
     figure.update_yaxes(
         title_text="acceptance",
@@ -141,7 +141,7 @@ def session_counts(sessions: Sequence[SessionRow]) -> go.Figure:
         secondary_y=True,
         showgrid=False,
     )
-    return _layout(figure, 320)
+    return _layout(figure, 340, legend_y=-0.32)
 
 
 def model_quality(points: Sequence[ModelPoint]) -> go.Figure:
@@ -316,16 +316,16 @@ def learning_curve(points: Sequence[LearningPoint]) -> go.Figure:
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(
-            x=[p.week for p in points],
+            x=[f"{p.week:%Y-%m-%d}" for p in points],
             y=[p.share for p in points],
             mode="lines+markers",
             line={"color": "#2e7d32", "width": 2},
             marker={"size": 8},
             name="share better",
             customdata=[f"{p.better} of {p.judged} judged" for p in points],
-            hovertemplate="week of %{x|%Y-%m-%d}: %{y:.0%}<br>%{customdata}<extra></extra>",
+            hovertemplate="week of %{x}: %{y:.0%}<br>%{customdata}<extra></extra>",
         )
     )
     figure.update_yaxes(tickformat=".0%", range=[0, 1.05], title_text="better / judged")
-    figure.update_xaxes(title_text="week judged (Mondays)", dtick=7 * 24 * 3600 * 1000, tickformat="%b %d")
+    figure.update_xaxes(title_text="week judged (its Monday, UTC)", type="category")
     return _layout(figure, 300, legend_y=-0.35)
