@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import http.client
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ from framework.dashboard.data import read_dashboard
 from framework.dashboard.page import PLOTLY_PATH, render_page
 from framework.dashboard.server import COOKIE, DashboardConfig, make_server, serving
 from framework.errors import PlaybookTunerError, StoreError
+from framework.sample import write_sample
 from framework.session import Session
 from framework.store import SessionRecord, Store
 from tests.dashboard_store import START, Built, build_store
@@ -346,3 +349,51 @@ def test_the_command_makes_a_token_off_loopback_never_logs_it_and_stops_on_ctrl_
     assert "stopped" in out and "Traceback" not in err
     assert "GET / 403" in out and "GET / 303" in out
     assert token not in out.replace(url, ""), "the request log never holds the token"
+
+
+# --- a real tune ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A real tune of a 120-day sample through the command line, its changes applied (version 2)."""
+    directory = write_sample(tmp_path_factory.mktemp("tuned"), seed=7, days=120).directory
+    config = directory / "fast.toml"
+    config.write_text("lookback_days = 365\n[tuner_options]\nrisk_ratio = {trials = 15}\n")
+    store = directory / "store.sqlite"
+    result = run(
+        "tune",
+        "--trades", directory / "trades.csv",
+        "--prices", directory / "prices",
+        "--playbook", directory / "playbook.yaml",
+        "--store", store,
+        "--config", config,
+        "--json", directory / "session.json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads((directory / "session.json").read_text(encoding="utf-8"))
+    applied = run("apply", document["session_id"], "--store", store)
+    assert applied.returncode == 0, applied.stderr
+    return store, document
+
+
+@pytest.mark.slow
+def test_a_real_tunes_session_and_applied_version_are_on_the_page(
+    tuned: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    store, document = tuned
+    target = tmp_path / "dashboard.html"
+    assert run("dashboard", "--store", store, "--export", target).returncode == 0
+    page = parsed(target.read_text(encoding="utf-8"))
+    sid = document["session_id"]
+    assert page.text["version-count"] == "2" and page.text["session-count"] == "1"
+    assert page.text[f"session-validated-{sid}"] == str(len(document["recommendations"]))
+    assert page.text[f"session-rejected-{sid}"] == str(len(document["rejected"]))
+    assert page.text[f"session-decisions-{sid}"] == f"applied {len(document['recommendations'])}"
+    assert page.text["data-quality-latest"] == f"{document['data_quality']['score']:.0f} %"
+    assert "chart-versions" in page.text, "the applied changes are steps of the timeline"
+    equity = [testid for testid in page.text if testid.startswith("chart-equity-")]
+    assert len(equity) == len(document["recommendations"]), "each validated change's equity is drawn"
+    data = read_dashboard(store)
+    changed = {(s.regime, s.parameter) for s in data.parameters if s.changed}
+    assert {(r["regime"], r["parameter"]) for r in document["recommendations"]} <= changed

@@ -97,6 +97,11 @@ def parameter_timeline(series: Sequence[ParameterSeries], until: datetime) -> go
 def session_counts(sessions: Sequence[SessionRow]) -> go.Figure:
     """Validated and rejected proposals per session (bars) and the acceptance rate (line, right axis)."""
     labels = [f"{s.created_at:%m-%d %H:%M}" for s in sessions]  # UTC (the store's times are)
+    if len(set(labels)) < len(labels):  # two sessions in one minute: each its own bar
+        twice = {label for label in labels if labels.count(label) > 1}
+        labels = [
+            f"{label} {s.id[-4:]}" if label in twice else label for label, s in zip(labels, sessions, strict=True)
+        ]
     figure = make_subplots(specs=[[{"secondary_y": True}]])
     hover = [s.id for s in sessions]
     figure.add_trace(
