@@ -22,6 +22,7 @@ from framework.dashboard.data import read_dashboard
 from framework.dashboard.page import PLOTLY_PATH, render_page
 from framework.dashboard.server import COOKIE, DashboardConfig, make_server, serving
 from framework.errors import PlaybookTunerError, StoreError
+from framework.formatting import MISSING
 from framework.sample import write_sample
 from framework.session import Session
 from framework.store import SessionRecord, Store
@@ -214,6 +215,22 @@ def test_an_empty_store_says_there_is_nothing_yet_and_how_to_get_data(tmp_path: 
     assert "playbook-tuner tune" in shown.text["empty-store"]
     assert shown.sources == [] and "Plotly.newPlot" not in page, "no chart, so no plotly"
     assert shown.text["live-version"] == "none"
+
+
+def test_a_store_with_a_version_alone_shows_it_and_says_no_session_yet(tmp_path: Path) -> None:
+    live = tmp_path / "playbook.yaml"
+    live.write_text("default:\n  leverage: 2.0\n  stop_loss: 0.02\n  risk_reward_ratio: 2.0\n"
+                    "  confidence_threshold: 0.5\n  position_size: 0.1\n", encoding="utf-8")  # fmt: skip
+    with Store(tmp_path / "store.sqlite") as store:
+        store.register_live_playbook(live)
+    data = read_dashboard(tmp_path / "store.sqlite")
+    assert not data.empty
+    page = render_page(data, inline_plotly=False)
+    shown = parsed(page).text
+    assert shown["version-count"] == "1" and shown["session-count"] == "0" and shown["acceptance-rate"] == MISSING
+    assert "No tuning session yet" in shown["sessions"] and "No audit stored yet" in shown["audit"]
+    assert "chart-versions" not in shown, "one version draws no timeline"
+    assert shown["unchanged-table"].count("leverage") == 1
 
 
 # --- the command: export and errors ------------------------------------------------------------------

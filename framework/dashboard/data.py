@@ -16,6 +16,8 @@ from pathlib import Path
 
 from framework.audit_report import JUDGED, AuditReport, ParameterStability, VersionAudit
 from framework.errors import PlaybookTunerError, StoreError
+from framework.playbook import DEFAULT_REGIME, Playbook, parse_playbook
+from framework.playbook.schema import SPECS
 from framework.session import DailyEquity, Session
 from framework.store import AuditRecord, PlaybookVersion, SessionRecord, Store
 
@@ -257,8 +259,6 @@ def _session(record: SessionRecord, decisions: Sequence[str]) -> tuple[SessionRo
 def _versions(versions: Sequence[PlaybookVersion]) -> tuple[tuple[VersionRow, ...], tuple[ParameterSeries, ...]]:
     """The version rows, and each (regime, parameter)'s value over the readable versions: the default
     block's, and a regime's where it differs from the default's at some version (the regime sets it)."""
-    from framework.playbook import DEFAULT_REGIME, parse_playbook
-
     rows, values = [], []
     for version in versions:
         try:
@@ -297,14 +297,10 @@ def _versions(versions: Sequence[PlaybookVersion]) -> tuple[tuple[VersionRow, ..
     return tuple(rows), series
 
 
-def _playbook_values(playbook: object) -> dict[tuple[str, str], tuple[float | None, str]]:
+def _playbook_values(playbook: Playbook) -> dict[tuple[str, str], tuple[float | None, str]]:
     """(regime, parameter) -> (value as a number, unit) of one playbook: the default block, each regime the
     playbook gives a block of (its effective values), and the strategy weights. Tables (the ROI table) are
     left out: their scale (``minimal_roi_scale``) is a number and is kept."""
-    from framework.playbook import DEFAULT_REGIME, Playbook
-    from framework.playbook.schema import SPECS
-
-    assert isinstance(playbook, Playbook)
     table: dict[tuple[str, str], tuple[float | None, str]] = {}
     for regime in (DEFAULT_REGIME, *playbook.overrides):
         for name, spec in SPECS.items():

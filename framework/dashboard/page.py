@@ -14,7 +14,7 @@ from functools import cache
 
 from framework.dashboard import figures
 from framework.dashboard.data import NO_DATA_HINT, DashboardData, SessionRow
-from framework.formatting import number_text, utc_text, value_text
+from framework.formatting import MISSING, number_text, utc_text, value_text
 
 PLOTLY_PATH = "plotly.min.js"
 """Where the served page loads plotly.js from (relative to the page)."""
@@ -144,9 +144,13 @@ def _empty() -> str:
     return f"""<section class="wide empty" data-testid="empty-store">
 <h2>Nothing to show yet</h2>
 <p>This store holds no playbook version, no tuning session and no audit.</p>
-<p>To get data, {_e(NO_DATA_HINT).replace("`playbook-tuner tune`", "<code>playbook-tuner tune</code>")},
-then reload this page.</p>
+<p>To get data, {_hint()}, then reload this page.</p>
 </section>"""
+
+
+def _hint() -> str:
+    """:data:`NO_DATA_HINT` with its command as code."""
+    return _e(NO_DATA_HINT).replace("`playbook-tuner tune`", "<code>playbook-tuner tune</code>")
 
 
 def _sections(data: DashboardData, charts: _Charts) -> Iterable[str]:
@@ -175,8 +179,8 @@ def _summary(data: DashboardData) -> str:
         _number("validated-total", str(data.validated), "validated changes"),
         _number("rejected-total", str(data.rejected), "rejected proposals"),
         _number("acceptance-rate", _percent(data.acceptance), "acceptance rate"),
-        _number("audit-accuracy", _percent(accuracy.share_better) if accuracy else "-", "versions better (audit)"),
-        _number("audit-flagged", str(len(data.audit.report.flagged())) if data.audit else "-", "flagged worse"),
+        _number("audit-accuracy", _percent(accuracy.share_better) if accuracy else MISSING, "versions better (audit)"),
+        _number("audit-flagged", str(len(data.audit.report.flagged())) if data.audit else MISSING, "flagged worse"),
     ]
     cards = "".join(numbers)
     return f'<section class="wide" data-testid="summary"><h2>Overview</h2><div class="numbers">{cards}</div></section>'
@@ -255,7 +259,7 @@ def _cell(values: dict[tuple[str, str], float | None], regime: str, name: str) -
 
 
 def _session_row(row: SessionRow) -> list[tuple[str, str | None]]:
-    decided = ", ".join(f"{status} {count}" for status, count in sorted(row.decisions.items())) or "-"
+    decided = ", ".join(f"{status} {count}" for status, count in sorted(row.decisions.items())) or MISSING
     return [
         (row.id, f"session-id-{row.id}"),
         (utc_text(row.created_at, zone=False), None),
@@ -272,7 +276,7 @@ def _session_row(row: SessionRow) -> list[tuple[str, str | None]]:
 def _sessions(data: DashboardData, charts: _Charts) -> str:
     parts = ["<h2>Tuning sessions</h2>"]
     if not data.sessions:
-        parts.append(_nothing(f"No tuning session yet: {NO_DATA_HINT}."))
+        parts.append(f'<p class="note">No tuning session yet: {_hint()}.</p>')
     else:
         parts.append(charts.add("sessions", figures.session_counts(data.sessions)))
         head = (
@@ -390,7 +394,7 @@ def _audit(data: DashboardData, charts: _Charts) -> str:
                 (utc_text(version.live_from, zone=False), None),
                 (number_text(prediction.effect if prediction else None, ".4g"), None),
                 (number_text(realised.effect if realised else None, ".4g"), None),
-                (str(realised.trades) if realised else "-", None),
+                (str(realised.trades) if realised else MISSING, None),
                 (version.note, None),
             ]
         )
