@@ -297,6 +297,8 @@ def test_the_server_answers_get_and_head_and_refuses_every_other_method(served: 
         status, headers, _ = fetch(served, method=method)
         assert (status, headers.get("Allow")) == (405, "GET, HEAD"), method
     assert fetch(served, "/admin")[0] == 404
+    assert fetch(served, headers={"Host": "rebound.example:8050"})[0] == 403, "a DNS name rebound to loopback"
+    assert fetch(served, headers={"Host": "localhost"})[0] == 200
 
 
 def test_each_request_reads_the_store_again(built: Built, served: int) -> None:

@@ -8,6 +8,8 @@ off loopback.
   (answered with an HttpOnly cookie and a redirect to the page without it), the cookie, or an
   ``Authorization: Bearer`` header; anything else gets 403. Tokens are compared with
   ``secrets.compare_digest``. The token never appears in the request log.
+- Without a token (loopback), a request must name a loopback host in its ``Host`` header, so a web
+  page elsewhere cannot read the dashboard through a DNS name rebound to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -136,6 +138,9 @@ class _Handler(BaseHTTPRequestHandler):
         config = self.server.config
         url = urlsplit(self.path)
         given = parse_qs(url.query).get("token", [None])[0]
+        if config.token is None and not is_loopback(_host_name(self.headers.get("Host", ""))):
+            self._send(HTTPStatus.FORBIDDEN, b"forbidden: not a loopback Host\n", "text/plain", body=body)
+            return
         if config.token is not None:
             if given is not None and _same(given, config.token):
                 cookie = f"{COOKIE}={config.token}; HttpOnly; SameSite=Strict; Path=/"
@@ -207,6 +212,13 @@ class _Handler(BaseHTTPRequestHandler):
         log = self.server.config.log
         if log is not None:
             log("a malformed request was refused")
+
+
+def _host_name(header: str) -> str:
+    """The host of a ``Host`` header (``127.0.0.1:8050`` -> ``127.0.0.1``, ``[::1]:8050`` -> ``::1``)."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 def _same(given: str, token: str) -> bool:
