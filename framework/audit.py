@@ -210,7 +210,7 @@ def _realised(
     """The version (candidate 0 of ``result``) against the one it replaced (candidate 1), per trade."""
     new, old = result.trades(0), result.trades(1)
     new_taken, old_taken = new["taken"].to_numpy(dtype=bool), old["taken"].to_numpy(dtype=bool)
-    either = new_taken | old_taken
+    either = (new_taken | old_taken) & reached(playbooks, replayed)
     if not either.any():
         return None
     new_return, old_return = new["return"].fillna(0.0).to_numpy(), old["return"].fillna(0.0).to_numpy()
@@ -263,13 +263,9 @@ def _verdict(
     needed_for_prediction = _trades_to_show(predicted, spread, alpha, POWER) if predicted else math.inf
     if trades >= settings.audit.min_trades:
         if realised.p_worse < alpha:
-            return "worse", None, f"worse than version it replaced (p = {realised.p_worse:.3f} on {trades} trades)"
+            return "worse", None, f"worse than the version it replaced ({_p(realised.p_worse)}, {trades} trades)"
         if realised.p_better < alpha:
-            return (
-                "better",
-                None,
-                f"better than the version it replaced (p = {realised.p_better:.3f} on {trades} trades)",
-            )
+            return "better", None, f"better than the version it replaced ({_p(realised.p_better)}, {trades} trades)"
         if trades >= needed_for_prediction:
             return (
                 "no_better",
@@ -290,6 +286,20 @@ def _verdict(
         when.to_pydatetime(),
         f"{trades} trades of the about {math.ceil(needed)} needed at the effect measured so far",
     )
+
+
+def reached(playbooks: tuple[Playbook, Playbook], trades: pd.DataFrame) -> np.ndarray:
+    """The trades whose parameters differ between the two playbooks (their regime's block or their
+    strategy's weight): the trades the version's changes reach, as the gate's test counts them."""
+    new, old = playbooks
+    regimes = trades["regime"].astype(object).where(trades["regime"].notna(), None)
+    block = {r: new.parameters_for(r) != old.parameters_for(r) for r in set(regimes)}
+    weight = {s: new.strategy_weight(s) != old.strategy_weight(s) for s in set(trades["strategy"])}
+    return regimes.map(block).to_numpy(dtype=bool) | trades["strategy"].map(weight).to_numpy(dtype=bool)
+
+
+def _p(p_value: float) -> str:
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
 
 
 def _per_trade_spread(realised: Realised) -> float:
