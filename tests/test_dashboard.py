@@ -416,3 +416,23 @@ def test_a_real_tunes_session_and_applied_version_are_on_the_page(
     data = read_dashboard(store)
     changed = {(s.regime, s.parameter) for s in data.parameters if s.changed}
     assert {(r["regime"], r["parameter"]) for r in document["recommendations"]} <= changed
+
+
+@pytest.mark.slow
+def test_a_real_audit_of_an_applied_session_is_on_the_page(tmp_path: Path) -> None:
+    """A real tuning session applied at a go-live time, a month traded under it, then the real audit."""
+    from backtests.audit_cases import applied_session
+
+    case = applied_session(tmp_path)
+    report = case.desk().audit()
+    audit = report.of(2)
+    assert audit is not None
+    data = read_dashboard(case.files.store_path)
+    assert data.audit is not None and data.audit.report == report
+    shown = parsed(render_page(data, inline_plotly=False)).text
+    assert shown["verdict-2"] == audit.verdict.replace("_", " ")
+    assert shown["accuracy-judged"] == str(report.accuracy.judged)
+    assert shown["session-count"] == "1" and shown["version-count"] == "2"
+    drawn = audit.prediction is not None and audit.prediction.effect is not None and audit.realised is not None
+    assert ("chart-predicted-realised" in shown) == drawn
+    assert ("stability-table" in shown) == bool(report.stability)
