@@ -186,6 +186,7 @@ def test_the_pages_numbers_are_the_stores(built: Built) -> None:
     assert shown["accuracy-share"] == "50.0 %" and shown["accuracy-judged"] == "2"
     assert shown["accuracy-worse"] == "1" and shown["audit-flagged"] == "1"
     assert shown["verdict-3"] == "worse" and shown["verdict-2"] == "better"
+    assert (shown["predicted-3"], shown["realised-3"]) == ("+0.600 %", "-0.300 %")  # effects per trade
     assert shown["reversals-ranging.leverage"] == "2"
     charts = [testid for testid in shown if testid.startswith("chart-")]
     assert {"chart-versions", "chart-sessions", "chart-models", "chart-quality", "chart-predicted-realised",

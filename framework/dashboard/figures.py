@@ -294,7 +294,7 @@ def predicted_vs_realised(audit: AuditView) -> go.Figure:
                 marker={"color": colour, "size": 11},
                 error_y={"type": "data", "array": upper, "arrayminus": lower, "color": colour, "thickness": 1},
                 customdata=hover,
-                hovertemplate="%{customdata}<br>predicted %{x:.4g}<br>realised %{y:.4g}<extra></extra>",
+                hovertemplate="%{customdata}<br>predicted %{x:.3%}<br>realised %{y:.3%}<extra></extra>",
             )
         )
     values = [a.prediction.effect for a in points if a.prediction and a.prediction.effect is not None]
@@ -311,8 +311,8 @@ def predicted_vs_realised(audit: AuditView) -> go.Figure:
                 hoverinfo="skip",
             )
         )
-    figure.update_xaxes(title_text="predicted effect per trade", zeroline=True)
-    figure.update_yaxes(title_text="realised effect per trade", zeroline=True)
+    figure.update_xaxes(title_text="predicted effect per trade", zeroline=True, tickformat=".2%")
+    figure.update_yaxes(title_text="realised effect per trade", zeroline=True, tickformat=".2%")
     return _layout(figure, 380, legend_y=-0.3)
 
 

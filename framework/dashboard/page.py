@@ -42,6 +42,7 @@ section h3 { margin: 12px 0 6px; font-size: .95rem; }
 table { border-collapse: collapse; font-size: .85rem; margin: 4px 0 8px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eceff1; white-space: nowrap; }
 td:first-child { white-space: normal; min-width: 8em; overflow-wrap: anywhere; }
+td.prose { white-space: normal; min-width: 14em; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: #546e7a; font-size: .88rem; }
 .empty { font-size: 1rem; }
@@ -167,6 +168,11 @@ def _number(testid: str, value: str, label: str) -> str:
     return f'<div class="number"><b data-testid="{testid}">{_e(value)}</b><span>{_e(label)}</span></div>'
 
 
+def _effect(value: float | None) -> str:
+    """An effect per trade (a fraction of growth or return) as percent with three decimals."""
+    return number_text(None if value is None else 100 * value, "+.3f", " %")
+
+
 def _percent(value: float | None) -> str:
     return number_text(None if value is None else 100 * value, ".1f", " %")
 
@@ -187,15 +193,24 @@ def _summary(data: DashboardData) -> str:
 
 
 def _table(
-    testid: str, head: Sequence[str], rows: Iterable[Sequence[tuple[str, str | None]]], numeric: set[int]
+    testid: str,
+    head: Sequence[str],
+    rows: Iterable[Sequence[tuple[str, str | None]]],
+    numeric: set[int],
+    prose: frozenset[int] = frozenset(),
 ) -> str:
-    """A table; each cell is (text, its data-testid or None); columns in ``numeric`` are right-aligned."""
-    header = "".join(f"<th{' class=num' if i in numeric else ''}>{_e(h)}</th>" for i, h in enumerate(head))
+    """A table; each cell is (text, its data-testid or None); columns in ``numeric`` are right-aligned, those
+    in ``prose`` (sentences) wrap."""
+
+    def kind(i: int) -> str:
+        return " class=num" if i in numeric else (" class=prose" if i in prose else "")
+
+    header = "".join(f"<th{kind(i)}>{_e(h)}</th>" for i, h in enumerate(head))
     lines = []
     for row in rows:
         cells = []
         for i, (text, cell_id) in enumerate(row):
-            attributes = (' class="num"' if i in numeric else "") + (f' data-testid="{_e(cell_id)}"' if cell_id else "")
+            attributes = kind(i) + (f' data-testid="{_e(cell_id)}"' if cell_id else "")
             cells.append(f"<td{attributes}>{_e(text)}</td>")
         lines.append(f"<tr>{''.join(cells)}</tr>")
     table = f'<table data-testid="{testid}"><thead><tr>{header}</tr></thead><tbody>{"".join(lines)}</tbody></table>'
@@ -236,7 +251,9 @@ def _versions(data: DashboardData, charts: _Charts) -> str:
     ]
     if rows:
         parts.append("<h3>Versions (newest first)</h3>")
-        parts.append(_table("versions-table", ("version", "live from (UTC)", "author", "reason"), rows, {0}))
+        parts.append(
+            _table("versions-table", ("version", "live from (UTC)", "author", "reason"), rows, {0}, frozenset({3}))
+        )
     unchanged = [s for s in data.parameters if not s.changed and s.parameter not in {c.parameter for c in changed}]
     if unchanged:
         regimes = list(dict.fromkeys(s.regime for s in unchanged))
@@ -392,8 +409,8 @@ def _audit(data: DashboardData, charts: _Charts) -> str:
                 (str(version.version), None),
                 (version.verdict.replace("_", " "), f"verdict-{version.version}"),
                 (utc_text(version.live_from, zone=False), None),
-                (number_text(prediction.effect if prediction else None, ".4g"), None),
-                (number_text(realised.effect if realised else None, ".4g"), None),
+                (_effect(prediction.effect if prediction else None), f"predicted-{version.version}"),
+                (_effect(realised.effect if realised else None), f"realised-{version.version}"),
                 (str(realised.trades) if realised else MISSING, None),
                 (version.note, None),
             ]
@@ -402,9 +419,10 @@ def _audit(data: DashboardData, charts: _Charts) -> str:
     parts.append(
         _table(
             "audit-table",
-            ("version", "verdict", "live from (UTC)", "predicted", "realised", "trades", "note"),
+            ("version", "verdict", "live from (UTC)", "predicted / trade", "realised / trade", "trades", "note"),
             rows,
             {0, 3, 4, 5},
+            frozenset({6}),
         )
     )
     if audit.stability:
