@@ -7,6 +7,7 @@ import ast
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -199,7 +200,15 @@ def test_the_page_reads_on_a_phone_and_escapes_what_it_shows(built: Built) -> No
         live = store.latest_playbook_version()
         assert live is not None
         store.publish_playbook(Path(live.path), live.text, author="<b>mallory</b>", reason="</script><i>x</i>")
+        created = START + timedelta(days=40)
+        odd = "s</script><!--5"
+        session = Session.parse({"session_id": odd, "created_at": created.isoformat(),
+                                 "expires_at": (created + timedelta(days=1)).isoformat()})  # fmt: skip
+        store.save_session(SessionRecord(odd, created, created + timedelta(days=1), "pending", 5, session.stored()), [])
     page = render_page(read_dashboard(built.path), inline_plotly=False)
+    figures = re.findall(r'<script type="application/json" data-figure="chart-sessions">(.*?)</script>', page)
+    assert len(figures) == 1 and odd in json.dumps(json.loads(figures[0])), "the id is in the chart, whole"
+    assert page.count("</script>") == page.count("<script"), "no stored text ends a script element"
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "@media (max-width: 700px)" in page and "responsive: true" in page
     assert "&lt;b&gt;mallory&lt;/b&gt;" in page and "<b>mallory</b>" not in page

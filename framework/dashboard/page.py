@@ -12,6 +12,8 @@ import html
 from collections.abc import Iterable, Sequence
 from functools import cache
 
+import plotly.graph_objects as go
+
 from framework.dashboard import figures
 from framework.dashboard.data import NO_DATA_HINT, DashboardData, SessionRow
 from framework.formatting import MISSING, number_text, utc_text, value_text
@@ -82,10 +84,8 @@ def render_page(data: DashboardData, *, inline_plotly: bool) -> str:
     charts = _Charts()
     body = _empty() if data.empty else "\n".join(_sections(data, charts))
     live = "none" if data.live_version is None else str(data.live_version)
-    if inline_plotly:
-        loader = f"<script>{_script_text(plotly_js())}</script>"
-    else:
-        loader = f'<script src="{PLOTLY_PATH}"></script>'
+    # inlined as plotly's own write_html inlines it (plotly.js holds no "</script")
+    loader = f"<script>{plotly_js()}</script>" if inline_plotly else f'<script src="{PLOTLY_PATH}"></script>'
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -117,24 +117,22 @@ class _Charts:
     def __init__(self) -> None:
         self.figures: list[tuple[str, str]] = []
 
-    def add(self, name: str, figure: object) -> str:
-        import plotly.graph_objects as go
-
-        assert isinstance(figure, go.Figure)
+    def add(self, name: str, figure: go.Figure) -> str:
         div = f"chart-{name}"
         self.figures.append((div, figure.to_json()))
         return f'<div class="chart" id="{div}" data-testid="{div}"></div>'
 
     def scripts(self) -> str:
         return "\n".join(
-            f'<script type="application/json" data-figure="{div}">{_script_text(text)}</script>'
+            f'<script type="application/json" data-figure="{div}">{_json_in_script(text)}</script>'
             for div, text in self.figures
         )
 
 
-def _script_text(text: str) -> str:
-    """Text safe inside a ``<script>`` element (no ``</script>`` or ``<!--`` in it)."""
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+def _json_in_script(text: str) -> str:
+    """JSON safe inside a ``<script>`` element: every ``<`` (only ever inside a JSON string) as ``\\u003c``,
+    so no ``</script>`` or ``<!--`` a stored text holds can end the element."""
+    return text.replace("<", "\\u003c")
 
 
 def _e(text: str) -> str:
