@@ -43,7 +43,7 @@ section h3 { margin: 12px 0 6px; font-size: .95rem; }
 .table-wrap { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: .85rem; margin: 4px 0 8px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eceff1; white-space: nowrap; }
-td:first-child { white-space: normal; min-width: 8em; overflow-wrap: anywhere; }
+td:first-child { white-space: normal; min-width: 8em; overflow-wrap: break-word; }
 td.prose { white-space: normal; min-width: 14em; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: #546e7a; font-size: .88rem; }
