@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "report",
     ),
     ("pipeline", "sample", "audit", "desk"),
-    ("cli", "bot", "freqtrade_strategy"),
+    ("cli", "bot", "freqtrade_strategy", "dashboard"),
 )  # fmt: skip
 
 

@@ -4,7 +4,7 @@ One module per group of commands; :mod:`framework.cli.common` holds the app, the
 shared options. Importing a command module registers its commands on the app.
 """
 
-from framework.cli import audit, data, freqtrade, sessions, telegram, tuning
+from framework.cli import audit, dashboard, data, freqtrade, sessions, telegram, tuning
 from framework.cli.common import ExitCode, app, main
 
-__all__ = ["ExitCode", "app", "audit", "data", "freqtrade", "main", "sessions", "telegram", "tuning"]
+__all__ = ["ExitCode", "app", "audit", "dashboard", "data", "freqtrade", "main", "sessions", "telegram", "tuning"]
