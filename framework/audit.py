@@ -79,8 +79,8 @@ def run_audit(
     with Store(files.store_path, clock=clock) as store:
         store.register_live_playbook(files.playbook, author="audit")
         versions = store.playbook_versions()
-        predictions = _predictions(store)
         sessions = [Session.from_record(record) for record in store.sessions()]
+        predictions = _predictions(store, sessions)
     progress(f"auditing {sum(v.parent is not None for v in versions)} applied versions")
     trades, signals = read_logs(files, settings, progress, lenient=lenient)
     market = load_market(files.prices)
@@ -325,21 +325,20 @@ def _value(value: object) -> Value:
     return str(value)
 
 
-def _predictions(store: Store) -> dict[int, Prediction]:
+def _predictions(store: Store, sessions: Sequence[Session]) -> dict[int, Prediction]:
     """What each session-published version's session measured for the changes it applied."""
     found: dict[int, Prediction] = {}
-    for record in store.sessions():
-        decisions = [d for d in store.decisions(record.id) if d.result_version is not None]
+    for session in sessions:
+        decisions = [d for d in store.decisions(session.session_id) if d.result_version is not None]
         if not decisions:
             continue
-        session = Session.from_record(record)
-        applied = {r.id for r in store.recommendations(record.id) if r.status == "applied"}
+        applied = {r.id for r in store.recommendations(session.session_id) if r.status == "applied"}
         for decision in decisions:
             items = [r for r in session.recommendations if r.id in applied]
             if decision.recommendation_id is not None:
                 items = [r for r in items if r.id == decision.recommendation_id]
             if items:
-                found[decision.result_version] = _prediction(record.id, items)  # type: ignore[index]
+                found[decision.result_version] = _prediction(session.session_id, items)  # type: ignore[index]
     return found
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from framework.formatting import underperforms_text
 from framework.session import Number, UtcTime, Value, _Part
 
 VERDICTS = ("worse", "better", "no_better", "young", "unaudited")
@@ -106,6 +107,16 @@ class VersionAudit(_Part):
     def flagged(self) -> bool:
         """Underperforms the version it replaced, with evidence."""
         return self.verdict == "worse"
+
+    def underperformance(self, *, live_since: bool = False) -> str:
+        """The finding of a flagged version, as the channels show it (with when it went live)."""
+        realised = self.realised
+        if realised is None:  # a flagged version always has its evidence; say what there is
+            return f"version {self.version} underperforms version {self.replaced}, which it replaced: {self.note}"
+        return underperforms_text(
+            self.version, self.replaced, realised.kind, realised.effect, realised.interval, realised.trades,
+            live_from=self.live_from if live_since else None,
+        )  # fmt: skip
 
 
 class Accuracy(_Part):

@@ -25,7 +25,6 @@ from framework.formatting import (
     metric_text,
     number_text,
     p_value_text,
-    underperforms_text,
     utc_text,
     value_text,
 )
@@ -265,14 +264,7 @@ def stability_lines(stability: Sequence[ParameterStability], shown: int = STABIL
 def alert_text(audit: VersionAudit, outcome: str = "") -> str:
     """The alert of a flagged version: what it did against the version it replaced, what the session
     predicted, and that nothing was rolled back (or ``outcome``, the rollback since, in its place)."""
-    realised = audit.realised
-    if realised is None:  # a flagged version always has its evidence; say what there is
-        finding = f"version {audit.version} underperforms version {audit.replaced}, which it replaced: {audit.note}"
-    else:
-        finding = underperforms_text(
-            audit.version, audit.replaced, realised.kind, realised.effect, realised.interval, realised.trades,
-            live_from=audit.live_from,
-        )  # fmt: skip
+    finding = audit.underperformance(live_since=True)
     text = f"⚠️ {finding[:1].upper()}{finding[1:]}; {_predicted(audit)}."
     if outcome:
         return _clip(f"{text}\n\n{outcome}", MAX_TEXT)
@@ -281,14 +273,7 @@ def alert_text(audit: VersionAudit, outcome: str = "") -> str:
 
 def flagged_line(audit: VersionAudit, live_version: int | None) -> str:
     """One line of the status about a version the latest audit flags."""
-    realised = audit.realised
-    finding = (
-        underperforms_text(
-            audit.version, audit.replaced, realised.kind, realised.effect, realised.interval, realised.trades
-        )
-        if realised
-        else f"version {audit.version} underperforms version {audit.replaced}: {audit.note}"
-    )
+    finding = audit.underperformance()
     if audit.version != live_version:
         return f"⚠️ {finding}; no longer live"
     return f"⚠️ {finding}; Roll back under its alert, or /tune rollback {audit.replaced}"

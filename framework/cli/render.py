@@ -22,7 +22,6 @@ from framework.formatting import (
     metric_text,
     number_text,
     p_value_text,
-    underperforms_text,
     utc_text,
     value_text,
 )
@@ -114,14 +113,7 @@ def flagged_lines(flagged: Iterable[VersionAudit], live_version: int | None) -> 
     the rollback command."""
     lines = []
     for audit in flagged:
-        realised = audit.realised
-        finding = (
-            underperforms_text(
-                audit.version, audit.replaced, realised.kind, realised.effect, realised.interval, realised.trades
-            )
-            if realised
-            else f"version {audit.version} underperforms version {audit.replaced}: {audit.note}"
-        )
+        finding = audit.underperformance()
         if audit.version == live_version:
             lines.append(f"{finding}; roll back with `playbook-tuner rollback {audit.replaced}`")
         else:
