@@ -1,10 +1,9 @@
 """A freqtrade user's files read as they are: config.json, strategy settings (init-playbook) and the
-signal export. The signal pickles are written by freqtrade's own writer in /work/ftenv."""
+signal export. The signal pickles are written by freqtrade's own writer (the dev extra installs freqtrade)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from framework.freqtrade.config import apply_freqtrade_config, freqtrade_setup, 
 from framework.playbook import parse_playbook
 
 COMMAND = Path(sys.executable).parent / "playbook-tuner"
-FTENV_PYTHON = Path("/work/ftenv/bin/python")
 
 CONFIG_TEXT = """{
   // freqtrade allows comments
@@ -288,18 +286,11 @@ for name, data in (("signals", taken), ("rejected", rejected)):
 
 
 @pytest.fixture
-def freqtrade_signals(tmp_path: Path, freqtrade_data: Path) -> Path:
-    """freqtrade's backtest export beside the signal pickles freqtrade's own writer made."""
-    importable = FTENV_PYTHON.exists() and (
-        subprocess.run([str(FTENV_PYTHON), "-c", "import freqtrade"], capture_output=True).returncode == 0
-    )
-    if not importable:
-        message = f"freqtrade is not importable with {FTENV_PYTHON}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true requires it)")
-        pytest.skip(message)
-    export = shutil.copy(freqtrade_data / "backtest_results" / "backtest-result.json", tmp_path / "bt.json")
-    subprocess.run([str(FTENV_PYTHON), "-c", _WRITE_SIGNALS, str(tmp_path / "bt")], check=True)
+def freqtrade_signals(tmp_path: Path, freqtrade_backtests: Path) -> Path:
+    """freqtrade's backtest export beside the signal pickles freqtrade's own writer made (in a child
+    process, so freqtrade is never imported into the tests' own)."""
+    export = shutil.copy(freqtrade_backtests / "backtest_results" / "backtest-result.json", tmp_path / "bt.json")
+    subprocess.run([sys.executable, "-c", _WRITE_SIGNALS, str(tmp_path / "bt")], check=True)
     assert Path(export).is_file()
     return tmp_path / "bt_signals.pkl"
 

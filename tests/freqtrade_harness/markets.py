@@ -13,7 +13,7 @@ from typing import Any
 QUOTE = "BTC"
 BASES = ("ADA", "DASH", "ETC", "ETH", "LTC", "NXT", "TRX", "XLM", "XMR", "ZEC")
 PAIRS = tuple(f"{base}/{QUOTE}" for base in BASES)
-"""The ten pairs of ``/work/shared/data/freqtrade/*_BTC-5m.feather``."""
+"""The ten pairs of ``../shared/data/freqtrade/*_BTC-5m.feather``."""
 
 AMOUNT_STEP = 0.001
 PRICE_STEP = 1e-8
