@@ -14,6 +14,7 @@ from framework.config import Settings, load_settings
 from framework.errors import InputError
 from framework.market import load_market
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, load_playbook, parse_playbook
+from framework.regimes import REGIMES
 from framework.sample import write_sample
 from framework.strategy import load_strategy
 from framework.trades import load_signals, load_trades
@@ -21,7 +22,7 @@ from framework.tuners.base import NoProposal, Proposal, Tuner
 from framework.tuners.confidence import ConfidenceTuner
 from framework.tuners.leverage import LeverageTuner
 from framework.tuners.registry import BUILTIN_TUNERS, load_tuners, tuner_class
-from framework.tuners.risk_ratio import RiskRatioTuner
+from framework.tuners.risk_ratio import RiskRatioTuner, drawdown_floor
 from framework.tuners.strategy_weights import StrategyWeightTuner
 from framework.tuning import TuningPass, build_context, regenerate_signals, run_tuners
 
@@ -335,3 +336,27 @@ def test_risk_ratio_tuner_scales_a_roi_table_and_leaves_an_empty_ratio_alone(sam
     for proposal in scales:
         assert proposal.current == 1.0 and all(0.5 <= c <= 2.0 for c in proposal.candidates)
         assert "ROI table x" in proposal.rationale
+
+
+def test_risk_ratio_tuner_searches_when_the_baseline_drawdown_is_near_a_total_loss(sample: Path) -> None:
+    """A tuner's drawdown limit never aborts a tune: with the baseline drawdown below -95 %, the
+    limit (baseline - slack) is clamped to -100 % instead of a value the search spec refuses."""
+    playbook = load_playbook(sample / "playbook.yaml")
+    reckless = playbook.with_changes(
+        [ParameterChange(regime, name, value) for regime in ("default", *REGIMES) for name, value in
+         (("leverage", 10.0), ("position_size", 0.5), ("stop_loss", 0.1))]
+    )  # fmt: skip
+    context = build_context(
+        load_trades(sample / "trades.csv").frame, load_market(sample / "prices"), reckless, Settings(), seed=3
+    )
+    assert context.replay.baseline()["max_drawdown"] < -0.95
+    tuner = RiskRatioTuner(trials=5)
+    result = run_tuners([tuner], context)
+    assert not any("could not run" in o.reason for o in result.outcomes if isinstance(o, NoProposal))
+    assert tuner.searches_ and all(search.n_trials == 5 for search in tuner.searches_.values())
+
+
+def test_the_drawdown_floor_stays_a_drawdown() -> None:
+    assert drawdown_floor(-0.30, 0.05) == pytest.approx(-0.35)
+    assert drawdown_floor(-0.98, 0.05) == -1.0
+    assert drawdown_floor(0.0, -0.1) == 0.0

@@ -67,7 +67,7 @@ class RiskRatioTuner(Tuner):
                 regime=regime,
                 space=space,
                 objective="log_growth",
-                max_drawdown_floor=float(baseline["max_drawdown"]) - self.drawdown_slack,
+                max_drawdown_floor=drawdown_floor(float(baseline["max_drawdown"]), self.drawdown_slack),
                 seed=context.seed,
                 n_trials=self.trials,
                 data=context.data_ref,
@@ -176,3 +176,10 @@ def excursions(trades: pd.DataFrame, market: Market) -> tuple[np.ndarray, np.nda
     adverse = np.where(direction > 0, (entry - low) / entry, (high - entry) / entry)
     favourable = np.where(direction > 0, (high - entry) / entry, (entry - low) / entry)
     return adverse, favourable
+
+
+def drawdown_floor(baseline_drawdown: float, slack: float) -> float:
+    """The worst drawdown a trial may reach: ``slack`` below the current playbook's, never past a total
+    loss (-1), so a baseline already near -100 % still gives a search (that only liquidation-free,
+    no-worse trials pass) instead of a limit the search spec refuses."""
+    return max(-1.0, min(0.0, baseline_drawdown - slack))
