@@ -234,7 +234,6 @@ class TuningDesk:
         strategies: Sequence[str] = (),
         models: Path | None = None,
         search_storage: str | None = None,
-        config: Path | None = None,
         lenient: bool = False,
     ) -> ProposalRun:
         """Run the tuners on every trade of the log and pass their proposals through the safety rules;
@@ -243,14 +242,14 @@ class TuningDesk:
         ``strategies`` (names or ``path.py:Class``) rebuild the signal log from the candles instead of
         reading one; ``models`` saves the fitted models there (joblib, versioned); ``search_storage``
         (an Optuna storage URL, default ``settings.search_storage``) lets workers share the searches,
-        which load the data from these files and ``config``."""
+        which load the data from these files, read with these settings (not with rebuilt signals: a
+        worker has no file of them)."""
         from framework.market import load_market
         from framework.models import ModelStore
         from framework.pipeline import read_logs
         from framework.playbook import load_playbook
         from framework.quality import data_quality
         from framework.regimes import label_trades
-        from framework.search import DataRef
         from framework.strategy import load_strategy
         from framework.tuners import load_tuners
         from framework.tuning import build_context, regenerate_signals, run_tuners
@@ -269,13 +268,10 @@ class TuningDesk:
         playbook = load_playbook(files.playbook)
         tuners = load_tuners(list(settings.tuners), settings.tuner_options)
         progress(f"tuning on {len(trades)} trades from {files.trades.name}")
-        data_ref = DataRef(
-            trades=str(files.trades), prices=str(files.prices), playbook=str(files.playbook),
-            config=str(config) if config else None,
-        )  # fmt: skip
         context = build_context(
             trades, market, playbook, settings, signals=signals, seed=self.seed,
-            search_storage=search_storage or settings.search_storage or None, data_ref=data_ref,
+            search_storage=search_storage or settings.search_storage or None,
+            data_ref=None if strategies else files.data_ref(settings, lenient=lenient),
         )  # fmt: skip
         tuning = run_tuners(tuners, context, ModelStore(models) if models else None, progress=progress)
         return ProposalRun(tuning, context, data_quality(context.trades, settings), regenerated)

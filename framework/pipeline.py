@@ -29,6 +29,7 @@ from framework.playbook import SPECS, STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Play
 from framework.quality import DataQuality, data_quality
 from framework.regimes import REGIMES, RegimeLabels, label_trades
 from framework.sample import cached_sample
+from framework.search import DataRef, search_settings
 from framework.session import DailyEquity, Recommendation, Session, SessionCharts
 from framework.store import STORE_FILE_NAME, RecommendationRecord, SessionRecord, Store
 from framework.tuners import NoProposal, Proposal, Tuner, TuningContext, load_tuners
@@ -56,6 +57,15 @@ class TuneFiles:
     def models_path(self) -> Path:
         """Where ``tune`` keeps the fitted models (a :class:`~framework.models.ModelStore`)."""
         return self.store_path.parent / MODELS_FOLDER_NAME
+
+    def data_ref(self, settings: Settings, *, lenient: bool = False) -> DataRef:
+        """These files as a search worker reads them (absolute paths), with ``settings``' replay and
+        reading sections and ``lenient``: the whole log; a tune's windows narrow it (:meth:`DataRef.within`)."""
+        return DataRef(
+            trades=str(self.trades.resolve()), prices=str(self.prices.resolve()), playbook=str(self.playbook.resolve()),
+            signals=str(self.signals.resolve()) if self.signals else None, settings=search_settings(settings),
+            lenient=lenient,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,7 @@ def run_tune(
     days = lookback_days if lookback_days is not None else settings.lookback_days
     trades, signals = within_lookback(trades, signals, days, period)
     labels = RegimeLabels(market)  # each symbol classified once, for every window of the tune
+    search_storage = search_storage or settings.search_storage or None
     trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
 
     with Store(files.store_path, clock=clock) as store:
@@ -148,8 +159,8 @@ def run_tune(
             tuners = [WrittenPlaybook(load_playbook(candidate))]
         report = run_gate(
             trades, market, playbook, settings, tuners, signals=signals, seed=seed, safety=candidate is None,
-            progress=progress, labels=labels, search_storage=search_storage or settings.search_storage or None,
-            model_store=ModelStore(files.models_path),
+            progress=progress, labels=labels, search_storage=search_storage, model_store=ModelStore(files.models_path),
+            data_ref=files.data_ref(settings, lenient=lenient) if search_storage else None,
         )  # fmt: skip
         quality = data_quality(trades, settings)
         created = clock()

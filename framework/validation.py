@@ -68,6 +68,7 @@ from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, Playbook
 from framework.regimes import REGIMES, RegimeLabels
 from framework.replay import replay_tables, select, tables_for_changes, vectorbt_check
 from framework.safety import Refusal, SafeProposal
+from framework.search import DataRef
 from framework.statistics import deflated_sharpe_ratio, sharpe_per_period
 from framework.tuners.base import ReplayHandle, Tuner, TuningContext
 from framework.tuning import TuneData, TuningPass, build_context, run_tuners, tune_data, with_untaken_signals
@@ -190,6 +191,7 @@ def run_gate(
     labels: RegimeLabels | None = None,
     search_storage: str | None = None,
     model_store: ModelStore | None = None,
+    data_ref: DataRef | None = None,
 ) -> GateReport:
     """Tune on the search window, replay every slot out of sample, and judge it (see the module doc).
 
@@ -197,7 +199,8 @@ def run_gate(
     judges proposals as written (a hand-written playbook) instead of through the safety rules.
     ``progress`` is told each stage (fold, tuner) as it starts. ``labels`` (of ``market``) reuses the
     regime labels already computed; ``search_storage`` is the Optuna storage URL the tuners' searches
-    use (None: in memory). With ``model_store``, the models the tuners fit in the final pass (on the
+    use (None: in memory), and ``data_ref`` where workers find the trades (each window's studies get it
+    narrowed to the window). With ``model_store``, the models the tuners fit in the final pass (on the
     whole search window: those behind the values recommended) are saved there; the folds' are not.
 
     The regime labels, the market features and the replay inputs are computed once for all the
@@ -222,14 +225,14 @@ def run_gate(
         if k == 1:
             where += " (the first run also compiles the kernels, about 30 s, cached after)"
         fold_pass, _ = _tuning_pass(
-            train_trades, shared, settings, tuners, signals, seed, safety, search_storage, None,
+            train_trades, shared, settings, tuners, signals, seed, safety, search_storage, data_ref, None,
             _named(progress, where),
         )  # fmt: skip
         fold_choices.append(_choices(fold_pass))
         proposals.update({_slot(p): p for p in fold_pass.accepted})
         fold_tests.append(search.iloc[test])
     final_pass, final_context = _tuning_pass(
-        search, shared, settings, tuners, signals, seed, safety, search_storage, model_store,
+        search, shared, settings, tuners, signals, seed, safety, search_storage, data_ref, model_store,
         _named(progress, f"final pass on the search window, {len(search)} trades"),
     )  # fmt: skip
     final_choices = _choices(final_pass)
@@ -391,13 +394,14 @@ def _tuning_pass(
     seed: int,
     safety: bool,
     search_storage: str | None,
+    data_ref: DataRef | None,
     model_store: ModelStore | None,
     progress: Callable[[str], None],
 ) -> tuple[TuningPass, TuningContext]:
     window = signals_within(signals, trades)
     context = build_context(
         trades, shared.market, shared.playbook, settings, signals=window, seed=seed, search_storage=search_storage,
-        shared=shared,
+        data_ref=data_ref.within(trades) if data_ref else None, shared=shared,
     )  # fmt: skip
     context.study_suffix = f"-{_window_digest(context)}"
     return run_tuners(tuners, context, model_store, safety=safety, progress=progress), context

@@ -18,8 +18,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "config", "playbook.schema", "playbook.yaml_text",
     ),
     ("trades", "freqtrade", "market", "regimes", "playbook", "strategy"),
-    ("replay", "features", "models", "search", "quality"),
-    ("tuners", "safety", "tuning"),
+    ("replay", "features", "models", "quality"),
+    ("search", "tuners", "safety", "tuning"),
     ("out_of_sample", "validation"),
     (
         "session", "audit_report", "stability", "store", "decisions", "publishing", "freqtrade_reload", "approval",

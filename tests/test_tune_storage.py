@@ -122,3 +122,34 @@ def test_the_bots_tunes_use_the_configured_storage_and_keep_their_models_beside_
         desk.tune()
     assert seen["search_storage"] == "sqlite:///bot.db"
     assert seen["model_store"].directory == tmp_path / "models" == desk_files.models_path
+
+
+def test_workers_join_a_tunes_searches_with_its_signal_log_and_replay_exactly_its_windows(
+    tunes: dict[str, Any], sample: SampleSet
+) -> None:
+    from framework.search import load_search_data
+    from framework.search.storage import check_same_replay, stored_spec
+
+    url: str = tunes["url"]
+    studies = {name: optuna.load_study(study_name=name, storage=url) for name in optuna.get_all_study_names(url)}
+    refs = {name: stored_spec(study, url).data for name, study in studies.items()}
+    assert all(ref is not None and ref.signals == str(sample.signals.resolve()) for ref in refs.values())
+    windows = {ref.exits_before for ref in refs.values() if ref is not None}  # anchored: they differ in their ends
+    assert len(windows) == tunes["first"].report.folds + 1  # each fold's window and the final pass's
+    rebuilt: dict[str | None, Any] = {}
+    for name, ref in refs.items():  # every study's window rebuilt from its reference passes the same-replay check
+        assert ref is not None
+        if ref.exits_before not in rebuilt:
+            rebuilt[ref.exits_before] = load_search_data(ref)
+        check_same_replay(studies[name], url, *rebuilt[ref.exits_before])
+
+    name = max(studies, key=lambda n: refs[n].exits_before or "")  # the final pass's window, signals and all
+    before = len(studies[name].trials)
+    result = subprocess.run(
+        [str(COMMAND), "worker", "--study", name, "--storage", url, "--trials", "3"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    after = optuna.load_study(study_name=name, storage=url).trials
+    assert len(after) == before + 3
+    assert {t.user_attrs["worker_pid"] for t in after[before:]} != {t.user_attrs["worker_pid"] for t in after[:before]}

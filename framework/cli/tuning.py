@@ -251,9 +251,8 @@ def propose_command(
     )
     with Stages() as stages:
         run = desk.propose(
-            stages, strategies=regenerate_signals_with or (), models=models, search_storage=storage, config=config,
-            lenient=lenient,
-        )  # fmt: skip
+            stages, strategies=regenerate_signals_with or (), models=models, search_storage=storage, lenient=lenient
+        )
     if run.regenerated is not None:
         say(f"regenerated {len(run.regenerated)} signals ({int(run.regenerated['taken'].sum())} taken)")
     result, context, quality = run.tuning, run.context, run.quality

@@ -33,7 +33,7 @@ from framework.search.runner import (
     run_search,
     run_worker,
 )
-from framework.search.spec import SPEC_SOURCE, DataRef, SearchSpec
+from framework.search.spec import SPEC_SOURCE, DataRef, SearchSpec, search_settings
 from framework.search.storage import (
     JOURNAL_PREFIX,
     JOURNAL_SUFFIXES,
@@ -59,5 +59,6 @@ __all__ = [
     "open_study",
     "run_search",
     "run_worker",
+    "search_settings",
     "storage_from_url",
 ]

@@ -18,16 +18,17 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from framework.config import ReplaySettings, load_settings
+from framework.config import ReplaySettings, Settings, load_settings
 from framework.errors import InputError, Problem
-from framework.freqtrade import read_trade_log
+from framework.freqtrade import read_signal_log, read_trade_log
 from framework.market import load_market
 from framework.playbook import ParameterChange, Playbook, load_playbook
-from framework.regimes import label_trades
+from framework.regimes import RegimeLabels, label_trades
 from framework.replay import ReplayInputs, prepare, replay_tables, tables_for_changes
 from framework.replay.kernels import METRIC_NAMES
 from framework.search.spec import SPEC_SOURCE, DataRef, SearchSpec
 from framework.search.storage import check_same_replay, open_study, storage_from_url, stored_spec, study_label
+from framework.times import utc_time
 
 NON_FINITE_OBJECTIVE = -1e12
 """Score of a trial whose objective metric is NaN or infinite (e.g. ``sharpe`` when no trade is taken,
@@ -41,6 +42,8 @@ _ATTR_METRICS = "metrics"
 _ATTR_SURPLUS = "surplus"
 _ATTR_WORKER_HOST = "worker_host"
 _ATTR_WORKER_PID = "worker_pid"
+
+_CLAIMING = (TrialState.COMPLETE, TrialState.RUNNING)  # the states that hold a slot of the budget
 
 _logger = logging.getLogger(__name__)
 
@@ -86,18 +89,29 @@ class ReplayObjective:
         self.space, self.notes = _clamp_space(spec, base)
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
-        values = {name: trial.suggest_float(name, low, high) for name, (low, high) in self.space.items()}
-        changes = [ParameterChange(self.spec.regime, name, value) for name, value in values.items()]
-        tables = tables_for_changes(self.inputs, self.base, [changes])
-        row = replay_tables(self.inputs, tables, self.settings).metrics.iloc[0]
-        metrics = {name: float(row[name]) for name in METRIC_NAMES}
-        trial.set_user_attr(_ATTR_METRICS, metrics)
-        trial.set_user_attr(_ATTR_WORKER_HOST, socket.gethostname())
-        trial.set_user_attr(_ATTR_WORKER_PID, os.getpid())
-        for key, value in self.constraints(metrics).items():
-            trial.set_constraint(key, value)
-        score = metrics[self.spec.objective]
-        return score if math.isfinite(score) else NON_FINITE_OBJECTIVE
+        return self.score([trial])[0]
+
+    def score(self, trials: Sequence[optuna.trial.Trial]) -> list[float]:
+        """Each trial's objective, its point suggested and all of them replayed as one K-candidate sweep
+        (a trial costs about a third of replaying it alone); the metrics and constraints set per trial."""
+        points = [
+            {name: trial.suggest_float(name, low, high) for name, (low, high) in self.space.items()} for trial in trials
+        ]
+        change_sets = [[ParameterChange(self.spec.regime, name, value) for name, value in p.items()] for p in points]
+        tables = tables_for_changes(self.inputs, self.base, change_sets)
+        table = replay_tables(self.inputs, tables, self.settings).metrics[list(METRIC_NAMES)].to_numpy(np.float64)
+        host, pid = socket.gethostname(), os.getpid()
+        scores: list[float] = []
+        for trial, row in zip(trials, table, strict=True):
+            metrics = dict(zip(METRIC_NAMES, map(float, row), strict=True))
+            trial.set_user_attr(_ATTR_METRICS, metrics)
+            trial.set_user_attr(_ATTR_WORKER_HOST, host)
+            trial.set_user_attr(_ATTR_WORKER_PID, pid)
+            for key, value in self.constraints(metrics).items():
+                trial.set_constraint(key, value)
+            score = metrics[self.spec.objective]
+            scores.append(score if math.isfinite(score) else NON_FINITE_OBJECTIVE)
+        return scores
 
     def constraints(self, metrics: dict[str, float]) -> dict[str, float]:
         """Constraint values of a replay's metrics; a trial is feasible when every value is <= 0."""
@@ -176,61 +190,96 @@ def run_worker(study_name: str, storage: str, n_trials: int | None = None) -> Se
 
 
 def load_search_data(ref: DataRef) -> tuple[ReplayInputs, Playbook, ReplaySettings]:
-    """Rebuild a search's replay from ``ref``: load the trades and candles, label regimes, keep the
-    trades entering within the window, prepare them; with the base playbook and the replay settings."""
-    loaded = load_settings(Path(ref.config) if ref.config else None)
-    settings = loaded.replay
+    """Rebuild a search's replay from ``ref`` (see :class:`DataRef`): read the logs and candles, label
+    regimes, keep the window's trades and signals, prepare them with the untaken signals; with the base
+    playbook and the replay settings."""
+    from framework.tuning import with_untaken_signals  # a layer's peer that imports this package
+
+    loaded = load_settings(None) if ref.settings is None else Settings.model_validate(ref.settings)
     base = load_playbook(Path(ref.playbook))
     market = load_market(Path(ref.prices))
-    trades = label_trades(read_trade_log(Path(ref.trades), loaded.freqtrade).log.frame, market)
+    trades = read_trade_log(Path(ref.trades), loaded.freqtrade, lenient=ref.lenient).log.frame
+    signals = None
+    if ref.signals is not None:
+        read = read_signal_log(Path(ref.signals), loaded.freqtrade, trades=trades, lenient=ref.lenient)
+        signals = read.log.frame
+    labels = RegimeLabels(market)
+    trades = label_trades(trades, market, labels=labels)
     start, end = ref.window()
     keep = pd.Series(True, index=trades.index)
     if start is not None:
         keep &= trades["entry_time"] >= start
     if end is not None:
         keep &= trades["entry_time"] < end
+    if ref.exits_before is not None:
+        keep &= trades["exit_time"] < utc_time(ref.exits_before)
     if not keep.any():
         raise InputError.single(
             ref.trades,
-            f"no trade enters within the window [{ref.window_start or 'start'}, {ref.window_end or 'end'})",
+            f"no trade enters within the window [{ref.window_start or 'start'}, {ref.window_end or 'end'})"
+            + (f" and exits before {ref.exits_before}" if ref.exits_before else ""),
             field="entry_time",
         )
-    inputs = prepare(trades[keep].reset_index(drop=True), market, settings)
-    return inputs, base, settings
+    window = trades[keep].reset_index(drop=True)
+    if signals is not None and (start, end, ref.exits_before) != (None, None, None):
+        signals = signals[signals["entry_time"].between(window["entry_time"].min(), window["entry_time"].max())]
+    replayed = with_untaken_signals(window, signals, market, base, labels)
+    return prepare(replayed, market, loaded.replay), base, loaded.replay
 
 
 # --- running trials ---------------------------------------------------------------------------------
 
 
 def _run_trials(study: optuna.Study, objective: ReplayObjective, *, budget: int | None, limit: int | None) -> None:
-    """Run trials until ``budget`` trials of the study are claimed (complete or running) or this
-    process has run ``limit``. A trial that finds the budget already taken by earlier trials is
-    closed as a surplus FAIL; one whose objective raises is closed as FAIL and the error propagates."""
+    """Run trials, ``spec.batch`` asked at once and replayed as one sweep, until ``budget`` trials of the
+    study are claimed (complete or running) or this process has run ``limit``. A trial that finds the
+    budget already taken by earlier trials is closed as a surplus FAIL; when the objective raises, the
+    batch is closed as FAIL and the error propagates."""
     ran = 0
     while limit is None or ran < limit:
-        if budget is not None and _claimed(study.get_trials(deepcopy=False)) >= budget:
-            break
-        trial = study.ask()
+        size = objective.spec.batch if limit is None else min(objective.spec.batch, limit - ran)
         if budget is not None:
-            # Another process may have created trials since the check above. Trial numbers are
-            # assigned in creation order by every storage, so judging each trial only by the trials
-            # numbered before it gives all processes the same answer and never overshoots the budget.
-            earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
-            if _claimed(earlier) >= budget:
-                trial.set_user_attr(_ATTR_SURPLUS, True)
-                study.tell(trial, state=TrialState.FAIL)
+            size = min(size, budget - _claimed(study.get_trials(deepcopy=False)))
+            if size <= 0:
+                break
+        trials = [study.ask() for _ in range(size)]
+        if budget is not None:
+            trials = _within_budget(study, trials, budget)
+            if not trials:
                 break
         try:
-            value = objective(trial)
+            values = objective.score(trials)
         except BaseException:
-            study.tell(trial, state=TrialState.FAIL)
+            for trial in trials:
+                study.tell(trial, state=TrialState.FAIL)
             raise
-        study.tell(trial, value)
-        ran += 1
+        for trial, value in zip(trials, values, strict=True):
+            study.tell(trial, value)
+        ran += len(trials)
+        if len(trials) < size:  # some were surplus: the budget is taken
+            break
+
+
+def _within_budget(study: optuna.Study, trials: list[optuna.trial.Trial], budget: int) -> list[optuna.trial.Trial]:
+    """The trials just asked that fit in the budget; the others closed as surplus FAILs.
+
+    Other processes may have created trials since this one counted. Trial numbers are assigned in
+    creation order by every storage, so judging each trial only by the trials numbered before it (this
+    batch's earlier ones included: they are running) gives all processes the same answer and never
+    overshoots the budget."""
+    claimed = np.sort([t.number for t in study.get_trials(deepcopy=False) if t.state in _CLAIMING])
+    kept: list[optuna.trial.Trial] = []
+    for trial in trials:
+        if np.searchsorted(claimed, trial.number) < budget:
+            kept.append(trial)
+        else:
+            trial.set_user_attr(_ATTR_SURPLUS, True)
+            study.tell(trial, state=TrialState.FAIL)
+    return kept
 
 
 def _claimed(trials: Sequence[FrozenTrial]) -> int:
-    return sum(t.state in (TrialState.COMPLETE, TrialState.RUNNING) for t in trials)
+    return sum(t.state in _CLAIMING for t in trials)
 
 
 def _wait_for_running(study: optuna.Study, timeout: float) -> None:
