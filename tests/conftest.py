@@ -64,3 +64,19 @@ def freqtrade_backtests(freqtrade_data: Path) -> Path:
             pytest.fail(message + " (CI=true requires it)")
         pytest.skip(message)
     return freqtrade_data
+
+
+POSTGRES_ENV_VAR = "PLAYBOOK_TUNER_TEST_POSTGRES"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The URL of the throwaway PostgreSQL server .ci/run starts (.ci/postgres.sh), from
+    $PLAYBOOK_TUNER_TEST_POSTGRES; skip (or fail under CI=true) when it is not set."""
+    url = os.environ.get(POSTGRES_ENV_VAR)
+    if not url:
+        message = f"no PostgreSQL server to test on (${POSTGRES_ENV_VAR} is not set; .ci/run starts one)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true requires it)")
+        pytest.skip(message)
+    return url

@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -252,6 +253,22 @@ def test_storage_urls(tmp_path: Path) -> None:
         storage_from_url(str(tmp_path / "missing" / "a.log"))
 
 
+def test_postgresql_urls_use_psycopg_and_say_how_to_install_it_when_it_is_missing() -> None:
+    # the driver import fails as it would without the postgres extra; SQLAlchemy's default, psycopg2, too
+    code = (
+        "import sys; sys.modules['psycopg'] = sys.modules['psycopg2'] = None\n"
+        "from framework.search import storage_from_url\n"
+        "storage_from_url('postgresql://tuner@127.0.0.1:9/none')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode != 0
+    assert "no database driver for postgresql is installed; install the postgres extra" in result.stderr
+    assert "playbook-tuner[postgres]" in result.stderr
+    with pytest.raises(InputError, match="cannot open this storage"):  # psycopg is there: it tries to connect
+        storage_from_url("postgresql://tuner@127.0.0.1:9/none")
+
+
 def test_shared_study_resumes_and_rejects_another_spec(data: Data, ref: DataRef, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'resume.db'}"
     spec = spec_for("resume", n_trials=8, data=ref)
@@ -302,12 +319,17 @@ def test_worker_command_reports_input_errors(tmp_path: Path) -> None:
 # --- worker processes ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "n_trials"), [("journal", 80), ("sqlite", 30)])
+@pytest.mark.parametrize(("kind", "n_trials"), [("journal", 80), ("sqlite", 30), ("postgresql", 60)])
 def test_two_worker_processes_share_one_budget(
-    kind: str, n_trials: int, data: Data, ref: DataRef, tmp_path: Path
+    kind: str, n_trials: int, data: Data, ref: DataRef, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    storage = f"journal://{tmp_path / 'shared.log'}" if kind == "journal" else f"sqlite:///{tmp_path / 'shared.db'}"
-    spec = spec_for(f"shared-{kind}", n_trials=n_trials, data=ref)
+    storage = {
+        "journal": lambda: f"journal://{tmp_path / 'shared.log'}",
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'shared.db'}",
+        "postgresql": lambda: request.getfixturevalue("postgres_url"),  # the server .ci/run starts
+    }[kind]()
+    # a server outlives the test run: a study name of its own each time
+    spec = spec_for(f"shared-{kind}-{uuid.uuid4().hex[:8]}", n_trials=n_trials, data=ref)
     open_study(spec, storage, *data)
     command = [
         str(Path(sys.executable).parent / "playbook-tuner"),

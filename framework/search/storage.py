@@ -32,10 +32,21 @@ _ATTR_PLAYBOOK = "playbook_sha256"
 _ATTR_DATA = "data_fingerprint"
 _ATTR_TRADES = "trades"
 
+POSTGRES_DRIVER_HINT = "install the postgres extra (pip install 'playbook-tuner[postgres]': psycopg 3)"
+
+
+def _with_driver(url: str) -> str:
+    """``url`` with psycopg 3 as the driver of a ``postgresql://`` URL that names none (SQLAlchemy's
+    default there is psycopg2, which the project does not bring)."""
+    if url.lower().startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
 
 def storage_from_url(url: str | None) -> optuna.storages.BaseStorage | None:
     """An Optuna storage for ``url``: ``None`` for in-memory (one process only); ``sqlite:///path.db``,
-    ``postgresql://...`` or ``mysql://...`` for an RDB storage; ``journal:///abs/path.log``,
+    ``postgresql://...`` (driven by psycopg 3, the ``postgres`` extra, unless the URL names another
+    driver as ``postgresql+driver://``) or ``mysql://...`` for an RDB storage; ``journal:///abs/path.log``,
     ``journal://relative/path.log`` or a plain path ending in ``.log``/``.jsonl`` for a journal file
     (safe on NFS). Anything else, or a storage that cannot be opened, is an ``InputError``.
     """
@@ -44,11 +55,10 @@ def storage_from_url(url: str | None) -> optuna.storages.BaseStorage | None:
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
     if scheme in RDB_SCHEMES:
         try:
-            return RDBStorage(url)
+            return RDBStorage(_with_driver(url))
         except ImportError:
-            raise InputError.single(
-                url, f"no database driver for {scheme} is installed; install one or use another storage"
-            ) from None
+            hint = POSTGRES_DRIVER_HINT if scheme == "postgresql" else "install one or use another storage"
+            raise InputError.single(url, f"no database driver for {scheme} is installed; {hint}") from None
         except sqlalchemy.exc.SQLAlchemyError as exc:
             reason = str(exc.orig) if isinstance(exc, sqlalchemy.exc.DBAPIError) else str(exc)
             raise InputError.single(url, f"cannot open this storage: {reason}") from None
