@@ -93,7 +93,7 @@ class ReplayObjective:
 
     def score(self, trials: Sequence[optuna.trial.Trial]) -> list[float]:
         """Each trial's objective, its point suggested and all of them replayed as one K-candidate sweep
-        (a trial costs about a third of replaying it alone); the metrics and constraints set per trial."""
+        (a fraction of the cost of replaying each alone); the metrics and constraints set per trial."""
         points = [
             {name: trial.suggest_float(name, low, high) for name, (low, high) in self.space.items()} for trial in trials
         ]
