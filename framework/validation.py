@@ -207,10 +207,12 @@ def run_gate(
 
     ``trades`` is a canonical trade log with ``regime`` filled (``label_trades``). ``safety=False``
     judges proposals as written (a hand-written playbook) instead of through the safety rules.
-    ``progress`` is told each stage (fold, tuner) as it starts. ``labels`` (of ``market``) reuses the
-    regime labels already computed; ``search_storage`` is the Optuna storage URL the tuners' searches
-    use (None: in memory). With ``model_store``, the models the tuners fit in the final pass (on the
-    whole search window: those behind the values recommended) are saved there; the folds' are not.
+    ``progress`` is told each stage (fold, tuner) as it starts (on workers: as its answer is awaited).
+    ``labels`` (of ``market``) reuses the regime labels already computed; ``search_storage`` is the
+    Optuna storage URL the tuners' searches use (None: in memory). With ``model_store``, the models the
+    tuners fit in the final pass (on the whole search window: those behind the values recommended) are
+    saved there; the folds' are not. Every tuner on every window (the folds and the final pass) runs at
+    once as ``settings.parallel`` says (:mod:`framework.parallel`), with the session serial gives.
 
     The regime labels, the market features and the replay inputs are computed once for all the
     windows (:func:`framework.tuning.tune_data`); each fold, the final pass and each replayed block
