@@ -65,8 +65,9 @@ def test_workers_on_this_machine_give_the_serial_session(
 def test_a_local_dask_cluster_gives_the_serial_session(
     serial: dict[str, Any], sample: SampleSet, tmp_path: Path
 ) -> None:
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    from distributed import LocalCluster  # the dev extra brings it: CI runs this test
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         document = session_document(sample, tmp_path, {"backend": "dask", "scheduler": cluster.scheduler_address})
         workers = len(cluster.scheduler_info["workers"])
     assert workers == 2
@@ -130,7 +131,6 @@ def _free_port() -> int:
 
 
 def test_an_unreachable_scheduler_is_an_input_error_naming_its_address() -> None:
-    pytest.importorskip("distributed")
     address = f"tcp://127.0.0.1:{_free_port()}"
     settings = ParallelSettings(backend="dask", scheduler=address, timeout=2)
     with pytest.raises(InputError) as caught:
@@ -140,7 +140,6 @@ def test_an_unreachable_scheduler_is_an_input_error_naming_its_address() -> None
 
 
 def test_the_command_line_says_an_unreachable_scheduler_in_one_line(sample: SampleSet, tmp_path: Path) -> None:
-    pytest.importorskip("distributed")
     config = tmp_path / "cluster.toml"
     config.write_text(f'[parallel]\nbackend = "dask"\nscheduler = "tcp://127.0.0.1:{_free_port()}"\ntimeout = 2\n')
     result = subprocess.run(
@@ -159,3 +158,12 @@ def test_jobs_one_runs_serially_and_more_keep_the_backend() -> None:
     assert SERIAL.with_jobs(2).backend == "processes"
     with pytest.raises(InputError, match="--jobs"):
         configured.with_jobs(0)
+
+
+def test_jobs_below_one_is_a_usage_error_before_any_work(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(COMMAND), "tune", "--jobs", "0", "--store", str(tmp_path / "store.sqlite")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "--jobs" in result.stderr
+    assert not (tmp_path / "store.sqlite").exists()
