@@ -53,7 +53,8 @@ from backtests.planted_cases import (
     write_candle_set,
     write_case,
 )
-from framework.config import Settings
+from framework.config import ParallelSettings, Settings
+from framework.parallel import SERIAL
 from framework.pipeline import TuneFiles, run_tune
 from framework.validation import Verdict
 
@@ -67,13 +68,16 @@ CASES: dict[str, Callable[[str], list[PlantedCase]]] = {
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """One session: a case, a seed, where its candles are, and the lookback override (None = default)."""
+    """One session: a case, a seed, where its candles are, the lookback override (None = default) and how
+    the session runs its folds and tuners (serial inside the ``--jobs`` workers, so that two levels of
+    workers never each take every core; the session is the same either way)."""
 
     case: PlantedCase
     seed: int
     prices: Path
     folder: Path
     lookback_days: int | None
+    parallel: ParallelSettings = dataclasses.field(default_factory=ParallelSettings)
 
 
 def run_session(task: Task) -> dict[str, Any]:
@@ -84,7 +88,7 @@ def run_session(task: Task) -> dict[str, Any]:
     try:
         outcome = run_tune(
             TuneFiles(files.trades, files.prices, files.playbook),
-            Settings(),
+            Settings(parallel=task.parallel),
             seed=task.seed,
             lookback_days=task.lookback_days,
         )
@@ -225,8 +229,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             prices = {name: write_candle_set(name, root / name, args.data) for name in {c.candles for c in cases}}
         except FileNotFoundError as exc:
             raise SystemExit(str(exc)) from None
+        parallel = SERIAL if args.jobs > 1 else ParallelSettings()
         tasks = [
-            Task(case, seed, prices[case.candles], root / f"{index}-{seed}", args.lookback_days)
+            Task(case, seed, prices[case.candles], root / f"{index}-{seed}", args.lookback_days, parallel)
             for index, case in enumerate(cases)
             for seed in seeds
         ]

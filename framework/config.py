@@ -121,6 +121,58 @@ class AuditSettings(_Section):
     reps: int = Field(1000, ge=100, description="bootstrap replications of each test")
 
 
+_SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+class ParallelSettings(_Section):
+    """[parallel]: how a tune runs its independent work (the walk-forward folds' tuning passes, the
+    tuners within a pass): on process workers on this machine, threads, one after the other, or the
+    workers of a Dask distributed cluster (the optional ``dask`` extra). Every backend gives the same
+    session."""
+
+    backend: Literal["processes", "threads", "serial", "dask"] = Field(
+        "processes",
+        description="processes: worker processes on this machine; threads; serial: one after the other; "
+        "dask: the workers of the Dask cluster at scheduler",
+    )
+    workers: int = Field(
+        0, ge=0, le=1024, description="workers at once; 0 = one per core (processes, threads) or all the cluster's"
+    )
+    scheduler: str = Field("", description="Dask scheduler address, e.g. tcp://10.0.0.5:8786; required for dask")
+    timeout: float = Field(10.0, gt=0, le=600, description="seconds to wait for the Dask scheduler to answer")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler_address(cls, address: str) -> str:
+        address = address.strip()
+        if not address:
+            return ""
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+        if parts.scheme not in _SCHEDULER_SCHEMES:
+            raise ValueError(
+                f"scheduler {address!r} has scheme {parts.scheme!r}; use one of {', '.join(_SCHEDULER_SCHEMES)}"
+            )
+        if parts.scheme != "inproc" and (not parts.hostname or parts.port is None):
+            raise ValueError(f"scheduler {address!r} must be host:port, e.g. tcp://10.0.0.5:8786")
+        return address
+
+    @model_validator(mode="after")
+    def _dask_needs_a_scheduler(self) -> ParallelSettings:
+        if self.backend == "dask" and not self.scheduler:
+            raise ValueError("backend 'dask' needs scheduler, the Dask scheduler's address (tcp://host:8786)")
+        return self
+
+    def with_jobs(self, jobs: int) -> ParallelSettings:
+        """These settings with ``jobs`` workers (the command line's ``--jobs``): 1 runs serially; more
+        keeps the backend (processes when it was serial)."""
+        if jobs < 1:
+            raise InputError.single("--jobs", f"{jobs} workers: give 1 (serial) or more")
+        if jobs == 1:
+            return self.model_copy(update={"backend": "serial", "workers": 1})
+        backend = "processes" if self.backend == "serial" else self.backend
+        return self.model_copy(update={"backend": backend, "workers": jobs})
+
+
 class TelegramSettings(_Section):
     """Who may use the Telegram bot, and where scheduled sessions go. Ids are Telegram's numeric ids."""
 
@@ -169,6 +221,7 @@ class Settings(_Section):
     replay: ReplaySettings = ReplaySettings()
     validation: ValidationSettings = ValidationSettings()
     audit: AuditSettings = AuditSettings()
+    parallel: ParallelSettings = ParallelSettings()
     freqtrade: FreqtradeImportSettings = FreqtradeImportSettings()
     telegram: TelegramSettings = TelegramSettings()
 

@@ -7,7 +7,8 @@ blocks; what they all read is computed once (:class:`TuneData`) and each window 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,8 @@ from framework.config import Settings
 from framework.errors import InputError, PlaybookTunerError
 from framework.features import MarketBars, build_features
 from framework.market import Market
-from framework.models import ModelStore, SavedModel
+from framework.models import ModelReport, ModelStore, SavedModel
+from framework.parallel import ordered_map
 from framework.playbook import Playbook
 from framework.regimes import REGIMES, RegimeLabels, label_trades
 from framework.replay import ReplayInputs, prepare, select
@@ -128,6 +130,27 @@ def build_context(
     )
 
 
+@dataclass(frozen=True)
+class TunerRun:
+    """One tuner's answer on one window (:func:`propose`): its outcomes and the models it fitted."""
+
+    outcomes: tuple[Proposal | NoProposal, ...]
+    models: dict[str, tuple[Any, ModelReport]] = field(default_factory=dict)
+
+
+def propose(tuner: Tuner, context: TuningContext) -> TunerRun:
+    """What ``tuner`` proposes for the context, with the models it fitted. A tuner that cannot work on
+    the window proposes nothing, and says why."""
+    try:
+        outcomes = tuple(tuner.propose(context))
+    except PlaybookTunerError as exc:
+        # A tuner that cannot work on this window (too few trades for its own model, a limit its
+        # search cannot meet) proposes nothing; the tune goes on with the others.
+        why = f"could not run on this window: {exc}"
+        return TunerRun(tuple(NoProposal(tuner.name, r, p, why) for p in tuner.parameters for r in REGIMES))
+    return TunerRun(outcomes, tuner.fitted_models())
+
+
 def run_tuners(
     tuners: Sequence[Tuner],
     context: TuningContext,
@@ -137,29 +160,33 @@ def run_tuners(
     progress: Callable[[str], None] = lambda step: None,
 ) -> TuningPass:
     """Every tuner's outcomes for the context, then the safety rules; ``progress`` is told each
-    tuner's name as it starts.
+    tuner's name as its answer is awaited. The tuners run at once as ``context.settings.parallel`` says
+    (:mod:`framework.parallel`), with the same outcomes as one after the other; on process or Dask
+    workers each proposes as a copy, so the learned state (``*_`` attributes) stays there.
 
     With ``model_store``, every model a tuner fitted is saved there as a new version. ``safety=False``
     passes proposals through unchanged (risk classes still set): for a hand-written playbook, whose
     values must be judged exactly as written.
     """
-    outcomes: list[Proposal | NoProposal] = []
+    runs = ordered_map(
+        _propose_in, context, list(tuners), context.settings.parallel, before_each=lambda k: progress(tuners[k].name)
+    )
+    return finish_pass(list(runs), context, model_store, safety=safety)
+
+
+def _propose_in(context: TuningContext, tuner: Tuner) -> TunerRun:
+    return propose(tuner, context)
+
+
+def finish_pass(
+    runs: Sequence[TunerRun], context: TuningContext, model_store: ModelStore | None = None, *, safety: bool = True
+) -> TuningPass:
+    """The pass of the tuners' answers on the context (in the tuners' order): each fitted model saved in
+    ``model_store`` (when given), then the safety rules (``safety=False``: proposals as written)."""
+    outcomes = [outcome for run in runs for outcome in run.outcomes]
     saved: list[SavedModel] = []
-    for tuner in tuners:
-        progress(tuner.name)
-        try:
-            outcomes.extend(tuner.propose(context))
-        except PlaybookTunerError as exc:
-            # A tuner that cannot work on this window (too few trades for its own model, a limit its
-            # search cannot meet) proposes nothing; the tune goes on with the others.
-            why = f"could not run on this window: {exc}"
-            outcomes.extend(
-                NoProposal(tuner.name, regime, parameter, why) for parameter in tuner.parameters for regime in REGIMES
-            )
-            continue
-        if model_store is not None:
-            for name, (model, report) in tuner.fitted_models().items():
-                saved.append(model_store.save(name, model, report))
+    if model_store is not None:
+        saved = [model_store.save(name, model, report) for run in runs for name, (model, report) in run.models.items()]
     if not safety:
         passed = [as_written(o) for o in outcomes if isinstance(o, Proposal)]
         refusals = [Refusal(o.tuner, o.regime, o.parameter, o.reason) for o in outcomes if isinstance(o, NoProposal)]

@@ -40,7 +40,9 @@ their Sharpe ratios; ``min_dsr`` applies to it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -64,6 +66,7 @@ from framework.out_of_sample import (
     signals_within,
     slot_evidence,
 )
+from framework.parallel import ordered_map
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, Playbook
 from framework.regimes import REGIMES, RegimeLabels
 from framework.replay import replay_tables, select, tables_for_changes, vectorbt_check
@@ -71,7 +74,16 @@ from framework.safety import Refusal, SafeProposal
 from framework.search import DataRef
 from framework.statistics import deflated_sharpe_ratio, sharpe_per_period
 from framework.tuners.base import ReplayHandle, Tuner, TuningContext
-from framework.tuning import TuneData, TuningPass, build_context, run_tuners, tune_data, with_untaken_signals
+from framework.tuning import (
+    TuneData,
+    TunerRun,
+    TuningPass,
+    build_context,
+    finish_pass,
+    propose,
+    tune_data,
+    with_untaken_signals,
+)
 
 
 @dataclass(frozen=True)
@@ -197,11 +209,13 @@ def run_gate(
 
     ``trades`` is a canonical trade log with ``regime`` filled (``label_trades``). ``safety=False``
     judges proposals as written (a hand-written playbook) instead of through the safety rules.
-    ``progress`` is told each stage (fold, tuner) as it starts. ``labels`` (of ``market``) reuses the
-    regime labels already computed; ``search_storage`` is the Optuna storage URL the tuners' searches
-    use (None: in memory), and ``data_ref`` where workers find the trades (each window's studies get it
-    narrowed to the window). With ``model_store``, the models the tuners fit in the final pass (on the
-    whole search window: those behind the values recommended) are saved there; the folds' are not.
+    ``progress`` is told each stage (fold, tuner) as it starts (on workers: as its answer is awaited).
+    ``labels`` (of ``market``) reuses the regime labels already computed; ``search_storage`` is the
+    Optuna storage URL the tuners' searches use (None: in memory), and ``data_ref`` where workers find
+    the trades (each window's studies get it narrowed to the window). With ``model_store``, the models
+    the tuners fit in the final pass (on the whole search window: those behind the values recommended)
+    are saved there; the folds' are not. Every tuner on every window (the folds and the final pass) runs
+    at once as ``settings.parallel`` says (:mod:`framework.parallel`), with the session serial gives.
 
     The regime labels, the market features and the replay inputs are computed once for all the
     windows (:func:`framework.tuning.tune_data`); each fold, the final pass and each replayed block
@@ -216,25 +230,20 @@ def run_gate(
         settings, labels,
     )  # fmt: skip
     oos_by_regime = plan.out_of_sample_by_regime()
-    fold_choices: list[dict[Slot, Choice]] = []
-    fold_tests: list[pd.DataFrame] = []
-    proposals: dict[Slot, SafeProposal] = {}
-    for k, (train, test) in enumerate(plan.folds, start=1):
-        train_trades = search.iloc[train]
-        where = f"fold {k} of {len(plan.folds)}, {len(train_trades)} training trades"
-        if k == 1:
-            where += " (the first run also compiles the kernels, about 30 s, cached after)"
-        fold_pass, _ = _tuning_pass(
-            train_trades, shared, settings, tuners, signals, seed, safety, search_storage, data_ref, None,
-            _named(progress, where),
-        )  # fmt: skip
-        fold_choices.append(_choices(fold_pass))
-        proposals.update({_slot(p): p for p in fold_pass.accepted})
-        fold_tests.append(search.iloc[test])
-    final_pass, final_context = _tuning_pass(
-        search, shared, settings, tuners, signals, seed, safety, search_storage, data_ref, model_store,
-        _named(progress, f"final pass on the search window, {len(search)} trades"),
+    windows = [*(train for train, _ in plan.folds), None]  # the folds' training rows, then the whole search window
+    folds = len(plan.folds)
+    wheres = [f"fold {k} of {folds}, {len(train)} training trades" for k, (train, _) in enumerate(plan.folds, 1)]
+    wheres.append(f"final pass on the search window, {len(search)} trades")
+    if plan.folds:
+        wheres[0] += " (the first run also compiles the kernels, about 30 s, cached after)"
+    passes = _tuning_passes(
+        _Passes(shared, search, tuple(windows), signals, settings, tuple(tuners), seed, search_storage, data_ref),
+        model_store, safety, lambda k, step: progress(f"{wheres[k]}: {step}"),
     )  # fmt: skip
+    fold_choices = [_choices(fold_pass) for fold_pass, _ in passes[:-1]]
+    fold_tests = [search.iloc[test] for _, test in plan.folds]
+    proposals: dict[Slot, SafeProposal] = {_slot(p): p for fold_pass, _ in passes[:-1] for p in fold_pass.accepted}
+    final_pass, final_context = passes[-1]
     final_choices = _choices(final_pass)
     proposals.update({_slot(p): p for p in final_pass.accepted})
     slots = list(proposals)  # every slot a fold or the final pass proposed
@@ -385,26 +394,69 @@ def _checked_in_vectorbt(
     return checked
 
 
-def _tuning_pass(
-    trades: pd.DataFrame,
-    shared: TuneData,
-    settings: Settings,
-    tuners: Sequence[Tuner],
-    signals: pd.DataFrame | None,
-    seed: int,
-    safety: bool,
-    search_storage: str | None,
-    data_ref: DataRef | None,
+@dataclass(eq=False)
+class _Passes:
+    """What the gate's tuning passes read, sent once to each worker: the tune's data, the search window,
+    each pass's training rows of it (None: all of it) and the tuners. A worker builds each window's
+    context once for the tuners it runs there."""
+
+    shared: TuneData
+    search: pd.DataFrame
+    windows: tuple[np.ndarray | None, ...]
+    signals: pd.DataFrame | None
+    settings: Settings
+    tuners: tuple[Tuner, ...]
+    seed: int
+    search_storage: str | None
+    data_ref: DataRef | None
+    _recent: tuple[int, TuningContext] | None = field(default=None, init=False, repr=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_recent": None}  # a cache, never shipped to workers
+
+    def context(self, window: int) -> TuningContext:
+        """The context of the ``window``-th pass (the last one's kept, as a worker's tuners share it)."""
+        if self._recent is None or self._recent[0] != window:
+            rows = self.windows[window]
+            trades = self.search if rows is None else self.search.iloc[rows]
+            context = build_context(
+                trades, self.shared.market, self.shared.playbook, self.settings,
+                signals=signals_within(self.signals, trades), seed=self.seed, search_storage=self.search_storage,
+                data_ref=self.data_ref.within(trades) if self.data_ref else None, shared=self.shared,
+            )  # fmt: skip
+            context.study_suffix = f"-{_window_digest(context)}"
+            self._recent = (window, context)
+        return self._recent[1]
+
+
+def _tuning_passes(
+    passes: _Passes,
     model_store: ModelStore | None,
-    progress: Callable[[str], None],
-) -> tuple[TuningPass, TuningContext]:
-    window = signals_within(signals, trades)
-    context = build_context(
-        trades, shared.market, shared.playbook, settings, signals=window, seed=seed, search_storage=search_storage,
-        data_ref=data_ref.within(trades) if data_ref else None, shared=shared,
+    safety: bool,
+    progress: Callable[[int, str], None],
+) -> list[tuple[TuningPass, TuningContext]]:
+    """Every window's tuning pass and context: the tuners on all the windows as one map
+    (``settings.parallel``), each pass finished here in order; ``model_store`` keeps the last pass's
+    models. ``progress(window, tuner name)`` is told as each answer is awaited."""
+    items = [(window, tuner) for window in range(len(passes.windows)) for tuner in range(len(passes.tuners))]
+    runs = ordered_map(
+        _propose_on, passes, items, passes.settings.parallel,
+        before_each=lambda k: progress(items[k][0], passes.tuners[items[k][1]].name),
     )  # fmt: skip
-    context.study_suffix = f"-{_window_digest(context)}"
-    return run_tuners(tuners, context, model_store, safety=safety, progress=progress), context
+    finished = []
+    for window in range(len(passes.windows)):
+        window_runs = list(itertools.islice(runs, len(passes.tuners)))
+        context = passes.context(window)
+        store = model_store if window == len(passes.windows) - 1 else None
+        finished.append((finish_pass(window_runs, context, store, safety=safety), context))
+    return finished
+
+
+def _propose_on(passes: _Passes, item: tuple[int, int]) -> TunerRun:
+    """One tuner's answer on one window; a copy of the tuner, as every window starts from the tuner
+    as constructed, wherever and in whatever order the windows run."""
+    window, tuner = item
+    return propose(copy.deepcopy(passes.tuners[tuner]), passes.context(window))
 
 
 def _window_digest(context: TuningContext) -> str:
@@ -429,10 +481,6 @@ def _signals_of(signals: pd.DataFrame | None, windows: list[pd.DataFrame]) -> pd
         assert held is not None
         inside |= signals.index.isin(held.index)
     return signals[inside]
-
-
-def _named(progress: Callable[[str], None], where: str) -> Callable[[str], None]:
-    return lambda step: progress(f"{where}: {step}")
 
 
 def _slot(proposal: SafeProposal) -> Slot:

@@ -15,7 +15,7 @@ FRAMEWORK = Path(__file__).resolve().parents[1] / "framework"
 LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "errors", "formatting", "times", "livefile", "user_cache", "jit", "statistics", "judging",
-        "config", "playbook.schema", "playbook.yaml_text",
+        "config", "parallel", "playbook.schema", "playbook.yaml_text",
     ),
     ("trades", "freqtrade", "market", "regimes", "playbook", "strategy"),
     ("replay", "features", "models", "quality"),

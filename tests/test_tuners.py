@@ -13,6 +13,7 @@ import pytest
 from framework.config import Settings, load_settings
 from framework.errors import InputError
 from framework.market import load_market
+from framework.parallel import SERIAL
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, load_playbook, parse_playbook
 from framework.regimes import REGIMES
 from framework.sample import write_sample
@@ -63,13 +64,18 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_sample(tmp_path_factory.mktemp("tuners"), seed=2).directory
 
 
+# These tests read what a tuner learned (its ``*_`` attributes): run_tuners keeps it here when serial;
+# on process workers it stays in the worker (framework.parallel).
+IN_PROCESS = Settings(parallel=SERIAL)
+
+
 @pytest.fixture(scope="module")
 def context(sample: Path):  # type: ignore[no-untyped-def]
     return build_context(
         load_trades(sample / "trades.csv").frame,
         load_market(sample / "prices"),
         load_playbook(sample / "playbook.yaml"),
-        Settings(),
+        IN_PROCESS,
         seed=3,
     )
 
@@ -347,7 +353,7 @@ def test_risk_ratio_tuner_searches_when_the_baseline_drawdown_is_near_a_total_lo
          (("leverage", 10.0), ("position_size", 0.5), ("stop_loss", 0.1))]
     )  # fmt: skip
     context = build_context(
-        load_trades(sample / "trades.csv").frame, load_market(sample / "prices"), reckless, Settings(), seed=3
+        load_trades(sample / "trades.csv").frame, load_market(sample / "prices"), reckless, IN_PROCESS, seed=3
     )
     assert context.replay.baseline()["max_drawdown"] < -0.95
     tuner = RiskRatioTuner(trials=5)

@@ -49,7 +49,7 @@ class WindowSpy(Tuner):
 
 def test_tuners_never_see_the_holdout_and_are_refit_on_every_fold(planted: Path) -> None:
     trades, market, playbook = gate_inputs(planted)
-    settings = Settings.model_validate(FAST)
+    settings = Settings.model_validate(FAST | {"parallel": {"backend": "serial"}})  # the spy records in this process
     WindowSpy.seen = []
     report = run_gate(trades, market, playbook, settings, [WindowSpy()])
     holdout_start = trades.sort_values("entry_time")["entry_time"].iloc[-report.holdout_trades]

@@ -45,6 +45,12 @@ ReportOption = Annotated[Path | None, typer.Option(help="Write a self-contained 
 SearchStorageOption = Annotated[
     str | None, typer.Option("--storage", help="Optuna storage URL of the searches (overrides search_storage).")
 ]
+JobsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs", min=1, help="Workers for the folds and tuners at once (overrides [parallel] workers; 1: serial)."
+    ),
+]
 
 
 @app.command("tune")
@@ -58,6 +64,7 @@ def tune_command(
     report: ReportOption = None,
     seed: Annotated[int, typer.Option(help="Seed for the models, searches and bootstraps.")] = 0,
     storage: SearchStorageOption = None,
+    jobs: JobsOption = None,
     config: ConfigOption = None,
     freqtrade_config: FreqtradeConfigOption = None,
     userdir: UserdirOption = None,
@@ -76,7 +83,7 @@ def tune_command(
     files = inputs(trades, signals, candle_folder(prices, setup), playbook)
     _tune_and_show(
         tune_files(files, store),
-        setup.settings,
+        _with_jobs(setup.settings, jobs),
         seed=seed,
         lookback_days=sample_lookback(files),
         lenient=lenient,
@@ -100,6 +107,7 @@ def validate_command(
     report: ReportOption = None,
     seed: Annotated[int, typer.Option(help="Seed for the bootstraps.")] = 0,
     storage: SearchStorageOption = None,
+    jobs: JobsOption = None,
     config: ConfigOption = None,
     freqtrade_config: FreqtradeConfigOption = None,
     userdir: UserdirOption = None,
@@ -122,7 +130,7 @@ def validate_command(
     files = files or inputs(trades, signals, candle_folder(prices, setup), playbook)
     _tune_and_show(
         tune_files(files, store),
-        setup.settings,
+        _with_jobs(setup.settings, jobs),
         seed=seed,
         lookback_days=sample_lookback(files),
         period=period,
@@ -145,6 +153,13 @@ def _prepared(
     check_writable(report, "--report")
     json_to_stdout(json_out)
     return effective_settings(config, freqtrade_config, userdir)
+
+
+def _with_jobs(settings: Settings, jobs: int | None) -> Settings:
+    """``settings`` with ``--jobs`` over ``[parallel]`` (None: as configured)."""
+    if jobs is None:
+        return settings
+    return settings.model_copy(update={"parallel": settings.parallel.with_jobs(jobs)})
 
 
 def tune_files(files: InputFiles, store: Path | None) -> TuneFiles:
