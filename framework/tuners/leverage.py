@@ -18,7 +18,7 @@ from framework.tuners.base import NoProposal, Proposal, Tuner, TuningContext
 class LeverageTuner(Tuner):
     """Per regime, replay leverage scaled by ``steps`` and keep what grows the account safely.
 
-    A ``GradientBoostingRegressor`` learns PnL efficiency (return on margin per unit of leverage) from
+    A ``HistGradientBoostingRegressor`` learns PnL efficiency (return on margin per unit of leverage) from
     the entry features, cross-validated with purged walk-forward folds. The seed's rule (more leverage
     when trades win in calm markets, less when they lose or the market is wild) is made sound by asking
     the model and the outcomes rather than the win rate, which misleads for trend followers that win
