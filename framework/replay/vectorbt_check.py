@@ -86,7 +86,7 @@ _SIMULATION_KEY = (
 )
 """What a job's simulation and its expressibility depend on (``source``: which prepared inputs)."""
 _CLOSED = 1  # vectorbt's TradeStatus.Closed
-SPAN_BARS = 100_000
+SPAN_BARS = 50_000
 """The bars one ``from_signals`` call covers (more, by the longest trade entering in them)."""
 
 
@@ -383,7 +383,8 @@ def _simulate(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarra
         fees[row + 1 : end + 1, lane] = fee_close
     trailing = np.zeros(shape, dtype=bool)
     trailing[rows, lanes] = jobs["trailing"]
-    index = pd.DatetimeIndex(pd.to_datetime(bars.times[low:high], unit="ns", utc=True))
+    # naive UTC: vectorbt's shape checks turn a tz-aware index into one Timestamp object per bar
+    index = pd.DatetimeIndex(bars.times[low:high].view("datetime64[ns]"))
 
     def frame(values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(values, index=index)
@@ -414,6 +415,7 @@ def _simulate(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarra
         upon_opposite_entry="ignore",
         accumulate=False,
         freq=pd.Timedelta(bars.timeframe_ns, unit="ns"),
+        max_orders=2 * len(rows),  # an entry and an exit a trade; vectorbt's default is one per cell
     )
     records = portfolio.trades.values
     keys = records["col"].astype(np.int64) * shape[0] + records["entry_idx"]
