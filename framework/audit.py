@@ -85,7 +85,8 @@ def run_audit(
     trades, signals = read_logs(files, settings, progress, lenient=lenient)
     market = load_market(files.prices)
     labels = RegimeLabels(market)
-    trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
+    if any(version.parent is not None for version in versions):  # else no regime is read: none classified
+        trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
     audits = []
     for index, version in enumerate(versions):
         if version.parent is None:

@@ -174,8 +174,11 @@ def cached_sample(seed: int = EMBEDDED_SAMPLE_SEED) -> SampleSet:
     return write_sample(paths.directory, seed=seed, days=EMBEDDED_SAMPLE_DAYS)
 
 
-def generate_candles(rng: np.random.Generator, bars: int, *, structure: bool) -> tuple[pd.DataFrame, np.ndarray]:
-    """One symbol's 5-minute candles and the hidden regime index (into REGIMES) of every bar."""
+def generate_candles(
+    rng: np.random.Generator, bars: int, *, structure: bool, timeframe: str = SAMPLE_TIMEFRAME
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One symbol's candles of ``timeframe`` (the dynamics are per bar, whatever its length) and the
+    hidden regime index (into REGIMES) of every bar."""
     dynamics = PLANTED_DYNAMICS
     drift = np.array([d.drift_per_sigma if structure else 0.0 for d in dynamics])
     pull = np.array([d.pull if structure else 0.0 for d in dynamics])
@@ -184,7 +187,7 @@ def generate_candles(rng: np.random.Generator, bars: int, *, structure: bool) ->
     shocks = rng.standard_t(df=4, size=(bars, SUBSTEPS)) / np.sqrt(2.0)  # t(4) has variance 2
     start_price = float(rng.uniform(20.0, 200.0))
     opens, highs, lows, closes = _simulate_prices(hidden, shocks, drift, pull, vol_mult, BASE_VOLATILITY, start_price)
-    index = pd.date_range(SAMPLE_START, periods=bars, freq="5min", name="date", unit="ns")
+    index = pd.date_range(SAMPLE_START, periods=bars, freq=pd.Timedelta(timeframe), name="date", unit="ns")
     volume = rng.lognormal(mean=8.0, sigma=0.5, size=bars)
     frame = pd.DataFrame({"open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}, index=index)
     return frame, hidden

@@ -144,7 +144,7 @@ def test_cross_validate_scores_finite_out_of_fold_and_is_reproducible(
     target = features.frame["outcome_efficiency"]
     report = cross_validate(make_regressor(seed=1), features.entry, target, splitter_for(trades))
     assert np.isfinite(report.r2) and np.isfinite(report.mae) and report.mae > 0
-    assert report.estimator == "GradientBoostingRegressor"
+    assert report.estimator == "HistGradientBoostingRegressor"
     assert report.target == "outcome_efficiency"
     assert report.features == features.entry_columns
     assert report.n_samples == len(trades) and report.n_splits == 5

@@ -152,6 +152,23 @@ def test_a_replayed_exit_one_bar_late_or_a_trade_wrongly_taken_is_caught(swept: 
     assert taken_record["differs"] == ["taken"] and taken_record["vectorbt"] == {"taken": True}
 
 
+def test_simulating_span_by_span_changes_nothing(
+    swept: SweepResult, agreements: dict[object, vc.Agreement], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """30 days of 5-minute bars are one span by default; in spans of 500 bars (18 per symbol, trades
+    running past their span's end) every count and largest difference is the same, and a planted
+    late exit is still caught."""
+    monkeypatch.setattr(vc, "SPAN_BARS", 500)
+    spans = vc.check(replays(swept))
+    for name, agreement in agreements.items():
+        assert dataclasses.replace(spans[name], seconds=0.0) == dataclasses.replace(agreement, seconds=0.0), name
+    honest = vc.replayed(swept, 1, group="stop", label="changed")
+    late = honest.exit_ns.copy()
+    stopped = np.flatnonzero(honest.taken & (honest.reason == kernels.STOP_LOSS))
+    late[stopped[-1]] += honest.inputs.paths.timeframe_ns[stopped[-1]]
+    assert vc.check([dataclasses.replace(honest, exit_ns=late)])["stop"].disagreeing == 1
+
+
 def test_funding_charged_is_counted_not_compared(sample: Sample) -> None:
     symbol = sorted(sample.market.candles)[0]
     index = pd.date_range("2025-12-01", "2026-03-01", freq="8h", tz="UTC", name="date").as_unit("ns")

@@ -3,8 +3,9 @@ runs on every change it accepts before the change is proposed. (Replay results a
 :mod:`framework.replay.vectorbt_portfolio`.)
 
 The check takes candidates' replays of prepared trades (:func:`replayed`) and simulates each taken
-trade again with ``vectorbt.Portfolio.from_signals`` (numba engine): one call per symbol, the trades
-packed into columns in which they never overlap (one position per column), over the bars of their span.
+trade again with ``vectorbt.Portfolio.from_signals`` (numba engine): one call per symbol and span of
+``SPAN_BARS`` bars, the trades entering in it packed into columns in which they never overlap (one
+position per column), over the bars of their span.
 How the replay's rules (docs/REPLAY.md) are put to vectorbt:
 
 - entry: a signal on the bar before the first bar the replay scans, filled at our entry price; vectorbt
@@ -31,6 +32,7 @@ and whether the trade is taken at all (the confidence filter).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +87,8 @@ _SIMULATION_KEY = (
 )
 """What a job's simulation and its expressibility depend on (``source``: which prepared inputs)."""
 _CLOSED = 1  # vectorbt's TradeStatus.Closed
+SPAN_BARS = 20_000
+"""The bars one ``from_signals`` call covers (more, by the longest trade entering in them)."""
 
 
 @dataclass(frozen=True)
@@ -205,8 +209,8 @@ def _disagreement_text(record: dict[str, Any]) -> str:
 def check(replays: Sequence[Replayed]) -> dict[Hashable, Agreement]:
     """Re-simulate the taken trades of every replay in vectorbt and compare them (see the module doc):
     one :class:`Agreement` per group. Imports vectorbt (seconds) and runs one ``from_signals`` per
-    symbol, every replay's trades of it together. Replays must be of one market: a symbol's bars are
-    read from the first replay that has it."""
+    symbol and span of ``SPAN_BARS`` bars, every replay's trades of it together. Replays must be of one
+    market: a symbol's bars are read from the first replay that has it."""
     started = time.perf_counter()
     agreements: dict[Hashable, Agreement] = {}
     jobs: dict[str, list[dict[str, np.ndarray]]] = {}
@@ -227,9 +231,12 @@ def check(replays: Sequence[Replayed]) -> dict[Hashable, Agreement]:
         keys = np.nan_to_num(np.column_stack([merged[name].astype(np.float64) for name in _SIMULATION_KEY]), nan=-1.0)
         _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         distinct = {name: values[first] for name, values in merged.items()}
-        exit_bar, exit_price, returns = _simulate(bars[symbol], distinct)
+        exit_bar, exit_price, returns = _simulate_by_span(bars[symbol], distinct)
         inverse = inverse.ravel()
         _compare(replays, agreements, bars[symbol], merged, exit_bar[inverse], exit_price[inverse], returns[inverse])
+        # vectorbt's indexers hold bound methods of their portfolio: a cycle only the collector frees,
+        # which kept each span's grids and records alive long after (gigabytes over ten symbols)
+        gc.collect()
     seconds = time.perf_counter() - started
     for agreement in agreements.values():
         agreement.seconds = seconds
@@ -335,6 +342,20 @@ def _jobs(
     }
 
 
+def _simulate_by_span(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_simulate` of the jobs entering in each span of ``SPAN_BARS`` bars in turn. A job's
+    simulation reads only its own column's bars, so the results are those of one call over the whole
+    symbol; the grids and vectorbt's records are a span's bars long instead of the symbol's (a year of
+    1-minute bars times the columns, several times over, was gigabytes)."""
+    span = jobs["entry_bar"] // SPAN_BARS
+    exit_bar = np.empty(span.size, dtype=np.int64)
+    exit_price, returns = np.empty(span.size), np.empty(span.size)
+    for value in np.unique(span):
+        rows = np.flatnonzero(span == value)
+        exit_bar[rows], exit_price[rows], returns[rows] = _simulate(bars, {k: v[rows] for k, v in jobs.items()})
+    return exit_bar, exit_price, returns
+
+
 def _simulate(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """vectorbt's exit bar (local to the symbol), exit price and trade return (on the notional, fees
     included) of every job: one ``from_signals`` over the jobs' span, a column per lane. Each trade's
@@ -366,7 +387,8 @@ def _simulate(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarra
         fees[row + 1 : end + 1, lane] = fee_close
     trailing = np.zeros(shape, dtype=bool)
     trailing[rows, lanes] = jobs["trailing"]
-    index = pd.DatetimeIndex(pd.to_datetime(bars.times[low:high], unit="ns", utc=True))
+    # naive UTC: vectorbt's shape checks turn a tz-aware index into one Timestamp object per bar
+    index = pd.DatetimeIndex(bars.times[low:high].view("datetime64[ns]"))
 
     def frame(values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(values, index=index)
@@ -397,6 +419,7 @@ def _simulate(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarra
         upon_opposite_entry="ignore",
         accumulate=False,
         freq=pd.Timedelta(bars.timeframe_ns, unit="ns"),
+        max_orders=2 * len(rows),  # an entry and an exit a trade; vectorbt's default is one per cell
     )
     records = portfolio.trades.values
     keys = records["col"].astype(np.int64) * shape[0] + records["entry_idx"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from framework.errors import PlaybookTunerError
-from framework.models import ModelReport, cross_validate, feasible_folds, make_regressor
+from framework.models import ModelReport, cross_validate, feasible_folds, make_regressor, one_thread
 from framework.playbook import ParameterChange
 from framework.regimes import REGIMES
 from framework.tuners.base import NoProposal, Proposal, Tuner, TuningContext
@@ -18,7 +18,7 @@ from framework.tuners.base import NoProposal, Proposal, Tuner, TuningContext
 class LeverageTuner(Tuner):
     """Per regime, replay leverage scaled by ``steps`` and keep what grows the account safely.
 
-    A ``GradientBoostingRegressor`` learns PnL efficiency (return on margin per unit of leverage) from
+    A ``HistGradientBoostingRegressor`` learns PnL efficiency (return on margin per unit of leverage) from
     the entry features, cross-validated with purged walk-forward folds. The seed's rule (more leverage
     when trades win in calm markets, less when they lose or the market is wild) is made sound by asking
     the model and the outcomes rather than the win rate, which misleads for trend followers that win
@@ -64,7 +64,8 @@ class LeverageTuner(Tuner):
         except PlaybookTunerError as exc:
             why = f"its efficiency model cannot be cross-validated on this window ({len(trades)} trades): {exc}"
             return [NoProposal(self.name, regime, "leverage", why) for regime in REGIMES]
-        self.model_ = model.fit(X, y.to_numpy())
+        with one_thread():
+            self.model_ = model.fit(X, y.to_numpy())
         baseline = context.replay.baseline()
         outcomes: list[Proposal | NoProposal] = []
         for regime in REGIMES:
@@ -85,7 +86,8 @@ class LeverageTuner(Tuner):
         params = context.playbook.parameters_for(regime)
         current = params.leverage
         ceiling = self._kelly_ceiling(efficiency.to_numpy(), params.position_size)
-        predicted = float(self.model_.predict(X).mean())
+        with one_thread():
+            predicted = float(self.model_.predict(X).mean())
         realised = float(efficiency.mean())
         win_rate = float((efficiency > 0).mean())
         volatility = float(np.nanmean(X["market_atr_rank"])) if X["market_atr_rank"].notna().any() else 0.5

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from framework.market import Market
 from framework.regimes import REGIMES
 from framework.search import SearchResult, SearchSpec, run_search
+from framework.trades.excursions import excursions
 from framework.tuners.base import NoProposal, Proposal, Tuner, TuningContext
 
 
@@ -153,29 +153,6 @@ class RiskRatioTuner(Tuner):
 
 def _within(wanted: tuple[float, float], bounds: tuple[float, float]) -> tuple[float, float]:
     return max(wanted[0], bounds[0]), min(wanted[1], bounds[1])
-
-
-def excursions(trades: pd.DataFrame, market: Market) -> tuple[np.ndarray, np.ndarray]:
-    """How far price moved against and for each trade while it was open, as fractions of the entry.
-
-    From the log's ``min_rate``/``max_rate`` where both are present, else from the symbol's candles
-    whose bars lie within [entry, exit]; NaN when neither is available.
-    """
-    direction = np.where(trades["side"].to_numpy() == "short", -1.0, 1.0)
-    entry = trades["entry_price"].to_numpy(np.float64)
-    low = trades["min_rate"].to_numpy(np.float64).copy()
-    high = trades["max_rate"].to_numpy(np.float64).copy()
-    missing = np.flatnonzero(~(np.isfinite(low) & np.isfinite(high)))
-    for position in missing:
-        row = trades.iloc[position]
-        if row["symbol"] not in market.candles:
-            continue
-        bars = market.candles[row["symbol"]].frame.loc[row["entry_time"] : row["exit_time"]]
-        if not bars.empty:
-            low[position], high[position] = bars["low"].min(), bars["high"].max()
-    adverse = np.where(direction > 0, (entry - low) / entry, (high - entry) / entry)
-    favourable = np.where(direction > 0, (high - entry) / entry, (entry - low) / entry)
-    return adverse, favourable
 
 
 def drawdown_floor(baseline_drawdown: float, slack: float) -> float:
