@@ -387,8 +387,9 @@ def main() -> dict[str, Any]:
         "total_return(); max_abs_diff compares the total return of every candidate. distance_to_floor: the "
         "floor is reading the bars once; beyond it, prepare writes the segment trees (the bars' lows and highs "
         "again) and reads the trade log through pandas, exits cost a fixed amount per trade and candidate "
-        "(levels, two first-touch searches over the trade's bars, which stay in cache across a block of "
-        "candidates, the outcome written), portfolio a fixed amount per candidate (sizing every trade, "
+        "(levels, two first-touch searches: binary searches in the trade's running extremes, which a block of "
+        "candidates shares, or a repeat of the last search of the same level; the outcome written), "
+        "portfolio a fixed amount per candidate (sizing every trade, "
         "marking open trades at day ends, the metrics), tables the Python building of each candidate's record",
     }
 

@@ -5,9 +5,11 @@ symbol, between indices prepared for it. Times are int64 nanoseconds since the e
 are bar open times. The rules are written out in docs/REPLAY.md; each is pinned by a test.
 
 Finding where a trade exits is a first-touch question (the first bar whose low reaches the stop, whose
-high reaches the take-profit...). Segment trees of the lows' minima and the highs' maxima answer it in
-O(log bars) per trade and candidate instead of a bar-by-bar scan; an ROI table is one such question
-per step, each step's profit ratio turned into a price level over the bars while the step is in force.
+high reaches the take-profit...). In the sweep, the running minima of a trade's lows and maxima of its
+highs answer it for the trade's first bars by a binary search, shared by a block of candidates; segment
+trees over blocks of bars answer it beyond, in O(log bars) instead of a bar-by-bar scan. An ROI table is
+one such question per step, each step's profit ratio turned into a price level over the bars while the
+step is in force.
 """
 
 from __future__ import annotations
@@ -242,6 +244,91 @@ def _first_block(tree, leaves, start, stop, level, below):
             return _NO_BAR
 
 
+# Inlined (as _exit is): a call that passes arrays costs reference counts, per trade and candidate here.
+@njit(cache=True, inline="always")
+def _touch(low_tree, high_tree, size, running, known, row, first_bar, stop, level):
+    """:func:`first_touch` from the trade's first bar, ``[first_bar, stop)``, through what the trade's
+    earlier candidates left in ``running`` and ``known`` (per ``row``: 0 the lows, reached at or below
+    ``level``, 1 the highs, at or above; :func:`reset_touches` clears them for a new trade). Both trees
+    come in and ``row`` picks one: an array chosen into a variable costs reference counts.
+
+    ``running[row, :known[row, 0]]`` are the running extremes of the trade's bars (minima of the lows,
+    maxima of the highs): monotone, so the first bar reaching a level is a binary search without
+    branches to mispredict. They are extended (doubling) as candidates look further, up to
+    ``running.shape[1] - 1`` bars; the trees take over beyond. The last search of the row (level in
+    ``running[row, -1]``, stop and bar in ``known[row, 1:]``) is answered again without searching:
+    candidates that differ in other parameters share their levels.
+    """
+    capacity = running.shape[1] - 1
+    if known[row, 1] == stop and running[row, capacity] == level:
+        return known[row, 2]
+    limit = min(stop - first_bar, capacity)
+    bar = _NO_BAR
+    while True:
+        count = min(known[row, 0], limit)
+        reached = _first_reaching(running, row, count, level, row == 0)
+        if reached < count:
+            bar = first_bar + reached
+            break
+        if count >= limit:
+            start = first_bar + max(limit, 0)
+            if limit < stop - first_bar:
+                if row == 0:
+                    bar = first_touch(low_tree, size, start, stop, level, True)
+                else:
+                    bar = first_touch(high_tree, size, start, stop, level, False)
+            break
+        _extend(low_tree, high_tree, size, running, known, row, first_bar, limit)
+    known[row, 1] = stop
+    known[row, 2] = bar
+    running[row, capacity] = level
+    return bar
+
+
+@njit(cache=True)
+def reset_touches(known):
+    """Forget the running extremes and the last searches of :func:`_touch`: a new trade."""
+    known[:, 0] = 0
+    known[:, 1] = -1
+
+
+@njit(cache=True)
+def _first_reaching(running, row, count, level, below):
+    """First ``t < count`` whose ``running[row, t]`` reaches ``level`` (a monotone row), else ``count``.
+
+    Rows are indexed, never sliced: a view costs reference counts on every call."""
+    if count <= 0:
+        return 0
+    base = 0
+    length = count
+    while length > 1:
+        half = length >> 1
+        if not _reaches(running[row, base + half], level, below):
+            base += half
+        length -= half
+    return base if _reaches(running[row, base], level, below) else base + 1
+
+
+@njit(cache=True)
+def _extend(low_tree, high_tree, size, running, known, row, first_bar, limit):
+    """Row ``row`` of the running extremes of the trade's bars (minima of the lows, maxima of the highs),
+    doubled (from 32) up to ``limit`` bars."""
+    start = known[row, 0]
+    stop = min(max(2 * start, 32), limit)
+    leaf = size + first_bar
+    if row == 0:
+        previous = low_tree[leaf] if start == 0 else running[0, start - 1]
+        for t in range(start, stop):
+            previous = min(previous, low_tree[leaf + t])
+            running[0, t] = previous
+    else:
+        previous = high_tree[leaf] if start == 0 else running[1, start - 1]
+        for t in range(start, stop):
+            previous = max(previous, high_tree[leaf + t])
+            running[1, t] = previous
+    known[row, 0] = stop
+
+
 # --- one trade ----------------------------------------------------------------------------------------
 
 
@@ -358,9 +445,11 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_clo
         paths.first_bar, paths.bar_bound, paths.last_bar, paths.timeframe_ns, paths.entry_ns, paths.entry_price,
         paths.direction, paths.logged_exit_ns, paths.logged_exit_price, paths.logged_exit_binds, i,
     )  # fmt: skip
+    known = np.empty((2, 3), dtype=np.int64)
+    reset_touches(known)
     return _exit(
-        bars.times, bars.opens, bars.closes, bars.low_tree, bars.high_tree, bars.size, trade, p,
-        maintenance_margin_rate, fee_open, fee_close, price_tick,
+        bars.times, bars.opens, bars.closes, bars.low_tree, bars.high_tree, bars.size, np.empty((2, 1)), known, trade,
+        p, maintenance_margin_rate, fee_open, fee_close, price_tick,
     )  # fmt: skip
 
 
@@ -375,11 +464,14 @@ def _one_trade(
     )  # fmt: skip
 
 
-@njit(cache=True)
+# Inlined into the exit search: a call that passes the bars' arrays costs reference counts per trade and candidate.
+@njit(cache=True, inline="always")
 def _exit(
-    times, opens, closes, low_tree, high_tree, size, trade, p, maintenance_margin_rate, fee_open, fee_close, price_tick
-):
-    """:func:`trade_exit` on the bars' arrays and one trade's values."""
+    times, opens, closes, low_tree, high_tree, size, running, known, trade, p, maintenance_margin_rate, fee_open,
+    fee_close, price_tick,
+):  # fmt: skip
+    """:func:`trade_exit` on the bars' arrays and one trade's values; ``running`` and ``known``: the
+    trade's running extremes so far (:func:`_touch`), kept across the candidates of a block."""
     first_bar = trade.first_bar
     bar_bound = trade.bar_bound
     timeframe_ns = trade.timeframe_ns
@@ -400,14 +492,15 @@ def _exit(
             deadline_bar = candidate
     search_stop = bar_bound if deadline_bar == _NO_BAR else deadline_bar + 1
 
-    adverse_tree = low_tree if long else high_tree
-    favourable_tree = high_tree if long else low_tree
-    adverse_bar = first_touch(adverse_tree, size, first_bar, search_stop, adverse_level, long)
+    adverse = 0 if long else 1  # the row of ``running`` of the adverse extremes
+    adverse_bar = _touch(low_tree, high_tree, size, running, known, adverse, first_bar, search_stop, adverse_level)
     if adverse_bar != _NO_BAR:
         search_stop = adverse_bar + 1
     favourable_bar = _NO_BAR
     if not np.isnan(take_price):
-        favourable_bar = first_touch(favourable_tree, size, first_bar, search_stop, take_price, not long)
+        favourable_bar = _touch(
+            low_tree, high_tree, size, running, known, 1 - adverse, first_bar, search_stop, take_price
+        )
     roi_bar, roi_fill = _NO_BAR, np.nan
     if p.minimal_roi_steps > 0:
         roi_bar, roi_fill = _roi_exit(
@@ -474,7 +567,6 @@ def _roi_exit(times, opens, closes, low_tree, high_tree, size, trade, p, search_
     direction = trade.direction
     timeframe_minutes = trade.timeframe_ns // NANOS_PER_MINUTE
     long = direction > 0.0
-    tree = high_tree if long else low_tree
     fees = fee_factor(direction, fee_open, fee_close)
     segment = times[first_bar:search_stop]
     for s in range(n_steps):
@@ -491,7 +583,10 @@ def _roi_exit(times, opens, closes, low_tree, high_tree, size, trade, p, search_
         on_bar_open = timeframe_minutes > 0 and minutes % timeframe_minutes == 0
         j = start
         while j < stop:
-            j = first_touch(tree, size, j, stop, reached, not long)
+            if long:
+                j = first_touch(high_tree, size, j, stop, reached, False)
+            else:
+                j = first_touch(low_tree, size, j, stop, reached, True)
             if j == _NO_BAR:
                 break
             open_ = opens[j]
@@ -593,6 +688,8 @@ def _funding_paid(funding_times, funding_cumulative, start, stop, entry_ns, exit
 # candidates in blocks trade by trade, so that a trade's bars stay in cache across a block.
 TRADE_CHUNK = 64
 CANDIDATE_BLOCK = 32
+RUNNING_BARS = 1024
+"""Bars from a trade's first whose running extremes the sweep keeps, shared by a block's candidates."""
 SWEEP_PAIRS = 1 << 20
 """Trade-candidate exits held at once: :func:`sweep` takes the candidates in groups of this many pairs."""
 
@@ -661,8 +758,11 @@ def _exit_chunk(first_trade, stop_trade, bars, paths, book, calendar, parameters
     keep_prices = exit_price_out.shape[0] > 0
     mmr = costs.maintenance_margin_rate
     n_candidates = parameters.shape[0]
+    running = np.empty((2, RUNNING_BARS + 1))
+    known = np.empty((2, 3), dtype=np.int64)
     for block in range(0, n_candidates, CANDIDATE_BLOCK):
         for i in range(first_trade, stop_trade):
+            reset_touches(known)
             fee_open = costs.fee if np.isnan(fee_open_of[i]) else fee_open_of[i]
             fee_close = costs.fee if np.isnan(fee_close_of[i]) else fee_close_of[i]
             trade = _one_trade(
@@ -681,8 +781,9 @@ def _exit_chunk(first_trade, stop_trade, bars, paths, book, calendar, parameters
                         exit_price_out[k, i] = 0.0
                     continue
                 t, price, why = _exit(
-                    times, opens, closes, low_tree, high_tree, size, trade, p, mmr, fee_open, fee_close, price_tick[i]
-                )
+                    times, opens, closes, low_tree, high_tree, size, running, known, trade, p, mmr, fee_open,
+                    fee_close, price_tick[i],
+                )  # fmt: skip
                 r = -1.0
                 if why != LIQUIDATION:
                     r = margin_return(direction[i], p.leverage, entry_price[i], price, fee_open, fee_close)
