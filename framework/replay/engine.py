@@ -37,6 +37,7 @@ from framework.playbook import (
     STRATEGY_WEIGHTS,
     ParameterChange,
     Playbook,
+    RegimeParameters,
     kernel_record,
 )
 from framework.regimes import REGIMES
@@ -154,14 +155,17 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
     """
     settings = settings or ReplaySettings()
     order = np.argsort(_ns(trades["entry_time"]), kind="stable")
-    trades = trades.iloc[order].reset_index(drop=True)
-    symbols = list(dict.fromkeys(trades["symbol"]))
-    bars, segments = _concatenate_bars(market, symbols)
-    times = _ns(bars.index)
-    symbol_index = np.array([symbols.index(s) for s in trades["symbol"]], dtype=np.int64)
+
+    def column(name: str, dtype: Any = None) -> np.ndarray:
+        """A column of ``trades`` in entry order."""
+        return _frozen(trades[name].to_numpy(dtype)[order])
+
+    symbol_index, symbols = _codes(trades["symbol"], order)
+    times, opens, highs, lows, closes, segments = _concatenate_bars(market, symbols)
     seg_start, seg_stop, step = (segments[symbol_index, c] for c in range(3))
 
-    entry_ns = _ns(trades["entry_time"])
+    trade_id = column("trade_id", object)
+    entry_ns = _frozen(_ns(trades["entry_time"])[order])
     last_close = times[np.maximum(seg_stop - 1, 0)] + step
     late = np.flatnonzero(entry_ns >= last_close)
     if late.size:
@@ -169,61 +173,89 @@ def prepare(trades: pd.DataFrame, market: Market, settings: ReplaySettings | Non
             Problem(
                 file="trade log",
                 field="entry_time",
-                message=f"trade {trades['trade_id'].iat[i]!r} enters after the last candle of "
-                f"{trades['symbol'].iat[i]} ({pd.Timestamp(last_close[i], tz='UTC')})",
+                message=f"trade {trade_id[i]!r} enters after the last candle of "
+                f"{symbols[symbol_index[i]]} ({pd.Timestamp(last_close[i], tz='UTC')})",
             )
             for i in late
         )
-    logged_exit_ns = _ns(trades["exit_time"])
-    binds = ~trades["exit_reason"].isin(NON_BINDING_EXIT_REASONS).to_numpy()
+    logged_exit_ns = _frozen(_ns(trades["exit_time"])[order])
+    binds = _frozen(~trades["exit_reason"].isin(NON_BINDING_EXIT_REASONS).to_numpy()[order])
     first_bar, bar_bound = kernels.trade_windows(times, seg_start, seg_stop, step, entry_ns, logged_exit_ns, binds)
 
     day_ends = _day_grid(entry_ns, np.maximum(logged_exit_ns.max(initial=0), last_close.max(initial=0)))
-    day_close, day_close_ns = _day_closes(times, bars["close"].to_numpy(np.float64), segments, day_ends)
+    day_close, day_close_ns = _day_closes(times, closes, segments, day_ends)
     funding_times, funding_cumulative, funding_start, funding_stop = _funding(
         market, symbols, symbol_index, settings.funding
     )
-    low_tree, high_tree, tree_size = kernels.build_trees(
-        bars["low"].to_numpy(np.float64), bars["high"].to_numpy(np.float64)
-    )
-    size = np.int64(tree_size)
-    regimes = trades["regime"].astype(object).where(trades["regime"].notna(), None)
-    strategies = tuple(dict.fromkeys(trades["strategy"]))
+    low_tree, high_tree, tree_size = kernels.build_trees(lows, highs)
+    strategy, strategies = _codes(trades["strategy"], order)
     return ReplayInputs(
         order=order,
-        trade_id=trades["trade_id"].to_numpy(dtype=object),
+        trade_id=trade_id,
         strategies=strategies,
-        bars=kernels.Bars(
-            times, bars["open"].to_numpy(np.float64), bars["close"].to_numpy(np.float64), low_tree, high_tree, size
+        bars=_frozen_record(kernels.Bars(times, opens, closes, low_tree, high_tree, np.int64(tree_size))),
+        paths=_frozen_record(
+            kernels.TradePaths(
+                first_bar=first_bar,
+                bar_bound=bar_bound,
+                last_bar=seg_stop - 1,
+                timeframe_ns=step,
+                entry_ns=entry_ns,
+                entry_price=column("entry_price", np.float64),
+                direction=np.where(column("side", object) == "short", -1.0, 1.0),
+                logged_exit_ns=logged_exit_ns,
+                logged_exit_price=column("exit_price", np.float64),
+                logged_exit_binds=binds,
+            )
         ),
-        paths=kernels.TradePaths(
-            first_bar=first_bar,
-            bar_bound=bar_bound,
-            last_bar=seg_stop - 1,
-            timeframe_ns=step,
-            entry_ns=entry_ns,
-            entry_price=trades["entry_price"].to_numpy(np.float64),
-            direction=np.where(trades["side"].to_numpy() == "short", -1.0, 1.0),
-            logged_exit_ns=logged_exit_ns,
-            logged_exit_price=trades["exit_price"].to_numpy(np.float64),
-            logged_exit_binds=binds,
+        book=_frozen_record(
+            kernels.TradeBook(
+                confidence=column("confidence", np.float64),
+                group=_parameter_groups(column("regime", object)),
+                strategy=strategy,
+                funding_start=funding_start,
+                funding_stop=funding_stop,
+                day_close_start=symbol_index * len(day_ends),
+                fee_open=_fees(trades, "fee_open")[order],
+                fee_close=_fees(trades, "fee_close")[order],
+                price_tick=_price_ticks(symbols, symbol_index, entry_ns, market, settings.price_ticks == "candles"),
+            )
         ),
-        book=kernels.TradeBook(
-            confidence=trades["confidence"].to_numpy(np.float64),
-            group=np.array([PARAMETER_GROUPS.index(r) for r in regimes], dtype=np.int64),
-            strategy=np.array([strategies.index(s) for s in trades["strategy"]], dtype=np.int64),
-            funding_start=funding_start,
-            funding_stop=funding_stop,
-            day_close_start=symbol_index * len(day_ends),
-            fee_open=_fees(trades, "fee_open"),
-            fee_close=_fees(trades, "fee_close"),
-            price_tick=_price_ticks(trades, market, settings.price_ticks == "candles"),
-        ),
-        calendar=kernels.Calendar(funding_times, funding_cumulative, day_ends, day_close, day_close_ns),
-        symbols=tuple(symbols),
+        calendar=_frozen_record(kernels.Calendar(funding_times, funding_cumulative, day_ends, day_close, day_close_ns)),
+        symbols=symbols,
         segments=segments,
         symbol_index=symbol_index,
     )
+
+
+def _codes(values: pd.Series, order: np.ndarray) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Per value of ``values`` taken in ``order``, its position among the distinct values in the order
+    they first appear there, and those values."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    codes = codes[order]
+    appearing = pd.unique(codes)
+    renumbered = np.empty(len(uniques), dtype=np.int64)
+    renumbered[appearing] = np.arange(len(appearing))
+    return renumbered[codes], tuple(uniques.take(appearing))
+
+
+def _parameter_groups(regimes: np.ndarray) -> np.ndarray:
+    """Per trade its row of ``PARAMETER_GROUPS``: its regime's, the default block's for none."""
+    codes, uniques = pd.factorize(regimes)
+    groups = np.array([PARAMETER_GROUPS.index(regime) for regime in uniques] + [len(REGIMES)], dtype=np.int64)
+    return groups[codes]  # code -1 (no regime) picks the last entry, the default block
+
+
+def _frozen(values: np.ndarray) -> np.ndarray:
+    """A read-only view of ``values``: every array of the inputs is one, so the kernels compile once for
+    prepared and selected inputs alike (numba types read-only arrays apart)."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
+
+
+def _frozen_record(record: Any) -> Any:
+    return type(record)(*(_frozen(v) if isinstance(v, np.ndarray) else v for v in record))
 
 
 def select(inputs: ReplayInputs, trades: pd.DataFrame) -> ReplayInputs:
@@ -244,7 +276,7 @@ def select(inputs: ReplayInputs, trades: pd.DataFrame) -> ReplayInputs:
     if (rows < 0).any():
         absent = ", ".join(repr(t) for t in trade_id[rows < 0][:5])
         raise ValueError(f"trades not among the prepared ones: {absent}")
-    paths = kernels.TradePaths(*(values[rows] for values in inputs.paths))
+    paths = _frozen_record(kernels.TradePaths(*(values[rows] for values in inputs.paths)))
     named = [inputs.strategies[code] for code in inputs.book.strategy[rows]]
     strategies = tuple(dict.fromkeys(named))
     symbol_index = inputs.symbol_index[rows]
@@ -265,7 +297,16 @@ def select(inputs: ReplayInputs, trades: pd.DataFrame) -> ReplayInputs:
     )
     calendar = inputs.calendar._replace(day_ends=day_ends, day_close=day_close, day_close_ns=day_close_ns)
     return ReplayInputs(
-        order, trade_id, strategies, inputs.bars, paths, book, calendar, inputs.symbols, inputs.segments, symbol_index
+        order,
+        trade_id,
+        strategies,
+        inputs.bars,
+        paths,
+        _frozen_record(book),
+        _frozen_record(calendar),
+        inputs.symbols,
+        inputs.segments,
+        symbol_index,
     )
 
 
@@ -288,9 +329,13 @@ def candidate_tables(inputs: ReplayInputs, playbooks: Sequence[Playbook]) -> Can
     """Tables of K whole playbooks."""
     parameters = np.empty((len(playbooks), len(PARAMETER_GROUPS)), dtype=KERNEL_DTYPE)
     weights = np.empty((len(playbooks), max(len(inputs.strategies), 1)))
+    records: dict[RegimeParameters, np.void] = {}  # most groups of a playbook share the default block
     for k, playbook in enumerate(playbooks):
         for g, regime in enumerate(PARAMETER_GROUPS):
-            parameters[k, g] = kernel_record(playbook.parameters_for(regime))
+            block = playbook.parameters_for(regime)
+            if block not in records:
+                records[block] = kernel_record(block)
+            parameters[k, g] = records[block]
         weights[k, : len(inputs.strategies)] = [playbook.strategy_weight(s) for s in inputs.strategies]
     return CandidateTables(parameters, weights)
 
@@ -410,27 +455,27 @@ def replay(trades: pd.DataFrame, market: Market, playbook: Playbook, settings: R
     return replay_candidates(inputs, [playbook], settings, per_trade=True).trades(0)
 
 
-def _concatenate_bars(market: Market, symbols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """All symbols' bars end to end, and per symbol (start, stop, timeframe in ns)."""
-    parts: list[pd.DataFrame] = []
+def _concatenate_bars(
+    market: Market, symbols: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All symbols' bars end to end: open times (ns), opens, highs, lows, closes, and per symbol
+    (start, stop, timeframe in ns). One symbol's arrays are its candles' own (read-only views)."""
+    columns: list[list[np.ndarray]] = [[], [], [], [], []]
     segments = np.zeros((len(symbols), 3), dtype=np.int64)
     position = 0
     for s, symbol in enumerate(symbols):
         candles = market.for_symbol(symbol)
-        segments[s] = (
-            position,
-            position + len(candles.frame),
-            timeframe_to_timedelta(candles.timeframe).value,
-        )
-        parts.append(candles.frame[["open", "high", "low", "close"]])
-        position += len(candles.frame)
-    if not parts:
-        empty = pd.DataFrame(
-            {c: np.empty(0) for c in ("open", "high", "low", "close")},
-            index=pd.DatetimeIndex([], tz="UTC"),
-        )
-        return empty, segments
-    return pd.concat(parts), segments
+        frame = candles.frame
+        segments[s] = (position, position + len(frame), timeframe_to_timedelta(candles.timeframe).value)
+        columns[0].append(_bar_times(frame.index))
+        for values, name in zip(columns[1:], ("open", "high", "low", "close"), strict=True):
+            values.append(frame[name].to_numpy(np.float64))
+        position += len(frame)
+    times, opens, highs, lows, closes = (
+        _frozen(parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.empty(0, dtype))
+        for parts, dtype in zip(columns, (np.int64, *[np.float64] * 4), strict=True)
+    )
+    return times, opens, highs, lows, closes, segments
 
 
 def _day_grid(entry_ns: np.ndarray, last_ns: int) -> np.ndarray:
@@ -450,17 +495,17 @@ def _day_closes(
     price = np.full(len(segments) * len(day_ends), np.nan)
     when = np.full(len(segments) * len(day_ends), np.iinfo(np.int64).min, dtype=np.int64)
     for s, (start, stop, step) in enumerate(segments):
-        bar_closes = times[start:stop] + step
-        last = np.searchsorted(bar_closes, day_ends, side="right") - 1
-        known = last >= 0
+        # a bar closed by a day end when it opened a timeframe or more before it
+        last = start + np.searchsorted(times[start:stop], day_ends - step, side="right") - 1
+        known = last >= start
         block = slice(s * len(day_ends), (s + 1) * len(day_ends))
-        price[block] = np.where(known, closes[start:stop][np.maximum(last, 0)], np.nan)
-        when[block] = np.where(known, bar_closes[np.maximum(last, 0)], np.iinfo(np.int64).min)
+        price[block] = np.where(known, closes[np.maximum(last, start)], np.nan)
+        when[block] = np.where(known, times[np.maximum(last, start)] + step, np.iinfo(np.int64).min)
     return price, when
 
 
 def _funding(
-    market: Market, symbols: list[str], symbol_index: np.ndarray, enabled: bool
+    market: Market, symbols: Sequence[str], symbol_index: np.ndarray, enabled: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Funding times and running sums of rates for the symbols that have a funding series."""
     times: list[np.ndarray] = []
@@ -488,17 +533,25 @@ def _fees(trades: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(trades[column], errors="coerce").to_numpy(np.float64)
 
 
-def _price_ticks(trades: pd.DataFrame, market: Market, enabled: bool) -> np.ndarray:
+def _price_ticks(
+    symbols: Sequence[str], symbol_index: np.ndarray, entry_ns: np.ndarray, market: Market, enabled: bool
+) -> np.ndarray:
     """Per trade, the tick of its symbol in the month of its entry (:func:`framework.market.price_ticks`);
     0 (exact prices) when not ``enabled``."""
-    ticks = np.zeros(len(trades))
+    ticks = np.zeros(len(entry_ns))
     if not enabled:
         return ticks
-    for symbol, rows in trades.groupby("symbol", sort=False).indices.items():
-        found = price_ticks(market.for_symbol(symbol).frame, pd.DatetimeIndex(trades["entry_time"].iloc[rows]))
+    for s, symbol in enumerate(symbols):
+        rows = np.flatnonzero(symbol_index == s)
+        found = price_ticks(market.for_symbol(symbol).frame, pd.to_datetime(entry_ns[rows], unit="ns", utc=True))
         ticks[rows] = np.nan_to_num(found, nan=0.0)
     return ticks
 
 
 def _ns(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     return pd.DatetimeIndex(values).as_unit("ns").asi8.copy()
+
+
+def _bar_times(index: pd.DatetimeIndex) -> np.ndarray:
+    """A candle index's open times as int64 ns (a view when the index is in ns already)."""
+    return (index if index.unit == "ns" else index.as_unit("ns")).asi8

@@ -5,9 +5,11 @@ symbol, between indices prepared for it. Times are int64 nanoseconds since the e
 are bar open times. The rules are written out in docs/REPLAY.md; each is pinned by a test.
 
 Finding where a trade exits is a first-touch question (the first bar whose low reaches the stop, whose
-high reaches the take-profit...). Segment trees of the lows' minima and the highs' maxima answer it in
-O(log bars) per trade and candidate instead of a bar-by-bar scan; an ROI table is one such question
-per step, each step's profit ratio turned into a price level over the bars while the step is in force.
+high reaches the take-profit...). In the sweep, the running minima of a trade's lows and maxima of its
+highs answer it for the trade's first bars by a binary search, shared by a block of candidates; segment
+trees over blocks of bars answer it beyond, in O(log bars) instead of a bar-by-bar scan. An ROI table is
+one such question per step, each step's profit ratio turned into a price level over the bars while the
+step is in force.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ NANOS_PER_DAY = 86_400 * 10**9
 NANOS_PER_MINUTE = 60 * 10**9
 
 _NO_BAR = -1
+TREE_BLOCK = 16
+"""Bars per leaf of the segment trees: a block's bars are scanned, which beats a deeper tree."""
 
 
 # --- records the kernels take (numba reads named tuples of arrays as typed records) ------------------
@@ -106,6 +110,22 @@ class Calendar(NamedTuple):
     day_close_ns: np.ndarray
 
 
+class OneTrade(NamedTuple):
+    """One trade of :class:`TradePaths` as plain values (see there), which the per-trade kernels take:
+    a record of arrays passed on costs reference counts at every call."""
+
+    first_bar: int
+    bar_bound: int
+    last_bar: int
+    timeframe_ns: int
+    entry_ns: int
+    entry_price: float
+    direction: float
+    logged_exit_ns: int
+    logged_exit_price: float
+    logged_exit_binds: bool
+
+
 class Costs(NamedTuple):
     maintenance_margin_rate: float
     fee: float
@@ -127,70 +147,192 @@ class Outcomes(NamedTuple):
 # --- first-touch search -------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def build_trees(lows, highs):
-    """Segment trees over the bars: minima of ``lows`` and maxima of ``highs``.
+    """Segment trees over the bars: minima of ``lows`` and maxima of ``highs``, per block of
+    ``TREE_BLOCK`` bars, each followed by the bars' own values.
 
-    Returns ``(low_tree, high_tree, size)``; leaf ``j`` sits at ``size + j`` and padding leaves hold
+    Returns ``(low_tree, high_tree, size)``: bar ``j``'s low (high) sits at ``size + j``; block ``b``'s
+    extreme is leaf ``b`` of a binary tree rooted at node 1, at ``size // 2 + b``. Padding blocks hold
     +inf (lows) and -inf (highs) so they are never touched.
     """
     n = lows.shape[0]
-    size = 1
-    while size < max(n, 1):
-        size *= 2
-    low_tree = np.full(2 * size, np.inf)
-    high_tree = np.full(2 * size, -np.inf)
-    low_tree[size : size + n] = lows
-    high_tree[size : size + n] = highs
-    for node in range(size - 1, 0, -1):
+    blocks = (n + TREE_BLOCK - 1) // TREE_BLOCK
+    leaves = 1
+    while leaves < blocks:
+        leaves *= 2
+    size = 2 * leaves
+    low_tree = np.empty(size + n)
+    high_tree = np.empty(size + n)
+    for b in range(blocks):
+        lowest = np.inf
+        highest = -np.inf
+        for j in range(b * TREE_BLOCK, min((b + 1) * TREE_BLOCK, n)):
+            low_tree[size + j] = lows[j]
+            high_tree[size + j] = highs[j]
+            lowest = min(lowest, lows[j])
+            highest = max(highest, highs[j])
+        low_tree[leaves + b] = lowest
+        high_tree[leaves + b] = highest
+    low_tree[leaves + blocks : size] = np.inf
+    high_tree[leaves + blocks : size] = -np.inf
+    for node in range(leaves - 1, 0, -1):
         low_tree[node] = min(low_tree[2 * node], low_tree[2 * node + 1])
         high_tree[node] = max(high_tree[2 * node], high_tree[2 * node + 1])
+    low_tree[0] = np.inf
+    high_tree[0] = -np.inf
     return low_tree, high_tree, size
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _reaches(value, level, below):
     return value <= level if below else value >= level
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def first_touch(tree, size, start, stop, level, below):
     """First bar index in ``[start, stop)`` whose value reaches ``level`` (<= when ``below``, else >=).
 
-    ``tree`` is a min tree when ``below`` and a max tree otherwise. Returns -1 when no bar does.
+    ``tree`` is a low tree when ``below`` and a high tree otherwise (:func:`build_trees`). Returns -1
+    when no bar does. The bars before the first whole block and after the last are scanned; the whole
+    blocks between are searched in the tree, and the block found is scanned.
     """
-    if start >= stop:
-        return _NO_BAR
-    left_nodes = np.empty(64, dtype=np.int64)
-    right_nodes = np.empty(64, dtype=np.int64)
-    n_left = 0
-    n_right = 0
-    lo = start + size
-    hi = stop + size
-    while lo < hi:
-        if lo & 1:
-            left_nodes[n_left] = lo
-            n_left += 1
-            lo += 1
-        if hi & 1:
-            hi -= 1
-            right_nodes[n_right] = hi
-            n_right += 1
-        lo >>= 1
-        hi >>= 1
-    for k in range(n_left + n_right):
-        node = left_nodes[k] if k < n_left else right_nodes[n_right - 1 - (k - n_left)]
-        if _reaches(tree[node], level, below):
-            while node < size:
-                node = 2 * node if _reaches(tree[2 * node], level, below) else 2 * node + 1
-            return node - size
+    j = start
+    head_stop = min(stop, -(-start // TREE_BLOCK) * TREE_BLOCK)
+    while j < head_stop:
+        if _reaches(tree[size + j], level, below):
+            return j
+        j += 1
+    blocks_stop = stop // TREE_BLOCK
+    if j // TREE_BLOCK < blocks_stop:
+        block = _first_block(tree, size // 2, j // TREE_BLOCK, blocks_stop, level, below)
+        if block != _NO_BAR:
+            j = block * TREE_BLOCK
+            while not _reaches(tree[size + j], level, below):
+                j += 1
+            return j
+        j = blocks_stop * TREE_BLOCK
+    while j < stop:
+        if _reaches(tree[size + j], level, below):
+            return j
+        j += 1
     return _NO_BAR
+
+
+@njit(cache=True, nogil=True)
+def _first_block(tree, leaves, start, stop, level, below):
+    """First block in ``[start, stop)`` (``start < stop``) whose extreme reaches ``level``, or -1.
+
+    From block ``start`` it moves right over ever larger subtrees (up while a right child, then to the
+    next sibling), so nothing is allocated, and descends into the first subtree that reaches the level.
+    """
+    node = leaves + start
+    width = 1  # blocks under ``node``
+    while True:
+        if _reaches(tree[node], level, below):
+            while node < leaves:
+                node = 2 * node if _reaches(tree[2 * node], level, below) else 2 * node + 1
+            block = node - leaves
+            return block if block < stop else _NO_BAR
+        while node & 1:
+            node >>= 1
+            width *= 2
+        if node == 0:
+            return _NO_BAR
+        node += 1
+        if node * width - leaves >= stop:
+            return _NO_BAR
+
+
+# Inlined (as _exit is): a call that passes arrays costs reference counts, per trade and candidate here.
+@njit(cache=True, inline="always")
+def _touch(low_tree, high_tree, size, running, known, row, first_bar, stop, level):
+    """:func:`first_touch` from the trade's first bar, ``[first_bar, stop)``, through what the trade's
+    earlier candidates left in ``running`` and ``known`` (per ``row``: 0 the lows, reached at or below
+    ``level``, 1 the highs, at or above; :func:`reset_touches` clears them for a new trade). Both trees
+    come in and ``row`` picks one: an array chosen into a variable costs reference counts.
+
+    ``running[row, :known[row, 0]]`` are the running extremes of the trade's bars (minima of the lows,
+    maxima of the highs): monotone, so the first bar reaching a level is a binary search without
+    branches to mispredict. They are extended (doubling) as candidates look further, up to
+    ``running.shape[1] - 1`` bars; the trees take over beyond. The last search of the row (level in
+    ``running[row, -1]``, stop and bar in ``known[row, 1:]``) is answered again without searching:
+    candidates that differ in other parameters share their levels.
+    """
+    capacity = running.shape[1] - 1
+    if known[row, 1] == stop and running[row, capacity] == level:
+        return known[row, 2]
+    limit = min(stop - first_bar, capacity)
+    bar = _NO_BAR
+    while True:
+        count = min(known[row, 0], limit)
+        reached = _first_reaching(running, row, count, level, row == 0)
+        if reached < count:
+            bar = first_bar + reached
+            break
+        if count >= limit:
+            start = first_bar + max(limit, 0)
+            if limit < stop - first_bar:
+                if row == 0:
+                    bar = first_touch(low_tree, size, start, stop, level, True)
+                else:
+                    bar = first_touch(high_tree, size, start, stop, level, False)
+            break
+        _extend(low_tree, high_tree, size, running, known, row, first_bar, limit)
+    known[row, 1] = stop
+    known[row, 2] = bar
+    running[row, capacity] = level
+    return bar
+
+
+@njit(cache=True)
+def reset_touches(known):
+    """Forget the running extremes and the last searches of :func:`_touch`: a new trade."""
+    known[:, 0] = 0
+    known[:, 1] = -1
+
+
+@njit(cache=True)
+def _first_reaching(running, row, count, level, below):
+    """First ``t < count`` whose ``running[row, t]`` reaches ``level`` (a monotone row), else ``count``.
+
+    Rows are indexed, never sliced: a view costs reference counts on every call."""
+    if count <= 0:
+        return 0
+    base = 0
+    length = count
+    while length > 1:
+        half = length >> 1
+        if not _reaches(running[row, base + half], level, below):
+            base += half
+        length -= half
+    return base if _reaches(running[row, base], level, below) else base + 1
+
+
+@njit(cache=True)
+def _extend(low_tree, high_tree, size, running, known, row, first_bar, limit):
+    """Row ``row`` of the running extremes of the trade's bars (minima of the lows, maxima of the highs),
+    doubled (from 32) up to ``limit`` bars."""
+    start = known[row, 0]
+    stop = min(max(2 * start, 32), limit)
+    leaf = size + first_bar
+    if row == 0:
+        previous = low_tree[leaf] if start == 0 else running[0, start - 1]
+        for t in range(start, stop):
+            previous = min(previous, low_tree[leaf + t])
+            running[0, t] = previous
+    else:
+        previous = high_tree[leaf] if start == 0 else running[1, start - 1]
+        for t in range(start, stop):
+            previous = max(previous, high_tree[leaf + t])
+            running[1, t] = previous
+    known[row, 0] = stop
 
 
 # --- one trade ----------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def trade_windows(times, seg_start, seg_stop, timeframe_ns, entry_ns, logged_exit_ns, logged_exit_binds):
     """Per trade, the bars that may end it: ``[first_bar, bar_bound)``.
 
@@ -201,14 +343,46 @@ def trade_windows(times, seg_start, seg_stop, timeframe_ns, entry_ns, logged_exi
     first_bar = np.empty(n, dtype=np.int64)
     bar_bound = np.empty(n, dtype=np.int64)
     for i in range(n):
-        segment = times[seg_start[i] : seg_stop[i]]
-        first_bar[i] = seg_start[i] + np.searchsorted(segment, entry_ns[i])
+        start, stop, step = seg_start[i], seg_stop[i], timeframe_ns[i]
+        first_bar[i] = _grid_search(times, start, stop, step, entry_ns[i], False)
         if logged_exit_binds[i]:
-            closed_by_exit = seg_start[i] + np.searchsorted(segment, logged_exit_ns[i] - timeframe_ns[i], "right")
+            closed_by_exit = _grid_search(times, start, stop, step, logged_exit_ns[i] - step, True)
             bar_bound[i] = max(first_bar[i], closed_by_exit)
         else:
-            bar_bound[i] = seg_stop[i]
+            bar_bound[i] = stop
     return first_bar, bar_bound
+
+
+@njit(cache=True)
+def _grid_search(times, start, stop, step, value, right):
+    """``start + np.searchsorted(times[start:stop], value, "right" if right else "left")``, found from
+    where ``value`` sits on a grid of ``step`` from ``times[start]`` (bar times are one, but for missing
+    bars) with a galloping search: a few probes near the answer instead of a binary search whose probes
+    all miss the cache over a long symbol."""
+    if start >= stop:
+        return start
+    guess = min(max(start + (value - times[start]) // step, start), stop)
+    if guess < stop and (times[guess] <= value if right else times[guess] < value):
+        lo = guess + 1  # the answer is in [lo, hi]
+        hi = lo
+        width = 1
+        while hi < stop and (times[hi] <= value if right else times[hi] < value):
+            lo = hi + 1
+            hi += width
+            width *= 2
+        hi = min(hi, stop)
+    else:
+        hi = guess
+        lo = hi
+        width = 1
+        while lo > start and not (times[lo - 1] <= value if right else times[lo - 1] < value):
+            hi = lo - 1
+            lo -= width
+            width *= 2
+        lo = max(lo, start)
+    if right:
+        return lo + np.searchsorted(times[lo:hi], value, "right")
+    return lo + np.searchsorted(times[lo:hi], value)
 
 
 @njit(cache=True)
@@ -252,7 +426,7 @@ def to_tick(price, tick, rounding):
     return np.floor(steps + 0.5) / per_unit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_close=0.0, price_tick=0.0):
     """Where trade ``i`` of ``paths`` exits under parameters ``p`` (a record of the playbook schema's
     ``KERNEL_DTYPE``): ``(exit_ns, exit_price, reason)``.
@@ -267,12 +441,42 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_clo
     Inside one bar: the fixed stop or the liquidation first, then ROI, then a trailing stop that has
     moved, then the take-profit (freqtrade's ``should_exit`` order; the take-profit is ours).
     """
-    times = bars.times
-    first_bar = paths.first_bar[i]
-    bar_bound = paths.bar_bound[i]
-    timeframe_ns = paths.timeframe_ns[i]
-    entry_price = paths.entry_price[i]
-    direction = paths.direction[i]
+    trade = _one_trade(
+        paths.first_bar, paths.bar_bound, paths.last_bar, paths.timeframe_ns, paths.entry_ns, paths.entry_price,
+        paths.direction, paths.logged_exit_ns, paths.logged_exit_price, paths.logged_exit_binds, i,
+    )  # fmt: skip
+    known = np.empty((2, 3), dtype=np.int64)
+    reset_touches(known)
+    return _exit(
+        bars.times, bars.opens, bars.closes, bars.low_tree, bars.high_tree, bars.size, np.empty((2, 1)), known, trade,
+        p, maintenance_margin_rate, fee_open, fee_close, price_tick,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _one_trade(
+    first_bar, bar_bound, last_bar, timeframe_ns, entry_ns, entry_price, direction, logged_exit_ns, logged_exit_price,
+    logged_exit_binds, i,
+):  # fmt: skip
+    return OneTrade(
+        first_bar[i], bar_bound[i], last_bar[i], timeframe_ns[i], entry_ns[i], entry_price[i], direction[i],
+        logged_exit_ns[i], logged_exit_price[i], logged_exit_binds[i],
+    )  # fmt: skip
+
+
+# Inlined into the exit search: a call that passes the bars' arrays costs reference counts per trade and candidate.
+@njit(cache=True, inline="always")
+def _exit(
+    times, opens, closes, low_tree, high_tree, size, running, known, trade, p, maintenance_margin_rate, fee_open,
+    fee_close, price_tick,
+):  # fmt: skip
+    """:func:`trade_exit` on the bars' arrays and one trade's values; ``running`` and ``known``: the
+    trade's running extremes so far (:func:`_touch`), kept across the candidates of a block."""
+    first_bar = trade.first_bar
+    bar_bound = trade.bar_bound
+    timeframe_ns = trade.timeframe_ns
+    entry_price = trade.entry_price
+    direction = trade.direction
     stop_price = to_tick(entry_price * (1.0 - direction * p.stop_loss), price_tick, direction)
     take_price = entry_price * (1.0 + direction * p.stop_loss * p.risk_reward_ratio)
     liquidation_price = entry_price * (1.0 - direction * (1.0 / p.leverage - maintenance_margin_rate))
@@ -282,21 +486,26 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_clo
 
     deadline_bar = _NO_BAR
     if p.max_hold >= 0:
-        due = paths.entry_ns[i] + p.max_hold - timeframe_ns  # first bar whose close is at or after the deadline
+        due = trade.entry_ns + p.max_hold - timeframe_ns  # first bar whose close is at or after the deadline
         candidate = first_bar + np.searchsorted(times[first_bar:bar_bound], due)
         if candidate < bar_bound:
             deadline_bar = candidate
     search_stop = bar_bound if deadline_bar == _NO_BAR else deadline_bar + 1
 
-    adverse_tree = bars.low_tree if long else bars.high_tree
-    favourable_tree = bars.high_tree if long else bars.low_tree
-    adverse_bar = first_touch(adverse_tree, bars.size, first_bar, search_stop, adverse_level, long)
+    adverse = 0 if long else 1  # the row of ``running`` of the adverse extremes
+    adverse_bar = _touch(low_tree, high_tree, size, running, known, adverse, first_bar, search_stop, adverse_level)
     if adverse_bar != _NO_BAR:
         search_stop = adverse_bar + 1
     favourable_bar = _NO_BAR
     if not np.isnan(take_price):
-        favourable_bar = first_touch(favourable_tree, bars.size, first_bar, search_stop, take_price, not long)
-    roi_bar, roi_fill = _roi_exit(bars, paths, i, p, search_stop, fee_open, fee_close)
+        favourable_bar = _touch(
+            low_tree, high_tree, size, running, known, 1 - adverse, first_bar, search_stop, take_price
+        )
+    roi_bar, roi_fill = _NO_BAR, np.nan
+    if p.minimal_roi_steps > 0:
+        roi_bar, roi_fill = _roi_exit(
+            times, opens, closes, low_tree, high_tree, size, trade, p, search_stop, fee_open, fee_close
+        )
     profit_bar = favourable_bar
     if roi_bar != _NO_BAR and (profit_bar == _NO_BAR or roi_bar <= profit_bar):
         profit_bar = roi_bar
@@ -306,8 +515,8 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_clo
         if profit_bar != _NO_BAR and (adverse_bar == _NO_BAR or profit_bar < adverse_bar):
             static_exit = profit_bar
         trail_bar, trail_fill = _trailing_exit(
-            bars, first_bar, static_exit, entry_price, direction, p, stop_price, adverse_level, fee_open, fee_close,
-            price_tick,
+            opens, low_tree, high_tree, size, first_bar, static_exit, entry_price, direction, p, stop_price,
+            adverse_level, fee_open, fee_close, price_tick,
         )  # fmt: skip
         if trail_bar != _NO_BAR:
             if trail_bar == roi_bar:
@@ -315,7 +524,7 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_clo
             return times[trail_bar], to_tick(trail_fill, price_tick, 0), STOP_LOSS
 
     if adverse_bar != _NO_BAR and (profit_bar == _NO_BAR or adverse_bar <= profit_bar):
-        open_ = bars.opens[adverse_bar]
+        open_ = opens[adverse_bar]
         if direction * (open_ - liquidation_price) <= 0.0:
             return times[adverse_bar], open_, LIQUIDATION
         if liquidation_first:
@@ -325,20 +534,19 @@ def trade_exit(bars, paths, i, p, maintenance_margin_rate, fee_open=0.0, fee_clo
     if roi_bar != _NO_BAR and roi_bar == profit_bar:
         return times[roi_bar], to_tick(roi_fill, price_tick, 0), ROI
     if favourable_bar != _NO_BAR:
-        open_ = bars.opens[favourable_bar]
+        open_ = opens[favourable_bar]
         fill = open_ if direction * (open_ - take_price) >= 0.0 else take_price
         return times[favourable_bar], to_tick(fill, price_tick, 0), TAKE_PROFIT
     if deadline_bar != _NO_BAR:
-        return times[deadline_bar] + timeframe_ns, bars.closes[deadline_bar], TIME
-    if paths.logged_exit_binds[i]:
-        return paths.logged_exit_ns[i], paths.logged_exit_price[i], SIGNAL
-    last_bar = paths.last_bar[i]
-    return times[last_bar] + timeframe_ns, bars.closes[last_bar], END_OF_DATA
+        return times[deadline_bar] + timeframe_ns, closes[deadline_bar], TIME
+    if trade.logged_exit_binds:
+        return trade.logged_exit_ns, trade.logged_exit_price, SIGNAL
+    return times[trade.last_bar] + timeframe_ns, closes[trade.last_bar], END_OF_DATA
 
 
 @njit(cache=True)
-def _roi_exit(bars, paths, i, p, search_stop, fee_open, fee_close):
-    """The first bar in ``[first_bar, search_stop)`` where trade ``i`` exits by ROI, and its fill:
+def _roi_exit(times, opens, closes, low_tree, high_tree, size, trade, p, search_stop, fee_open, fee_close):
+    """The first bar in ``[first_bar, search_stop)`` where ``trade`` exits by ROI, and its fill:
     ``(bar, fill)``, or ``(-1, nan)``. freqtrade's backtesting rules, step by step of ``p.minimal_roi``:
 
     - a bar's trade duration is whole minutes from the entry to the bar's open; the step in force is
@@ -353,16 +561,12 @@ def _roi_exit(bars, paths, i, p, search_stop, fee_open, fee_close):
       that fell from its open when the entry was below the open (a short: mirrored); its next bars can.
     """
     n_steps = p.minimal_roi_steps
-    if n_steps == 0:
-        return _NO_BAR, np.nan
-    times = bars.times
-    first_bar = paths.first_bar[i]
-    entry_ns = paths.entry_ns[i]
-    entry_price = paths.entry_price[i]
-    direction = paths.direction[i]
-    timeframe_minutes = paths.timeframe_ns[i] // NANOS_PER_MINUTE
+    first_bar = trade.first_bar
+    entry_ns = trade.entry_ns
+    entry_price = trade.entry_price
+    direction = trade.direction
+    timeframe_minutes = trade.timeframe_ns // NANOS_PER_MINUTE
     long = direction > 0.0
-    tree = bars.high_tree if long else bars.low_tree
     fees = fee_factor(direction, fee_open, fee_close)
     segment = times[first_bar:search_stop]
     for s in range(n_steps):
@@ -379,16 +583,19 @@ def _roi_exit(bars, paths, i, p, search_stop, fee_open, fee_close):
         on_bar_open = timeframe_minutes > 0 and minutes % timeframe_minutes == 0
         j = start
         while j < stop:
-            j = first_touch(tree, bars.size, j, stop, reached, not long)
+            if long:
+                j = first_touch(high_tree, size, j, stop, reached, False)
+            else:
+                j = first_touch(low_tree, size, j, stop, reached, True)
             if j == _NO_BAR:
                 break
-            open_ = bars.opens[j]
+            open_ = opens[j]
             if ratio == -1.0 and on_bar_open:
                 return j, open_
             duration = (times[j] - entry_ns) // NANOS_PER_MINUTE
             if duration > 0 and duration == minutes and on_bar_open and direction * (open_ - level) > 0.0:
                 return j, open_
-            close = bars.closes[j]
+            close = closes[j]
             if (
                 duration == 0
                 and direction * (open_ - close) > 0.0
@@ -397,8 +604,8 @@ def _roi_exit(bars, paths, i, p, search_stop, fee_open, fee_close):
             ):
                 j += 1
                 continue
-            low = bars.low_tree[bars.size + j]
-            high = bars.high_tree[bars.size + j]
+            low = low_tree[size + j]
+            high = high_tree[size + j]
             return j, min(max(level, low), high)
     return _NO_BAR, np.nan
 
@@ -412,8 +619,9 @@ def _rounded_above(ratio):
 
 @njit(cache=True)
 def _trailing_exit(
-    bars, first_bar, last_bar, entry_price, direction, p, stop_price, floor_level, fee_open, fee_close, price_tick
-):
+    opens, low_tree, high_tree, size, first_bar, last_bar, entry_price, direction, p, stop_price, floor_level, fee_open,
+    fee_close, price_tick,
+):  # fmt: skip
     """The first bar in ``[first_bar, last_bar]`` where the trailing stop (from ``stop_price``, each
     new level rounded towards the entry to ``price_tick``), once it has moved past ``floor_level``
     (the fixed stop or the liquidation price, whichever comes first), is reached: ``(bar, fill)``, or
@@ -431,13 +639,13 @@ def _trailing_exit(
     stop = stop_price
     fees = fee_factor(direction, fee_open, fee_close)
     for j in range(first_bar, last_bar + 1):
-        high = bars.high_tree[bars.size + j]
-        low = bars.low_tree[bars.size + j]
+        high = high_tree[size + j]
+        low = low_tree[size + j]
         adverse = low if long else high
         if direction * (adverse - stop) <= 0.0:  # reached as it stands: freqtrade moves no stop in this bar
             if direction * (stop - floor_level) <= 0.0:
                 return _NO_BAR, np.nan  # the fixed stop (or the liquidation) ends the trade here
-            open_ = bars.opens[j]
+            open_ = opens[j]
             return j, open_ if direction * (open_ - stop) <= 0.0 else stop
         extreme = high if long else low
         if direction * (extreme - best) > 0.0:
@@ -451,7 +659,7 @@ def _trailing_exit(
         if direction * (level - stop) > 0.0:
             stop = level
         if direction * (stop - floor_level) > 0.0 and direction * (adverse - stop) <= 0.0:
-            open_ = bars.opens[j]
+            open_ = opens[j]
             if direction * (open_ - before) <= 0.0:
                 return j, open_
             if j == first_bar:
@@ -476,9 +684,133 @@ def _funding_paid(funding_times, funding_cumulative, start, stop, entry_ns, exit
 
 # --- K candidates at once -----------------------------------------------------------------------------
 
+# The exit search takes the trades in chunks (one task each when parallel) and, per chunk, the
+# candidates in blocks trade by trade, so that a trade's bars stay in cache across a block.
+TRADE_CHUNK = 64
+CANDIDATE_BLOCK = 32
+RUNNING_BARS = 1024
+"""Bars from a trade's first whose running extremes the sweep keeps, shared by a block's candidates."""
+SWEEP_PAIRS = 1 << 20
+"""Trade-candidate exits held at once: :func:`sweep` takes the candidates in groups of this many pairs."""
+
+
+def sweep(bars, paths, book, calendar, parameters, weights, costs, out):
+    """Replay N trades under K candidates; return the (K, len(METRIC_NAMES)) metrics table.
+
+    ``parameters[k, g]`` is candidate k's record (the playbook schema's ``KERNEL_DTYPE``) for
+    parameter group g (a regime, or the default block); ``weights[k, s]`` scales strategy s's margin.
+    ``out`` (:class:`Outcomes`) keeps per-trade outcomes and daily equity when its arrays have K rows.
+    The candidates go in groups of ``SWEEP_PAIRS // N``: :func:`exit_outcomes`, then
+    :func:`candidate_metrics`.
+    """
+    n_candidates, n = parameters.shape[0], paths.entry_ns.shape[0]
+    metrics = np.empty((n_candidates, len(METRIC_NAMES)))
+    group = max(1, min(n_candidates, SWEEP_PAIRS // max(n, 1)))
+    keep = out.taken.shape[0] > 0
+    if not keep:
+        scratch = (
+            np.empty((group, n), dtype=np.bool_),
+            np.empty((group, n), dtype=np.int64),
+            np.empty((group, n), dtype=np.int8),
+            np.empty((group, n)),
+        )
+    for first in range(0, n_candidates, group):
+        rows = slice(first, min(first + group, n_candidates))
+        taken, exit_ns, reason, returns = (
+            (out.taken[rows], out.exit_ns[rows], out.reason[rows], out.returns[rows])
+            if keep
+            else (values[: rows.stop - rows.start] for values in scratch)
+        )
+        outcomes = Outcomes(taken, exit_ns, out.exit_price[rows], reason, returns, out.margin[rows], out.equity[rows])
+        exit_outcomes(bars, paths, book, calendar, parameters[rows], costs, outcomes)
+        metrics[rows] = candidate_metrics(paths, book, calendar, parameters[rows], weights[rows], costs, outcomes)
+    return metrics
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def exit_outcomes(bars, paths, book, calendar, parameters, costs, out):
+    """Every trade's exit and return on margin under every candidate of ``parameters`` (K, groups):
+    fills ``out``'s ``taken``, ``exit_ns``, ``reason`` and ``returns`` (K, N), and ``exit_price`` when it
+    has K rows. A trade not taken has False and zeros."""
+    n = paths.entry_ns.shape[0]
+    for chunk in prange((n + TRADE_CHUNK - 1) // TRADE_CHUNK):
+        first = chunk * TRADE_CHUNK
+        _exit_chunk(first, min(first + TRADE_CHUNK, n), bars, paths, book, calendar, parameters, costs, out)
+
 
 @njit(cache=True)
-def _one_candidate(k, bars, paths, book, calendar, parameters, weights, costs, out):
+def _exit_chunk(first_trade, stop_trade, bars, paths, book, calendar, parameters, costs, out):
+    # Every array is taken out of its record here, once: reading a record's array inside the loops, or
+    # passing the record on, costs reference counts on every trade and candidate.
+    times, opens, closes, low_tree, high_tree, size = bars
+    first_bar, bar_bound, last_bar, timeframe_ns, entry_ns, entry_price, direction = paths[:7]
+    logged_exit_ns, logged_exit_price, logged_exit_binds = paths[7:]
+    confidence, group, fee_open_of, fee_close_of, price_tick = (
+        book.confidence,
+        book.group,
+        book.fee_open,
+        book.fee_close,
+        book.price_tick,
+    )
+    funding_start, funding_stop = book.funding_start, book.funding_stop
+    funding_times, funding_cumulative = calendar.funding_times, calendar.funding_cumulative
+    taken_out, exit_ns_out, exit_price_out, reason_out, returns_out = out[:5]
+    keep_prices = exit_price_out.shape[0] > 0
+    mmr = costs.maintenance_margin_rate
+    n_candidates = parameters.shape[0]
+    running = np.empty((2, RUNNING_BARS + 1))
+    known = np.empty((2, 3), dtype=np.int64)
+    for block in range(0, n_candidates, CANDIDATE_BLOCK):
+        for i in range(first_trade, stop_trade):
+            reset_touches(known)
+            fee_open = costs.fee if np.isnan(fee_open_of[i]) else fee_open_of[i]
+            fee_close = costs.fee if np.isnan(fee_close_of[i]) else fee_close_of[i]
+            trade = _one_trade(
+                first_bar, bar_bound, last_bar, timeframe_ns, entry_ns, entry_price, direction, logged_exit_ns,
+                logged_exit_price, logged_exit_binds, i,
+            )  # fmt: skip
+            for k in range(block, min(block + CANDIDATE_BLOCK, n_candidates)):
+                p = parameters[k, group[i]]
+                taken = confidence[i] >= p.confidence_threshold
+                taken_out[k, i] = taken
+                if not taken:
+                    exit_ns_out[k, i] = 0
+                    reason_out[k, i] = 0
+                    returns_out[k, i] = 0.0
+                    if keep_prices:
+                        exit_price_out[k, i] = 0.0
+                    continue
+                t, price, why = _exit(
+                    times, opens, closes, low_tree, high_tree, size, running, known, trade, p, mmr, fee_open,
+                    fee_close, price_tick[i],
+                )  # fmt: skip
+                r = -1.0
+                if why != LIQUIDATION:
+                    r = margin_return(direction[i], p.leverage, entry_price[i], price, fee_open, fee_close)
+                    funding = _funding_paid(
+                        funding_times, funding_cumulative, funding_start[i], funding_stop[i], entry_ns[i], t
+                    )
+                    r = max(r - direction[i] * p.leverage * funding, -1.0)
+                exit_ns_out[k, i] = t
+                reason_out[k, i] = why
+                returns_out[k, i] = r
+                if keep_prices:
+                    exit_price_out[k, i] = price
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def candidate_metrics(paths, book, calendar, parameters, weights, costs, out):
+    """The (K, len(METRIC_NAMES)) metrics of the compounding portfolio of every candidate, from its
+    exits in ``out`` (:func:`exit_outcomes`); fills ``out.margin`` and ``out.equity`` when they have K rows."""
+    n_candidates = parameters.shape[0]
+    metrics = np.empty((n_candidates, len(METRIC_NAMES)))
+    for k in prange(n_candidates):
+        metrics[k] = _portfolio(k, paths, book, calendar, parameters, weights, costs, out)
+    return metrics
+
+
+@njit(cache=True)
+def _portfolio(k, paths, book, calendar, parameters, weights, costs, out):
     entry_ns = paths.entry_ns
     entry_price = paths.entry_price
     direction = paths.direction
@@ -488,47 +820,22 @@ def _one_candidate(k, bars, paths, book, calendar, parameters, weights, costs, o
     n_days = day_ends.shape[0]
     fee = costs.fee
     initial_equity = costs.initial_equity
-    returns = np.zeros(n)
-    exits = np.zeros(n, dtype=np.int64)
-    taken = np.zeros(n, dtype=np.bool_)
-    liquidations = 0
-    for i in range(n):
-        p = parameters[k, group[i]]
-        if book.confidence[i] < p.confidence_threshold:
-            continue
-        fee_open = fee if np.isnan(book.fee_open[i]) else book.fee_open[i]
-        fee_close = fee if np.isnan(book.fee_close[i]) else book.fee_close[i]
-        t, price, why = trade_exit(
-            bars, paths, i, p, costs.maintenance_margin_rate, fee_open, fee_close, book.price_tick[i]
-        )
-        if why == LIQUIDATION:
-            r = -1.0
-            liquidations += 1
-        else:
-            r = margin_return(direction[i], p.leverage, entry_price[i], price, fee_open, fee_close)
-            funding = _funding_paid(
-                calendar.funding_times,
-                calendar.funding_cumulative,
-                book.funding_start[i],
-                book.funding_stop[i],
-                entry_ns[i],
-                t,
-            )
-            r = max(r - direction[i] * p.leverage * funding, -1.0)
-        taken[i] = True
-        exits[i] = t
-        returns[i] = r
-        if out.taken.shape[0] > 0:
-            out.taken[k, i] = True
-            out.exit_ns[k, i] = t
-            out.exit_price[k, i] = price
-            out.reason[k, i] = why
-            out.returns[k, i] = r
+    taken = out.taken[k]
+    exits = out.exit_ns[k]
+    returns = out.returns[k]
 
     # Portfolio: margin = position_size x strategy weight x equity realised before the entry. A trade
     # that closed before entry i also entered before it, so its pnl is known when i is sized.
     taken_index = np.flatnonzero(taken)
-    by_exit = taken_index[np.argsort(exits[taken_index], kind="mergesort")]
+    liquidations = 0
+    in_exit_order = True
+    for position in range(taken_index.shape[0]):
+        trade = taken_index[position]
+        liquidations += out.reason[k, trade] == LIQUIDATION
+        if position > 0 and exits[trade] < exits[taken_index[position - 1]]:
+            in_exit_order = False
+    # A stable sort of exits already in order is the identity: skip it (trades that never overlap).
+    by_exit = taken_index if in_exit_order else taken_index[np.argsort(exits[taken_index], kind="mergesort")]
     pnl = np.zeros(n)
     margin = np.zeros(n)
     realised = initial_equity
@@ -645,17 +952,3 @@ def _exposure(taken, entry_ns, exits, day_ends):
     if open_until > np.iinfo(np.int64).min:
         covered += open_until - open_from
     return covered / span
-
-
-@njit(cache=True, parallel=True)
-def sweep(bars, paths, book, calendar, parameters, weights, costs, out):
-    """Replay N trades under K candidates; return the (K, len(METRIC_NAMES)) metrics table.
-
-    ``parameters[k, g]`` is candidate k's record (the playbook schema's ``KERNEL_DTYPE``) for
-    parameter group g (a regime, or the default block); ``weights[k, s]`` scales strategy s's margin.
-    """
-    n_candidates = parameters.shape[0]
-    metrics = np.empty((n_candidates, len(METRIC_NAMES)))
-    for k in prange(n_candidates):
-        metrics[k] = _one_candidate(k, bars, paths, book, calendar, parameters, weights, costs, out)
-    return metrics
