@@ -53,8 +53,7 @@ from backtests.planted_cases import (
     write_candle_set,
     write_case,
 )
-from framework.config import ParallelSettings, Settings
-from framework.parallel import SERIAL
+from framework.config import SERIAL_PARALLEL, ParallelSettings, Settings
 from framework.pipeline import TuneFiles, run_tune
 from framework.validation import Verdict
 
@@ -229,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             prices = {name: write_candle_set(name, root / name, args.data) for name in {c.candles for c in cases}}
         except FileNotFoundError as exc:
             raise SystemExit(str(exc)) from None
-        parallel = SERIAL if args.jobs > 1 else ParallelSettings()
+        parallel = SERIAL_PARALLEL if args.jobs > 1 else ParallelSettings()
         tasks = [
             Task(case, seed, prices[case.candles], root / f"{index}-{seed}", args.lookback_days, parallel)
             for index, case in enumerate(cases)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import cloudpickle
 import joblib
+from joblib.externals.loky import get_reusable_executor
 
 from framework.config import ParallelSettings
 from framework.errors import InputError
@@ -29,9 +30,6 @@ from framework.errors import InputError
 S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
-
-SERIAL = ParallelSettings(backend="serial")
-"""Everything in this process, one item after the other."""
 
 
 def ordered_map(
@@ -70,7 +68,7 @@ def _parallel(settings: ParallelSettings, shared: Any) -> Iterator[tuple[joblib.
     elif settings.backend == "threads":
         yield joblib.Parallel(n_jobs=n_jobs, backend="threading", **options), shared, _call
     elif settings.backend == "processes":
-        with _shared_file(shared) as path:
+        with _shared_file(shared) as path, _workers_released():
             # max_nbytes=None: no read-only memmaps of arrays, which numba would compile kernels anew for
             yield joblib.Parallel(n_jobs=n_jobs, backend="loky", max_nbytes=None, **options), path, _call_from_file
     else:
@@ -121,6 +119,16 @@ def _shared_file(shared: Any) -> Iterator[_SharedFile]:
         yield _SharedFile(str(path))
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _workers_released() -> Iterator[None]:
+    """The process workers told to stop when the map ends: they hold its shared input, and each takes a
+    second to exit, better spent while this process goes on than when it exits."""
+    try:
+        yield
+    finally:
+        get_reusable_executor(reuse=True).shutdown(wait=False)
 
 
 @contextmanager

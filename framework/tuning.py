@@ -168,9 +168,8 @@ def run_tuners(
     passes proposals through unchanged (risk classes still set): for a hand-written playbook, whose
     values must be judged exactly as written.
     """
-    runs = ordered_map(
-        _propose_in, context, list(tuners), context.settings.parallel, before_each=lambda k: progress(tuners[k].name)
-    )
+    parallel = context.settings.parallel.for_trades(len(context.trades))
+    runs = ordered_map(_propose_in, context, list(tuners), parallel, before_each=lambda k: progress(tuners[k].name))
     return finish_pass(list(runs), context, model_store, safety=safety)
 
 

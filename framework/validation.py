@@ -70,6 +70,7 @@ from framework.parallel import ordered_map
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, Playbook
 from framework.regimes import REGIMES, RegimeLabels
 from framework.replay import replay_tables, select, tables_for_changes, vectorbt_check
+from framework.replay.vectorbt_portfolio import start_loading_vectorbt
 from framework.safety import Refusal, SafeProposal
 from framework.search import DataRef
 from framework.statistics import deflated_sharpe_ratio, sharpe_per_period
@@ -221,6 +222,7 @@ def run_gate(
     windows (:func:`framework.tuning.tune_data`); each fold, the final pass and each replayed block
     takes its part, with the results it would get computing its own.
     """
+    settings = settings.model_copy(update={"parallel": settings.parallel.for_trades(len(trades))})
     gate = settings.validation
     plan = plan_windows(trades, settings)
     search, holdout = plan.search, plan.holdout
@@ -236,6 +238,8 @@ def run_gate(
     wheres.append(f"final pass on the search window, {len(search)} trades")
     if plan.folds:
         wheres[0] += " (the first run also compiles the kernels, about 30 s, cached after)"
+    if settings.parallel.in_other_processes:
+        start_loading_vectorbt()  # for the vectorbt check, while this process waits
     passes = _tuning_passes(
         _Passes(shared, search, tuple(windows), signals, settings, tuple(tuners), seed, search_storage, data_ref),
         model_store, safety, lambda k, step: progress(f"{wheres[k]}: {step}"),

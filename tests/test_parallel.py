@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from framework.config import ParallelSettings, Settings, load_settings
+from framework.config import SERIAL_PARALLEL, ParallelSettings, Settings, load_settings
 from framework.errors import InputError
-from framework.parallel import SERIAL, ordered_map
+from framework.parallel import ordered_map
 from framework.pipeline import TuneFiles, run_tune
 from framework.sample import SampleSet, write_sample
 
@@ -94,7 +94,7 @@ def test_serial_work_starts_as_it_is_told() -> None:
         events.append(f"run {item}")
         return item
 
-    for _ in ordered_map(work, None, [0, 1], SERIAL, before_each=lambda k: events.append(f"told {k}")):
+    for _ in ordered_map(work, None, [0, 1], SERIAL_PARALLEL, before_each=lambda k: events.append(f"told {k}")):
         pass
     assert events == ["told 0", "run 0", "told 1", "run 1"]
 
@@ -108,6 +108,8 @@ def test_serial_work_starts_as_it_is_told() -> None:
         ('[parallel]\nscheduler = "http://10.0.0.5:8786"\n', "parallel.scheduler", "scheme 'http'"),
         ('[parallel]\nscheduler = "10.0.0.5"\n', "parallel.scheduler", "must be host:port"),
         ("[parallel]\ntimeout = 0\n", "parallel.timeout", "greater than 0"),
+        ('[parallel]\nmin_trades = "many"\n', "parallel.min_trades", "valid integer"),
+        ("[parallel]\nmin_trades = -1\n", "parallel.min_trades", "greater than or equal to 0"),
         ("[parallel]\ncores = 4\n", "parallel.cores", "Extra inputs are not permitted"),
     ],
 )
@@ -155,9 +157,21 @@ def test_jobs_one_runs_serially_and_more_keep_the_backend() -> None:
     configured = ParallelSettings(backend="threads")
     assert configured.with_jobs(1).backend == "serial"
     assert (configured.with_jobs(3).backend, configured.with_jobs(3).workers) == ("threads", 3)
-    assert SERIAL.with_jobs(2).backend == "processes"
+    assert SERIAL_PARALLEL.with_jobs(2).backend == "processes"
     with pytest.raises(InputError, match="--jobs"):
         configured.with_jobs(0)
+
+
+def test_a_small_tune_runs_serially_unless_the_workers_are_chosen() -> None:
+    default = ParallelSettings()
+    assert default.for_trades(19_999) == SERIAL_PARALLEL
+    assert default.for_trades(20_000) is default
+    chosen = ParallelSettings(workers=2)
+    assert chosen.for_trades(10) is chosen
+    always = ParallelSettings(min_trades=0)
+    assert always.for_trades(0) is always
+    threads = ParallelSettings(backend="threads")
+    assert threads.for_trades(10) is threads
 
 
 def test_jobs_below_one_is_a_usage_error_before_any_work(tmp_path: Path) -> None:

@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from framework.config import Settings, load_settings
+from framework.config import SERIAL_PARALLEL, Settings, load_settings
 from framework.errors import InputError
 from framework.market import load_market
-from framework.parallel import SERIAL
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, load_playbook, parse_playbook
 from framework.regimes import REGIMES
 from framework.sample import write_sample
@@ -66,7 +65,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # These tests read what a tuner learned (its ``*_`` attributes): run_tuners keeps it here when serial;
 # on process workers it stays in the worker (framework.parallel).
-IN_PROCESS = Settings(parallel=SERIAL)
+IN_PROCESS = Settings(parallel=SERIAL_PARALLEL)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ need them, so ``--help`` and the reading commands start in a fraction of a secon
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -118,6 +119,10 @@ def main() -> None:
     except PlaybookTunerError as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise SystemExit(ExitCode.BAD_INPUT) from None
+    finally:
+        # the interpreter's shutdown collects garbage over every object of vectorbt, scikit-learn and
+        # the rest again and again (a second); set aside, they are freed by reference count alone
+        gc.freeze()
 
 
 def say(text: str) -> None:

@@ -212,6 +212,21 @@ def check(replays: Sequence[Replayed]) -> dict[Hashable, Agreement]:
     symbol and span of ``SPAN_BARS`` bars, every replay's trades of it together. Replays must be of one
     market: a symbol's bars are read from the first replay that has it."""
     started = time.perf_counter()
+    load_vectorbt()
+    # the collections below need only look at what the check creates: everything older (vectorbt's
+    # modules, the tune's data) is set aside, or each would scan the whole heap (a quarter second each)
+    gc.freeze()
+    try:
+        agreements = _checked(replays)
+    finally:
+        gc.unfreeze()
+    seconds = time.perf_counter() - started
+    for agreement in agreements.values():
+        agreement.seconds = seconds
+    return agreements
+
+
+def _checked(replays: Sequence[Replayed]) -> dict[Hashable, Agreement]:
     agreements: dict[Hashable, Agreement] = {}
     jobs: dict[str, list[dict[str, np.ndarray]]] = {}
     bars: dict[str, _SymbolBars] = {}
@@ -237,9 +252,6 @@ def check(replays: Sequence[Replayed]) -> dict[Hashable, Agreement]:
         # vectorbt's indexers hold bound methods of their portfolio: a cycle only the collector frees,
         # which kept each span's grids and records alive long after (gigabytes over ten symbols)
         gc.collect()
-    seconds = time.perf_counter() - started
-    for agreement in agreements.values():
-        agreement.seconds = seconds
     return agreements
 
 

@@ -5,7 +5,9 @@ its simulators cached (:func:`load_vectorbt`) and packing trades into columns (:
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,20 +47,33 @@ def load_vectorbt() -> Any:
     cached function (its source file's timestamp and the argument types), so the check costs ~0.6 s
     after the first run instead.
     """
-    import vectorbt as vbt
-    from vectorbt.portfolio import nb
-
     global _CACHING
-    if not _CACHING:
-        _CACHING = True
-        with kernel_caching() as directory:
-            if directory is not None:
-                nb.simulate_from_signals_nb.enable_caching()
-                nb.simulate_from_orders_nb.enable_caching()
+    with _LOADING:
+        import vectorbt as vbt
+        from vectorbt.portfolio import nb
+
+        if not _CACHING:
+            _CACHING = True
+            with kernel_caching() as directory:
+                if directory is not None:
+                    nb.simulate_from_signals_nb.enable_caching()
+                    nb.simulate_from_orders_nb.enable_caching()
     return vbt
 
 
 _CACHING = False
+_LOADING = threading.Lock()
+
+
+def start_loading_vectorbt() -> None:
+    """Import vectorbt on a background thread, for a process about to wait on its workers: a later
+    :func:`load_vectorbt` finds it loaded, or waits for it (or, if it failed, fails with the reason)."""
+    threading.Thread(target=_load_quietly, name="vectorbt import", daemon=True).start()
+
+
+def _load_quietly() -> None:
+    with contextlib.suppress(Exception):  # the check's own load_vectorbt() reports why
+        load_vectorbt()
 
 
 def portfolio(result: SweepResult, candidate: int = 0) -> Any:
