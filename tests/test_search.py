@@ -318,6 +318,34 @@ def test_worker_command_reports_input_errors(tmp_path: Path) -> None:
 
 # --- worker processes ---------------------------------------------------------------------------------
 
+# The `playbook-tuner worker` command, run so that each worker, once it holds its first batch of
+# claimed trials, waits for the other before replaying: a worker that starts late (imports, cached
+# kernels loading on a busy machine) would otherwise find the budget taken and prove nothing.
+_WORKER_MEETING_THE_OTHER = """
+import os, sys, time
+from pathlib import Path
+from framework.search import runner
+
+meeting = Path(sys.argv[1])
+score = runner.ReplayObjective.score
+
+def score_after_meeting(self, trials):
+    if not getattr(self, "met", False):
+        (meeting / str(os.getpid())).touch()
+        deadline = time.monotonic() + 90
+        while len(list(meeting.iterdir())) < 2:
+            if time.monotonic() > deadline:
+                raise SystemExit("the other worker never came")
+            time.sleep(0.01)
+        self.met = True
+    return score(self, trials)
+
+runner.ReplayObjective.score = score_after_meeting
+sys.argv = ["playbook-tuner", *sys.argv[2:]]
+from framework.cli import main
+main()
+"""
+
 
 @pytest.mark.parametrize(("kind", "n_trials"), [("journal", 80), ("sqlite", 30), ("postgresql", 60)])
 def test_two_worker_processes_share_one_budget(
@@ -331,8 +359,13 @@ def test_two_worker_processes_share_one_budget(
     # a server outlives the test run: a study name of its own each time
     spec = spec_for(f"shared-{kind}-{uuid.uuid4().hex[:8]}", n_trials=n_trials, data=ref)
     open_study(spec, storage, *data)
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
     command = [
-        str(Path(sys.executable).parent / "playbook-tuner"),
+        sys.executable,
+        "-c",
+        _WORKER_MEETING_THE_OTHER,
+        str(meeting),
         "worker",
         "--study",
         spec.study_name,
@@ -344,7 +377,7 @@ def test_two_worker_processes_share_one_budget(
         subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
-    outputs = [worker.communicate(timeout=120) for worker in workers]
+    outputs = [worker.communicate(timeout=180) for worker in workers]
     for worker, (out, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
         assert f"study {spec.study_name}:" in out, out
@@ -354,7 +387,7 @@ def test_two_worker_processes_share_one_budget(
     split = Counter(t.user_attrs["worker_pid"] for t in complete)
     shares = {worker.pid: split.get(worker.pid, 0) for worker in workers}
     assert len(complete) == n_trials, f"complete trials {len(complete)}, split {shares}"
-    assert set(split) == set(shares), f"trials ran by unknown processes: {split}"
+    assert set(split) <= set(shares), f"trials ran by unknown processes: {split}"
     assert all(count > 0 for count in shares.values()), f"a worker ran no trial: {shares}"
     others = [t for t in trials if t.state != optuna.trial.TrialState.COMPLETE]
     assert all(t.user_attrs.get("surplus") for t in others), "only budget surplus may be left unfinished"
