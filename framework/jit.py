@@ -14,15 +14,18 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numba
 from numba import prange
+from numba.core import cgutils, types
 from numba.core import config as _numba_config
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array
 
 from framework.user_cache import cache_root
 
-__all__ = ["kernel_cache_directory", "kernel_caching", "njit", "prange"]
+__all__ = ["borrowed", "kernel_cache_directory", "kernel_caching", "njit", "prange"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,3 +92,27 @@ def _warn_once(message: str) -> None:
     if message not in _WARNED:
         _WARNED.add(message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _borrow(typingctx: Any, array: Any) -> Any:
+    """``borrowed(array)`` inside a kernel: ``array`` without its reference count, a view that numba
+    does not count when it is bound to a variable or passed to a call, valid only while ``array``
+    itself lives (an argument of the kernel, say). Every binding of an array costs an atomic increment
+    and decrement of its count: in a loop over trade-candidate pairs that called helpers on the bars,
+    those were most of the time."""
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        counted = make_array(array)(context, builder, args[0])
+        view = make_array(array)(context, builder)
+        for field in ("nitems", "itemsize", "data", "shape", "strides"):
+            setattr(view, field, getattr(counted, field))
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        view.parent = cgutils.get_null_value(view.parent.type)
+        return view._getvalue()
+
+    return array(array), codegen
+
+
+borrowed = cast(Callable[[Any], Any], intrinsic(_borrow))

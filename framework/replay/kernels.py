@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from framework.jit import njit, prange
+from framework.jit import borrowed, njit, prange
 
 STOP_LOSS = 0
 TAKE_PROFIT = 1
@@ -244,7 +244,7 @@ def _first_block(tree, leaves, start, stop, level, below):
             return _NO_BAR
 
 
-# Inlined (as _exit is): a call that passes arrays costs reference counts, per trade and candidate here.
+# Inlined (as _exit is): called per trade and candidate, on arrays the caller borrowed (framework.jit.borrowed).
 @njit(cache=True, inline="always")
 def _touch(low_tree, high_tree, size, running, known, row, first_bar, stop, level):
     """:func:`first_touch` from the trade's first bar, ``[first_bar, stop)``, through what the trade's
@@ -464,7 +464,7 @@ def _one_trade(
     )  # fmt: skip
 
 
-# Inlined into the exit search: a call that passes the bars' arrays costs reference counts per trade and candidate.
+# Inlined into the exit search, which calls it per trade and candidate on borrowed arrays (see _exit_chunk).
 @njit(cache=True, inline="always")
 def _exit(
     times, opens, closes, low_tree, high_tree, size, running, known, trade, p, maintenance_margin_rate, fee_open,
@@ -735,31 +735,34 @@ def exit_outcomes(bars, paths, book, calendar, parameters, costs, out):
     n = paths.entry_ns.shape[0]
     for chunk in prange((n + TRADE_CHUNK - 1) // TRADE_CHUNK):
         first = chunk * TRADE_CHUNK
-        _exit_chunk(first, min(first + TRADE_CHUNK, n), bars, paths, book, calendar, parameters, costs, out)
+        running = np.empty((2, RUNNING_BARS + 1))
+        known = np.empty((2, 3), dtype=np.int64)
+        _exit_chunk(
+            first, min(first + TRADE_CHUNK, n), bars, paths, book, calendar, parameters, costs, out, running, known
+        )
 
 
 @njit(cache=True)
-def _exit_chunk(first_trade, stop_trade, bars, paths, book, calendar, parameters, costs, out):
-    # Every array is taken out of its record here, once: reading a record's array inside the loops, or
-    # passing the record on, costs reference counts on every trade and candidate.
-    times, opens, closes, low_tree, high_tree, size = bars
-    first_bar, bar_bound, last_bar, timeframe_ns, entry_ns, entry_price, direction = paths[:7]
-    logged_exit_ns, logged_exit_price, logged_exit_binds = paths[7:]
-    confidence, group, fee_open_of, fee_close_of, price_tick = (
-        book.confidence,
-        book.group,
-        book.fee_open,
-        book.fee_close,
-        book.price_tick,
-    )
-    funding_start, funding_stop = book.funding_start, book.funding_stop
-    funding_times, funding_cumulative = calendar.funding_times, calendar.funding_cumulative
-    taken_out, exit_ns_out, exit_price_out, reason_out, returns_out = out[:5]
+def _exit_chunk(first_trade, stop_trade, bars, paths, book, calendar, parameters, costs, out, running, known):
+    # Every array is taken out of its record here, once, and borrowed: bound and passed on inside the
+    # loops, a counted array costs atomic reference counts on every trade and candidate.
+    times, opens, closes = borrowed(bars.times), borrowed(bars.opens), borrowed(bars.closes)
+    low_tree, high_tree, size = borrowed(bars.low_tree), borrowed(bars.high_tree), bars.size
+    first_bar, bar_bound, last_bar = borrowed(paths.first_bar), borrowed(paths.bar_bound), borrowed(paths.last_bar)
+    timeframe_ns, entry_ns = borrowed(paths.timeframe_ns), borrowed(paths.entry_ns)
+    entry_price, direction = borrowed(paths.entry_price), borrowed(paths.direction)
+    logged_exit_ns, logged_exit_price = borrowed(paths.logged_exit_ns), borrowed(paths.logged_exit_price)
+    logged_exit_binds = borrowed(paths.logged_exit_binds)
+    confidence, group, price_tick = borrowed(book.confidence), borrowed(book.group), borrowed(book.price_tick)
+    fee_open_of, fee_close_of = borrowed(book.fee_open), borrowed(book.fee_close)
+    funding_start, funding_stop = borrowed(book.funding_start), borrowed(book.funding_stop)
+    funding_times, funding_cumulative = borrowed(calendar.funding_times), borrowed(calendar.funding_cumulative)
+    taken_out, exit_ns_out, exit_price_out = borrowed(out.taken), borrowed(out.exit_ns), borrowed(out.exit_price)
+    reason_out, returns_out = borrowed(out.reason), borrowed(out.returns)
+    running, known = borrowed(running), borrowed(known)
     keep_prices = exit_price_out.shape[0] > 0
     mmr = costs.maintenance_margin_rate
     n_candidates = parameters.shape[0]
-    running = np.empty((2, RUNNING_BARS + 1))
-    known = np.empty((2, 3), dtype=np.int64)
     for block in range(0, n_candidates, CANDIDATE_BLOCK):
         for i in range(first_trade, stop_trade):
             reset_touches(known)
@@ -811,18 +814,23 @@ def candidate_metrics(paths, book, calendar, parameters, weights, costs, out):
 
 @njit(cache=True)
 def _portfolio(k, paths, book, calendar, parameters, weights, costs, out):
-    entry_ns = paths.entry_ns
-    entry_price = paths.entry_price
-    direction = paths.direction
-    group = book.group
+    # The arrays borrowed once (see _exit_chunk): a record's array read in a loop is counted each time.
+    entry_ns, entry_price, direction = borrowed(paths.entry_ns), borrowed(paths.entry_price), borrowed(paths.direction)
+    group, strategy, day_close_start = borrowed(book.group), borrowed(book.strategy), borrowed(book.day_close_start)
+    fee_open_of = borrowed(book.fee_open)
+    day_ends, day_close, day_close_ns = (
+        borrowed(calendar.day_ends),
+        borrowed(calendar.day_close),
+        borrowed(calendar.day_close_ns),
+    )
+    reason = borrowed(out.reason)
     n = entry_ns.shape[0]
-    day_ends = calendar.day_ends
     n_days = day_ends.shape[0]
     fee = costs.fee
     initial_equity = costs.initial_equity
-    taken = out.taken[k]
-    exits = out.exit_ns[k]
-    returns = out.returns[k]
+    taken = borrowed(out.taken[k])
+    exits = borrowed(out.exit_ns[k])
+    returns = borrowed(out.returns[k])
 
     # Portfolio: margin = position_size x strategy weight x equity realised before the entry. A trade
     # that closed before entry i also entered before it, so its pnl is known when i is sized.
@@ -831,7 +839,7 @@ def _portfolio(k, paths, book, calendar, parameters, weights, costs, out):
     in_exit_order = True
     for position in range(taken_index.shape[0]):
         trade = taken_index[position]
-        liquidations += out.reason[k, trade] == LIQUIDATION
+        liquidations += reason[k, trade] == LIQUIDATION
         if position > 0 and exits[trade] < exits[taken_index[position - 1]]:
             in_exit_order = False
     # A stable sort of exits already in order is the identity: skip it (trades that never overlap).
@@ -844,7 +852,7 @@ def _portfolio(k, paths, book, calendar, parameters, weights, costs, out):
         while closed < by_exit.shape[0] and exits[by_exit[closed]] < entry_ns[trade]:
             realised += pnl[by_exit[closed]]
             closed += 1
-        share = parameters[k, group[trade]].position_size * weights[k, book.strategy[trade]]
+        share = parameters[k, group[trade]].position_size * weights[k, strategy[trade]]
         margin[trade] = share * max(realised, 0.0)
         pnl[trade] = margin[trade] * returns[trade]
     if out.margin.shape[0] > 0:
@@ -860,11 +868,9 @@ def _portfolio(k, paths, book, calendar, parameters, weights, costs, out):
         leverage = parameters[k, group[trade]].leverage
         day = np.searchsorted(day_ends, entry_ns[trade])
         while day < n_days and day_ends[day] < exits[trade]:
-            mark_at = book.day_close_start[trade] + day
-            mark = (
-                calendar.day_close[mark_at] if calendar.day_close_ns[mark_at] > entry_ns[trade] else entry_price[trade]
-            )
-            fee_open = fee if np.isnan(book.fee_open[trade]) else book.fee_open[trade]
+            mark_at = day_close_start[trade] + day
+            mark = day_close[mark_at] if day_close_ns[mark_at] > entry_ns[trade] else entry_price[trade]
+            fee_open = fee if np.isnan(fee_open_of[trade]) else fee_open_of[trade]
             unrealised = leverage * direction[trade] * (mark / entry_price[trade] - 1.0) - fee_open * leverage
             equity[day] += margin[trade] * max(unrealised, -1.0)
             day += 1
