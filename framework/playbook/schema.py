@@ -415,6 +415,7 @@ DEFAULT_BOUNDS: dict[str, tuple[float, float]] = {
 KERNEL_DTYPE = np.dtype([field for spec in SPECS.values() for field in spec.kernel_dtype])
 """One record per (candidate, parameter group) in the replay kernel: a field per parameter (three for
 a table: its number of steps, their minutes and their ratios, :data:`ROI_STEPS` slots each)."""
+_KERNEL_FIELDS: tuple[str, ...] = KERNEL_DTYPE.names or ()
 
 
 @dataclass(frozen=True)
@@ -453,10 +454,10 @@ if [(f.name, f.default) for f in fields(RegimeParameters)] != [
 
 def kernel_record(parameters: RegimeParameters) -> np.void:
     """``parameters`` as one record of :data:`KERNEL_DTYPE`, as the replay kernel reads them."""
-    record: np.void = np.zeros(1, dtype=KERNEL_DTYPE)[0]
+    values: dict[str, Any] = {}
     for name, spec in SPECS.items():
-        for field, value in spec.kernel_fields(getattr(parameters, name)).items():
-            record[field] = value
+        values.update(spec.kernel_fields(getattr(parameters, name)))
+    record: np.void = np.array([tuple(values[field] for field in _KERNEL_FIELDS)], dtype=KERNEL_DTYPE)[0]
     return record
 
 
