@@ -13,9 +13,10 @@ tests/test_replay_vectorbt.py explains and checks on real data.
 
 Both engines are called once on a small slice first (``warmup_bars``) so that the timings exclude numba
 compilation; ``compile_s_ours`` is that first call of ours (numba's on-disk cache may already hold the
-kernels, so it is not guaranteed to be a cold compile). Then ``REPEATS`` rounds, each one call of
-vectorbt and, of ours, one call on one thread and one on every core; every figure is the median over
-the rounds, so a change of the machine's load hits both engines alike.
+kernels, so it is not guaranteed to be a cold compile). Then ``WARMUP_ROUNDS`` untimed rounds at full
+size and ``REPEATS`` timed rounds, each one call of vectorbt and, of ours, one call on one thread and
+one on every core; every figure is the median over the timed rounds, so a change of the machine's load
+hits both engines alike.
 
 - ``speedup_same_cores`` = ``vectorbt_s`` / ``ours_same_cores_s``, core for core: our whole job
   (``prepare``, the candidate tables and the sweep) on one thread (``numba.set_num_threads(1)``) against
@@ -79,6 +80,7 @@ POSITION_SIZE = 0.09  # 10 x 0.09 x (1 + fee) <= 1, as percent-of-cash sizing in
 GRID = tuple(itertools.product(LEVERAGES, STOP_LOSSES, RISK_REWARDS))
 COLD_COMPILE_FLAG = "--warmup-only"
 REPEATS = 7
+WARMUP_ROUNDS = 1  # untimed full-size rounds: the first rounds of a process ran up to a third slower
 TOLERANCE = 1e-9  # on total return; floating-point order alone gives ~1e-13
 
 BASE_PLAYBOOK = f"""\
@@ -313,7 +315,7 @@ def main() -> dict[str, Any]:
     reference = our_job()
     rounds: dict[str, list[float]] = {}
     vbt_total_return = np.empty(0)
-    for _ in range(REPEATS):
+    for _ in range(WARMUP_ROUNDS + REPEATS):
         started = time.perf_counter()
         vbt_total_return = run_vectorbt(candles, signals)
         rounds.setdefault("vectorbt", []).append(time.perf_counter() - started)
@@ -334,7 +336,7 @@ def main() -> dict[str, Any]:
                 raise SystemExit(f"bench_replay: our metrics {how} differ from our first call's")
     ours_peak = peak_rss_mb()
 
-    median = {name: float(np.median(values)) for name, values in rounds.items()}
+    median = {name: float(np.median(values[WARMUP_ROUNDS:])) for name, values in rounds.items()}
     ours_total_return = reference[:, METRIC_NAMES.index("total_return")]
     difference = np.abs(ours_total_return - vbt_total_return)
     if not difference.max() <= TOLERANCE:
@@ -379,11 +381,13 @@ def main() -> dict[str, Any]:
         "trades": TRADES,
         "candidates": len(GRID),
         "warmup_bars": WARMUP_BARS,
+        "warmup_rounds": WARMUP_ROUNDS,
         "liquidations": int(reference[:, METRIC_NAMES.index("liquidations")].sum()),
         "mean_trades_taken": float(reference[:, METRIC_NAMES.index("trades_taken")].mean()),
         "notes": "medians of `repeats` rounds after one warm-up call of each engine on the first warmup_bars "
-        "bars; compile_s_* are those warm-up calls (numba's disk cache may be warm); cold_compile_s_ours is the "
-        "same warm-up in a fresh process with an empty numba cache; vectorbt_s = from_signals + "
+        "bars and `warmup_rounds` untimed full rounds; compile_s_* are those warm-up calls (numba's disk "
+        "cache may be warm); cold_compile_s_ours is the same warm-up in a fresh process with an empty numba "
+        "cache; vectorbt_s = from_signals + "
         "total_return(); max_abs_diff compares the total return of every candidate. distance_to_floor: the "
         "floor is reading the bars once; beyond it, prepare writes the segment trees (the bars' lows and highs "
         "again) and reads the trade log through pandas, exits cost a fixed amount per trade and candidate "
