@@ -685,9 +685,11 @@ def _funding_paid(funding_times, funding_cumulative, start, stop, entry_ns, exit
 # --- K candidates at once -----------------------------------------------------------------------------
 
 # The exit search takes the trades in chunks (one task each when parallel) and, per chunk, the
-# candidates in blocks trade by trade, so that a trade's bars stay in cache across a block.
+# candidates in blocks trade by trade: a block's candidates share the trade's running extremes, built
+# once per block, while the outputs a chunk writes (block rows x chunk trades) stay in cache. Blocks of
+# 128 rather than 32 made the benchmark's exit phase (100 candidates) about a fifth faster.
 TRADE_CHUNK = 64
-CANDIDATE_BLOCK = 32
+CANDIDATE_BLOCK = 128
 RUNNING_BARS = 1024
 """Bars from a trade's first whose running extremes the sweep keeps, shared by a block's candidates."""
 SWEEP_PAIRS = 1 << 20
