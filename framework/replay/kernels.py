@@ -861,14 +861,16 @@ def _portfolio(k, paths, book, calendar, parameters, weights, costs, out):
         out.margin[k, :] = margin
 
     # Equity at each day end: pnl of trades closed by then, open trades marked to the last close.
+    # Day positions by walking, not searching: entries come in order, and the marking walk from the
+    # entry's day ends at the exit's (the first day end at or after it, as a left search finds it).
     equity = np.full(n_days, initial_equity)
     realised_by_day = np.zeros(n_days)
+    entry_day = 0
     for trade in taken_index:
-        exit_day = np.searchsorted(day_ends, exits[trade])
-        if exit_day < n_days:
-            realised_by_day[exit_day] += pnl[trade]
+        while entry_day < n_days and day_ends[entry_day] < entry_ns[trade]:
+            entry_day += 1
         leverage = parameters[k, group[trade]].leverage
-        day = np.searchsorted(day_ends, entry_ns[trade])
+        day = entry_day
         while day < n_days and day_ends[day] < exits[trade]:
             mark_at = day_close_start[trade] + day
             mark = day_close[mark_at] if day_close_ns[mark_at] > entry_ns[trade] else entry_price[trade]
@@ -876,6 +878,9 @@ def _portfolio(k, paths, book, calendar, parameters, weights, costs, out):
             unrealised = leverage * direction[trade] * (mark / entry_price[trade] - 1.0) - fee_open * leverage
             equity[day] += margin[trade] * max(unrealised, -1.0)
             day += 1
+        exit_day = day if exits[trade] >= entry_ns[trade] else np.searchsorted(day_ends, exits[trade])
+        if exit_day < n_days:
+            realised_by_day[exit_day] += pnl[trade]
     cumulative = 0.0
     for day in range(n_days):
         cumulative += realised_by_day[day]
