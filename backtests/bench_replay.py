@@ -107,7 +107,7 @@ def synthetic_candles(rng: np.random.Generator, bars: int) -> Candles:
             "close": close,
             "volume": np.ones(bars),
         },
-        index=pd.date_range("2024-01-01", periods=bars, freq=STEP, tz="UTC", name="date"),
+        index=pd.date_range("2024-01-01", periods=bars, freq=STEP, tz="UTC", name="date", unit="ns"),
     )
     return Candles(
         symbol=SYMBOL,
