@@ -14,7 +14,7 @@ FRAMEWORK = Path(__file__).resolve().parents[1] / "framework"
 # Lowest first; a module's layer is that of the longest prefix listed.
 LAYERS: tuple[tuple[str, ...], ...] = (
     (
-        "errors", "formatting", "times", "livefile", "user_cache", "jit", "statistics", "judging",
+        "errors", "formatting", "times", "livefile", "user_cache", "jit", "collector", "statistics", "judging",
         "config", "parallel", "playbook.schema", "playbook.yaml_text",
     ),
     ("trades", "freqtrade", "market", "regimes", "playbook", "strategy"),

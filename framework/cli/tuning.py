@@ -33,6 +33,7 @@ from framework.cli.common import (
     write_json,
 )
 from framework.cli.render import flagged_lines, print_session
+from framework.collector import collection_paused
 from framework.errors import PlaybookTunerError
 
 if TYPE_CHECKING:
@@ -163,8 +164,10 @@ def _with_jobs(settings: Settings, jobs: int | None) -> Settings:
 
 
 def tune_files(files: InputFiles, store: Path | None) -> TuneFiles:
-    """The bot's files as the pipeline takes them (``store`` None: beside the playbook)."""
-    from framework.pipeline import TuneFiles
+    """The bot's files as the pipeline takes them (``store`` None: beside the playbook). Imports the
+    pipeline and its libraries, set aside from the garbage collector (:mod:`framework.collector`)."""
+    with collection_paused(set_aside=True):
+        from framework.pipeline import TuneFiles
 
     return TuneFiles(files.trades, files.prices, files.playbook, files.signals, store)
 

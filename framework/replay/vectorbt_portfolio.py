@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from framework.collector import collection_paused
 from framework.jit import kernel_caching
 from framework.replay import kernels
 
@@ -45,12 +46,14 @@ def load_vectorbt() -> Any:
     ``cache=True``: compiling the first takes ~8 s in every process. numba's ``enable_caching`` keeps
     them in our kernel cache (:func:`framework.jit.kernel_cache_directory`), keyed as numba keys any
     cached function (its source file's timestamp and the argument types), so the check costs ~0.6 s
-    after the first run instead.
+    after the first run instead. The import runs with the garbage collector paused
+    (:mod:`framework.collector`).
     """
     global _CACHING
     with _LOADING:
-        import vectorbt as vbt
-        from vectorbt.portfolio import nb
+        with collection_paused():
+            import vectorbt as vbt
+            from vectorbt.portfolio import nb
 
         if not _CACHING:
             _CACHING = True
