@@ -7,7 +7,6 @@ import hashlib
 
 import numpy as np
 import optuna
-import sqlalchemy.exc
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -54,6 +53,8 @@ def storage_from_url(url: str | None) -> optuna.storages.BaseStorage | None:
         return None
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
     if scheme in RDB_SCHEMES:
+        import sqlalchemy.exc  # here: a tenth of a second on every tune otherwise, and only RDB storages need it
+
         try:
             return RDBStorage(_with_driver(url))
         except ImportError:
