@@ -75,17 +75,19 @@ def run_audit(
 ) -> AuditReport:
     """Audit every applied version in ``files.store_path`` on ``files.trades`` over ``files.prices``,
     store the report and return it. A version that cannot be replayed is ``unaudited`` with the reason;
-    the audit itself fails only when the trade log or the candles cannot be read at all."""
+    the audit itself fails only when, with a version to audit, the trade log or the candles cannot be
+    read at all (with none, they are not read: a tune reads them next anyway)."""
     with Store(files.store_path, clock=clock) as store:
         store.register_live_playbook(files.playbook, author="audit")
         versions = store.playbook_versions()
         sessions = [Session.from_record(record) for record in store.sessions()]
         predictions = _predictions(store, sessions)
-    progress(f"auditing {sum(v.parent is not None for v in versions)} applied versions")
-    trades, signals = read_logs(files, settings, progress, lenient=lenient)
-    market = load_market(files.prices)
-    labels = RegimeLabels(market)
-    if any(version.parent is not None for version in versions):  # else no regime is read: none classified
+    applied = sum(v.parent is not None for v in versions)
+    progress(f"auditing {applied} applied versions")
+    if applied:
+        trades, signals = read_logs(files, settings, progress, lenient=lenient)
+        market = load_market(files.prices)
+        labels = RegimeLabels(market)
         trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
     audits = []
     for index, version in enumerate(versions):

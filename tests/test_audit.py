@@ -14,9 +14,12 @@ from backtests.audit_cases import MOMENTUM_CUT, LiveCase, applied_session, hand_
 from framework.audit import playbook_changes, reached
 from framework.config import Settings
 from framework.decisions import DecisionError
+from framework.desk import TuningDesk
 from framework.out_of_sample import exposure
+from framework.pipeline import TuneFiles
 from framework.regimes import label_trades
 from framework.replay import replay
+from framework.sample import cached_sample
 from framework.store import Store
 from framework.trades import validate_signals
 from framework.tuning import with_untaken_signals
@@ -128,3 +131,16 @@ def test_a_version_without_live_trades_or_candles_is_unaudited_and_the_audit_goe
     last = report.of(3)
     assert last is not None and last.verdict == "unaudited" and "no trade" in last.note
     assert report.of(2) is not None and report.of(2).live_until == case.end  # type: ignore[union-attr]
+
+
+def test_with_no_applied_version_the_logs_are_not_read(tmp_path: Path) -> None:
+    sample = cached_sample()
+    files = TuneFiles(
+        trades=tmp_path / "trades.csv", prices=sample.prices, playbook=tmp_path / "playbook.yaml", signals=None
+    )
+    files.trades.write_text("not,a,trade log\n1,2\n", encoding="utf-8")
+    files.playbook.write_text(sample.playbook.read_text(encoding="utf-8"), encoding="utf-8")
+    report = TuningDesk(files, Settings()).audit()
+    assert report.versions == () and report.live_version == 1
+    with Store(files.store_path) as store:
+        assert store.latest_audit() is not None
