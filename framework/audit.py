@@ -84,22 +84,21 @@ def run_audit(
         predictions = _predictions(store, sessions)
     applied = sum(v.parent is not None for v in versions)
     progress(f"auditing {applied} applied versions")
+    audits = []
     if applied:
         trades, signals = read_logs(files, settings, progress, lenient=lenient)
         market = load_market(files.prices)
         labels = RegimeLabels(market)
         trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
-    audits = []
-    for index, version in enumerate(versions):
-        if version.parent is None:
-            continue
-        until = versions[index + 1].created_at if index + 1 < len(versions) else None
-        replaced = next(v for v in versions if v.version == version.parent)
-        audits.append(
-            audit_version(
-                version, replaced, until, trades, signals, market, labels, settings, predictions.get(version.version)
+        for index, version in enumerate(versions):
+            if version.parent is None:
+                continue
+            until = versions[index + 1].created_at if index + 1 < len(versions) else None
+            replaced = next(v for v in versions if v.version == version.parent)
+            prediction = predictions.get(version.version)
+            audits.append(
+                audit_version(version, replaced, until, trades, signals, market, labels, settings, prediction)
             )
-        )
     report = AuditReport(
         audited_at=clock(),
         live_version=versions[-1].version if versions else None,
