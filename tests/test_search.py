@@ -34,6 +34,7 @@ from framework.search import (
     run_worker,
     storage_from_url,
 )
+from framework.search.storage import shown_url, stored_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SPACE = {"risk_reward_ratio": (0.5, 5.0), "stop_loss": (0.01, 0.05)}
@@ -267,6 +268,29 @@ def test_postgresql_urls_use_psycopg_and_say_how_to_install_it_when_it_is_missin
     assert "playbook-tuner[postgres]" in result.stderr
     with pytest.raises(InputError, match="cannot open this storage"):  # psycopg is there: it tries to connect
         storage_from_url("postgresql://tuner@127.0.0.1:9/none")
+
+
+def test_error_texts_never_show_a_storage_password(tmp_path: Path) -> None:
+    assert (
+        shown_url("postgresql://tuner:s3cret@db.example:5432/studies")
+        == "postgresql://tuner:***@db.example:5432/studies"
+    )
+    assert shown_url("postgresql://:s3cret@db/studies") == "postgresql://:***@db/studies"
+    assert shown_url("postgresql://tuner@db/studies") == "postgresql://tuner@db/studies"
+    assert shown_url("journal:///tmp/a.log") == "journal:///tmp/a.log"
+    with pytest.raises(InputError) as caught:  # nothing listens on port 9: the connection is refused
+        storage_from_url("postgresql://tuner:s3cret@127.0.0.1:9/none")
+    assert "s3cret" not in str(caught.value) and "tuner:***@127.0.0.1:9" in str(caught.value)
+    for bad in ("redis://tuner:s3cret@localhost", "postgresql://tuner:s3cret@db:port/studies"):
+        with pytest.raises(InputError, match="accepted: sqlite:///") as caught:
+            storage_from_url(bad)
+        assert "s3cret" not in str(caught.value)
+
+    storage = f"sqlite:///{tmp_path / 'label.db'}"
+    optuna.create_study(study_name="foreign", storage=storage_from_url(storage))
+    with pytest.raises(InputError) as caught:  # a study not created by open_study: its label in the error
+        stored_spec(optuna.load_study(study_name="foreign", storage=storage_from_url(storage)), "sqlite://u:pw@h/x")
+    assert "u:***@h" in str(caught.value) and "pw@" not in str(caught.value)
 
 
 def test_shared_study_resumes_and_rejects_another_spec(data: Data, ref: DataRef, tmp_path: Path) -> None:

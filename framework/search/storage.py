@@ -4,6 +4,7 @@ check it replays what the study was created for (the spec, the replay settings, 
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit
 
 import numpy as np
 import optuna
@@ -42,6 +43,20 @@ def _with_driver(url: str) -> str:
     return url
 
 
+def shown_url(url: str) -> str:
+    """``url`` as error texts show it: a password in it replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not parseable as a URL (a bad port, say): nothing is taken for a password
+        return url
+    if not password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
 def storage_from_url(url: str | None) -> optuna.storages.BaseStorage | None:
     """An Optuna storage for ``url``: ``None`` for in-memory (one process only); ``sqlite:///path.db``,
     ``postgresql://...`` (driven by psycopg 3, the ``postgres`` extra, unless the URL names another
@@ -52,6 +67,7 @@ def storage_from_url(url: str | None) -> optuna.storages.BaseStorage | None:
     if url is None:
         return None
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+    shown = shown_url(url)
     if scheme in RDB_SCHEMES:
         import sqlalchemy.exc  # here: a tenth of a second on every tune otherwise, and only RDB storages need it
 
@@ -59,22 +75,24 @@ def storage_from_url(url: str | None) -> optuna.storages.BaseStorage | None:
             return RDBStorage(_with_driver(url))
         except ImportError:
             hint = POSTGRES_DRIVER_HINT if scheme == "postgresql" else "install one or use another storage"
-            raise InputError.single(url, f"no database driver for {scheme} is installed; {hint}") from None
+            raise InputError.single(shown, f"no database driver for {scheme} is installed; {hint}") from None
         except sqlalchemy.exc.SQLAlchemyError as exc:
             reason = str(exc.orig) if isinstance(exc, sqlalchemy.exc.DBAPIError) else str(exc)
-            raise InputError.single(url, f"cannot open this storage: {reason}") from None
+            raise InputError.single(shown, f"cannot open this storage: {reason}") from None
+        except ValueError as exc:  # SQLAlchemy's URL parser, on a port that is not a number say
+            raise InputError.single(shown, f"not a database URL ({exc}); accepted: {STORAGE_FORMS}") from None
     if url.startswith(JOURNAL_PREFIX):
         path = url.removeprefix(JOURNAL_PREFIX)
     elif not scheme and url.lower().endswith(JOURNAL_SUFFIXES):
         path = url
     else:
-        raise InputError.single(url or "<empty storage url>", f"not a storage URL; accepted: {STORAGE_FORMS}")
+        raise InputError.single(shown or "<empty storage url>", f"not a storage URL; accepted: {STORAGE_FORMS}")
     if not path:
-        raise InputError.single(url, f"the journal URL names no file; accepted: {STORAGE_FORMS}")
+        raise InputError.single(shown, f"the journal URL names no file; accepted: {STORAGE_FORMS}")
     try:
         return JournalStorage(JournalFileBackend(path))
     except OSError as exc:
-        raise InputError.single(url, f"cannot open the journal file: {exc.strerror}") from None
+        raise InputError.single(shown, f"cannot open the journal file: {exc.strerror}") from None
 
 
 def open_study(
@@ -172,4 +190,4 @@ def _fingerprint(inputs: ReplayInputs) -> str:
 
 
 def study_label(study_name: str, storage: str | None) -> str:
-    return f"study '{study_name}' in {storage or 'memory'}"
+    return f"study '{study_name}' in {shown_url(storage) if storage else 'memory'}"
