@@ -382,28 +382,29 @@ def _simulate(bars: _SymbolBars, jobs: dict[str, np.ndarray]) -> tuple[np.ndarra
     long = jobs["direction"] > 0
 
     def marked(at: np.ndarray, where: np.ndarray) -> np.ndarray:
-        flags = np.zeros(shape, dtype=bool)
+        flags = np.zeros(shape, dtype=bool, order="F")
         flags[at[where], lanes[where]] = True
         return flags
 
     def placed(at: np.ndarray, values: np.ndarray, fill: float) -> np.ndarray:
-        grid = np.full(shape, fill)
+        grid = np.full(shape, fill, order="F")
         grid[at, lanes] = values
         return grid
 
     price = placed(ends, np.where(np.isnan(jobs["end_price"]), np.inf, jobs["end_price"]), np.inf)
     price[rows, lanes] = jobs["entry_price"]
-    fees = np.zeros(shape)
+    fees = np.zeros(shape, order="F")
     for row, end, lane, fee_open, fee_close in zip(rows, ends, lanes, jobs["fee_open"], jobs["fee_close"], strict=True):
         fees[row, lane] = fee_open
         fees[row + 1 : end + 1, lane] = fee_close
-    trailing = np.zeros(shape, dtype=bool)
+    trailing = np.zeros(shape, dtype=bool, order="F")
     trailing[rows, lanes] = jobs["trailing"]
     # naive UTC: vectorbt's shape checks turn a tz-aware index into one Timestamp object per bar
     index = pd.DatetimeIndex(bars.times[low:high].view("datetime64[ns]"))
 
+    # the grids in column order, as pandas keeps a frame and vectorbt walks it: passed on without a copy
     def frame(values: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(values, index=index)
+        return pd.DataFrame(values, index=index, copy=False)
 
     def series(values: np.ndarray) -> pd.Series:
         return pd.Series(values[low:high], index=index)
