@@ -250,6 +250,7 @@ class TuningDesk:
         from framework.playbook import load_playbook
         from framework.quality import data_quality
         from framework.regimes import label_trades
+        from framework.search import chosen_storage
         from framework.strategy import load_strategy
         from framework.tuners import load_tuners
         from framework.tuning import build_context, regenerate_signals, run_tuners
@@ -257,6 +258,7 @@ class TuningDesk:
         files, settings = self.files, self.settings
         if files.signals and strategies:
             raise PlaybookTunerError("give either a signal log or strategies to rebuild one from, not both")
+        search_storage = chosen_storage(search_storage, settings)
         progress("loading the trade log, candles and playbook")
         trades, signals = read_logs(files, settings, progress, lenient=lenient)
         market = load_market(files.prices)
@@ -270,8 +272,7 @@ class TuningDesk:
         progress(f"tuning on {len(trades)} trades from {files.trades.name}")
         context = build_context(
             trades, market, playbook, settings, signals=signals, seed=self.seed,
-            search_storage=search_storage or settings.search_storage or None,
-            data_ref=None if strategies else files.data_ref(settings, lenient=lenient),
+            search_storage=search_storage, data_ref=None if strategies else files.data_ref(settings, lenient=lenient),
         )  # fmt: skip
         tuning = run_tuners(tuners, context, ModelStore(models) if models else None, progress=progress)
         return ProposalRun(tuning, context, data_quality(context.trades, settings), regenerated)

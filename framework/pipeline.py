@@ -29,7 +29,7 @@ from framework.playbook import SPECS, STRATEGY_WEIGHTS, TUNABLE_PARAMETERS, Play
 from framework.quality import DataQuality, data_quality
 from framework.regimes import REGIMES, RegimeLabels, label_trades
 from framework.sample import cached_sample
-from framework.search import DataRef, search_settings
+from framework.search import DataRef, chosen_storage, search_settings
 from framework.session import DailyEquity, Recommendation, Session, SessionCharts
 from framework.store import STORE_FILE_NAME, RecommendationRecord, SessionRecord, Store
 from framework.tuners import NoProposal, Proposal, Tuner, TuningContext, load_tuners
@@ -140,6 +140,7 @@ def run_tune(
     The models the tuners fitted on the whole search window (those behind the recommendations) are
     saved as new versions in ``files.models_path``; ``report.final_pass.saved_models`` lists them.
     """
+    search_storage = chosen_storage(search_storage, settings)
     progress("loading the trade log, candles and playbook")
     trades, signals = read_logs(files, settings, progress, lenient=lenient)
     market = load_market(files.prices)
@@ -147,7 +148,6 @@ def run_tune(
     days = lookback_days if lookback_days is not None else settings.lookback_days
     trades, signals = within_lookback(trades, signals, days, period)
     labels = RegimeLabels(market)  # each symbol classified once, for every window of the tune
-    search_storage = search_storage or settings.search_storage or None
     trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
 
     with Store(files.store_path, clock=clock) as store:

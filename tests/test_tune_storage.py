@@ -18,6 +18,7 @@ from framework.desk import TuningDesk
 from framework.models import ModelStore
 from framework.pipeline import TuneFiles, TuneOutcome, run_tune
 from framework.sample import SampleSet, write_sample
+from framework.store import Store
 
 COMMAND = Path(sys.executable).parent / "playbook-tuner"
 FAST: dict[str, Any] = {
@@ -101,6 +102,37 @@ def test_the_tune_command_takes_the_storage_option_over_the_config_and_says_wher
     models = tmp_path / "bot" / "models" / "leverage-efficiency-v1.joblib"
     assert f"model saved: {models} (version 1)" in result.stderr
     assert models.exists()
+
+
+def test_a_storage_that_cannot_be_opened_stops_tune_and_propose_before_any_work(
+    sample: SampleSet, tmp_path: Path
+) -> None:
+    config = tmp_path / "unreachable.toml"
+    config.write_text('search_storage = "postgresql://tuner:s3cret@127.0.0.1:9/studies"\n')  # nothing on port 9
+    store = tmp_path / "store.sqlite"
+    result = subprocess.run(
+        [
+            str(COMMAND), "tune", "--trades", str(sample.trades), "--prices", str(sample.prices),
+            "--playbook", str(sample.playbook), "--store", str(store), "--config", str(config),
+        ],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "error: postgresql://tuner:***@127.0.0.1:9/studies: cannot open this storage" in result.stderr
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+    assert "could not run" not in result.stdout + result.stderr  # not one failed search per regime and window
+    with Store(store) as opened:  # the audit before the tune opened the store; nothing went into it
+        assert opened.sessions() == []
+    proposed = subprocess.run(
+        [
+            str(COMMAND), "propose", "--trades", str(sample.trades), "--prices", str(sample.prices),
+            "--playbook", str(sample.playbook), "--config", str(config),
+        ],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proposed.returncode == 2, proposed.stderr
+    assert "error: postgresql://tuner:***@127.0.0.1:9/studies: cannot open this storage" in proposed.stderr
+    assert "loading the trade log" not in proposed.stdout + proposed.stderr  # refused before any work
 
 
 def test_the_bots_tunes_use_the_configured_storage_and_keep_their_models_beside_its_store(

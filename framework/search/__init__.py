@@ -43,6 +43,7 @@ from framework.search.storage import (
     JOURNAL_SUFFIXES,
     RDB_SCHEMES,
     STORAGE_FORMS,
+    chosen_storage,
     open_study,
     storage_from_url,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "ReplayObjective",
     "SearchResult",
     "SearchSpec",
+    "chosen_storage",
     "load_search_data",
     "open_study",
     "run_search",

@@ -11,7 +11,7 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
-from framework.config import ReplaySettings
+from framework.config import ReplaySettings, Settings
 from framework.errors import InputError, Problem
 from framework.playbook import Playbook
 from framework.replay import ReplayInputs
@@ -93,6 +93,16 @@ def storage_from_url(url: str | None) -> optuna.storages.BaseStorage | None:
         return JournalStorage(JournalFileBackend(path))
     except OSError as exc:
         raise InputError.single(shown, f"cannot open the journal file: {exc.strerror}") from None
+
+
+def chosen_storage(url: str | None, settings: Settings) -> str | None:
+    """The search storage a run uses: ``url`` (the command line's) over ``settings.search_storage``;
+    None keeps the searches in memory. One that cannot be opened is the ``InputError`` of
+    :func:`storage_from_url` here, before the run's work, not a failure of each of its searches."""
+    chosen = url or settings.search_storage or None
+    if chosen:
+        storage_from_url(chosen)
+    return chosen
 
 
 def open_study(
