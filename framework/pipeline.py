@@ -146,7 +146,10 @@ def run_tune(
     market = load_market(files.prices)
     playbook = load_playbook(files.playbook)
     days = lookback_days if lookback_days is not None else settings.lookback_days
-    trades, signals = within_lookback(trades, signals, days, period)
+    analysed, signals = within_lookback(trades, signals, days, period)
+    if analysed.empty:
+        raise InputError.single(str(files.trades), _nothing_in_lookback(trades, days, period))
+    trades = analysed
     labels = RegimeLabels(market)  # each symbol classified once, for every window of the tune
     trades = label_trades(trades, market, labels=labels).reset_index(drop=True)
 
@@ -215,6 +218,20 @@ def within_lookback(
     if signals is not None:
         signals = signals[signals["entry_time"].between(start, end, inclusive="left")].reset_index(drop=True)
     return kept, signals
+
+
+def _nothing_in_lookback(
+    trades: pd.DataFrame, days: int, period: tuple[pd.Timestamp | None, pd.Timestamp | None]
+) -> str:
+    """Why :func:`within_lookback` kept none of ``trades`` (a log with trades)."""
+    start, end = (f"{bound:%Y-%m-%d %H:%M}" if bound is not None else "" for bound in period)
+    inside = f" and inside the period [{start or '...'}, {end or '...'})" if start or end else ""
+    return (
+        f"no trade entered within lookback_days = {days} of the last exit "
+        f"({trades['exit_time'].max():%Y-%m-%d %H:%M} UTC){inside}; the log's {len(trades)} trades enter from "
+        f"{trades['entry_time'].min():%Y-%m-%d %H:%M} to {trades['entry_time'].max():%Y-%m-%d %H:%M}: "
+        "check the last exit times, or raise lookback_days"
+    )
 
 
 def headline(report: GateReport, trades: pd.DataFrame, days: int, settings: Settings) -> str | None:

@@ -191,3 +191,22 @@ def test_tune_answers_on_a_log_just_long_enough_to_tune(tmp_path: Path) -> None:
     assert document["trades_analyzed"] == 51 and document["recommendations"] == [] and document["pending"] == []
     assert document["layout"].startswith("no walk-forward fold (")
     assert document["headline"].startswith("nothing validated: ") and "more days of trading" in document["headline"]
+
+
+def test_a_last_exit_far_after_the_log_says_why_no_trade_is_in_the_lookback(tmp_path: Path) -> None:
+    directory = write_sample(tmp_path, seed=7, days=30, symbols=1).directory
+    header, *rows = (directory / "trades.csv").read_text().splitlines()
+    columns = header.split(",")
+    cells = rows[-1].split(",")
+    cells[columns.index("exit_time")] = "2030-01-01T00:00:00Z"  # one mistyped exit: the lookback ends there
+    odd = tmp_path / "odd.csv"
+    odd.write_text("\n".join([header, *rows[:-1], ",".join(cells)]) + "\n")
+    store = tmp_path / "s.sqlite"
+    result = run(
+        "tune", "--trades", odd, "--prices", directory / "prices", "--playbook", directory / "playbook.yaml",
+        "--store", store,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no trade entered within lookback_days = 30 of the last exit (2030-01-01 00:00 UTC)" in result.stderr
+    assert f"the log's {len(rows)} trades enter from " in result.stderr and "check the last exit times" in result.stderr
+    assert "Traceback" not in result.stderr and "session " not in result.stdout
