@@ -70,7 +70,6 @@ from framework.parallel import ordered_map
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, Playbook
 from framework.regimes import REGIMES, RegimeLabels
 from framework.replay import replay_tables, select, tables_for_changes, vectorbt_check
-from framework.replay.vectorbt_portfolio import start_loading_vectorbt
 from framework.safety import Refusal, SafeProposal
 from framework.search import DataRef
 from framework.statistics import deflated_sharpe_ratio, sharpe_per_period
@@ -238,8 +237,6 @@ def run_gate(
     wheres.append(f"final pass on the search window, {len(search)} trades")
     if plan.folds:
         wheres[0] += " (the first run also compiles the kernels, about 30 s, cached after)"
-    if settings.parallel.in_other_processes:
-        start_loading_vectorbt()  # for the vectorbt check, while this process waits
     passes = _tuning_passes(
         _Passes(shared, search, tuple(windows), signals, settings, tuple(tuners), seed, search_storage, data_ref),
         model_store, safety, lambda k, step: progress(f"{wheres[k]}: {step}"),
@@ -383,7 +380,7 @@ def _checked_in_vectorbt(
             replays.append(vectorbt_check.replayed(result, column, group=slot, label="changed", rows=rows))
     if not replays:
         return verdicts
-    agreements = vectorbt_check.check(replays)
+    agreements = vectorbt_check.check(replays, settings.parallel)
     checked = []
     for verdict in verdicts:
         agreement = agreements.get(verdict.slot)

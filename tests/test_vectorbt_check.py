@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from framework.config import ReplaySettings, Settings
+from framework.config import ParallelSettings, ReplaySettings, Settings
 from framework.market import Candles, Market, gap_report, load_market
 from framework.playbook import ParameterChange, Playbook, load_playbook, parse_playbook
 from framework.regimes import label_trades
@@ -167,6 +167,25 @@ def test_simulating_span_by_span_changes_nothing(
     stopped = np.flatnonzero(honest.taken & (honest.reason == kernels.STOP_LOSS))
     late[stopped[-1]] += honest.inputs.paths.timeframe_ns[stopped[-1]]
     assert vc.check([dataclasses.replace(honest, exit_ns=late)])["stop"].disagreeing == 1
+
+
+@pytest.mark.parametrize("backend", ["processes", "threads"])
+def test_the_symbols_simulated_on_workers_give_the_same_agreements(
+    swept: SweepResult, agreements: dict[object, vc.Agreement], backend: str
+) -> None:
+    """Each symbol is one unit of work; on two workers (process workers import vectorbt themselves) every
+    count and largest difference is the serial check's, and a planted late exit is still caught."""
+    assert len(swept.inputs.symbols) > 1
+    parallel = ParallelSettings(backend=backend, workers=2)
+    on_workers = vc.check(replays(swept), parallel)
+    assert on_workers.keys() == agreements.keys()
+    for name, agreement in agreements.items():
+        assert dataclasses.replace(on_workers[name], seconds=0.0) == dataclasses.replace(agreement, seconds=0.0), name
+    honest = vc.replayed(swept, 1, group="stop", label="changed")
+    late = honest.exit_ns.copy()
+    stopped = np.flatnonzero(honest.taken & (honest.reason == kernels.STOP_LOSS))
+    late[stopped[-1]] += honest.inputs.paths.timeframe_ns[stopped[-1]]
+    assert vc.check([dataclasses.replace(honest, exit_ns=late)], parallel)["stop"].disagreeing == 1
 
 
 def test_funding_charged_is_counted_not_compared(sample: Sample) -> None:

@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from framework.config import SERIAL_PARALLEL, ParallelSettings
+from framework.parallel import ordered_map
 from framework.replay import kernels
 from framework.replay.engine import ReplayInputs, SweepResult
 from framework.replay.vectorbt_portfolio import LEVEL_EXITS, load_vectorbt, pack_columns, trade_fees
@@ -206,27 +208,32 @@ def _disagreement_text(record: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def check(replays: Sequence[Replayed]) -> dict[Hashable, Agreement]:
+def check(replays: Sequence[Replayed], parallel: ParallelSettings = SERIAL_PARALLEL) -> dict[Hashable, Agreement]:
     """Re-simulate the taken trades of every replay in vectorbt and compare them (see the module doc):
     one :class:`Agreement` per group. Imports vectorbt (seconds) and runs one ``from_signals`` per
-    symbol and span of ``SPAN_BARS`` bars, every replay's trades of it together. Replays must be of one
-    market: a symbol's bars are read from the first replay that has it."""
+    symbol and span of ``SPAN_BARS`` bars, every replay's trades of it together; the symbols are
+    simulated at once as ``parallel`` says (:mod:`framework.parallel`; on process or Dask workers,
+    they import vectorbt, not this process). Replays must be of one market: a symbol's bars are read
+    from the first replay that has it."""
     started = time.perf_counter()
-    load_vectorbt()
-    # the collections below need only look at what the check creates: everything older (vectorbt's
-    # modules, the tune's data) is set aside, or each would scan the whole heap (a quarter second each)
-    gc.freeze()
-    try:
-        agreements = _checked(replays)
-    finally:
-        gc.unfreeze()
+    if parallel.in_other_processes:
+        agreements = _checked(replays, parallel)
+    else:
+        load_vectorbt()
+        # the collections below need only look at what the check creates: everything older (vectorbt's
+        # modules, the tune's data) is set aside, or each would scan the whole heap (a quarter second each)
+        gc.freeze()
+        try:
+            agreements = _checked(replays, parallel)
+        finally:
+            gc.unfreeze()
     seconds = time.perf_counter() - started
     for agreement in agreements.values():
         agreement.seconds = seconds
     return agreements
 
 
-def _checked(replays: Sequence[Replayed]) -> dict[Hashable, Agreement]:
+def _checked(replays: Sequence[Replayed], parallel: ParallelSettings) -> dict[Hashable, Agreement]:
     agreements: dict[Hashable, Agreement] = {}
     jobs: dict[str, list[dict[str, np.ndarray]]] = {}
     bars: dict[str, _SymbolBars] = {}
@@ -240,19 +247,33 @@ def _checked(replays: Sequence[Replayed]) -> dict[Hashable, Agreement]:
             prepared = _jobs(replay, number, source, s, symbol_bars, agreement)
             if prepared is not None:
                 jobs.setdefault(symbol, []).append(prepared)
+    merged: dict[str, dict[str, np.ndarray]] = {}
+    inverses: dict[str, np.ndarray] = {}
+    distinct: list[tuple[_SymbolBars, dict[str, np.ndarray]]] = []
     for symbol, parts in jobs.items():
-        merged = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        merged[symbol] = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
         # a trade replayed under the same parameters in several replays is simulated once
-        keys = np.nan_to_num(np.column_stack([merged[name].astype(np.float64) for name in _SIMULATION_KEY]), nan=-1.0)
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        distinct = {name: values[first] for name, values in merged.items()}
-        exit_bar, exit_price, returns = _simulate_by_span(bars[symbol], distinct)
-        inverse = inverse.ravel()
-        _compare(replays, agreements, bars[symbol], merged, exit_bar[inverse], exit_price[inverse], returns[inverse])
+        keys = np.column_stack([merged[symbol][name].astype(np.float64) for name in _SIMULATION_KEY])
+        _, first, inverse = np.unique(np.nan_to_num(keys, nan=-1.0), axis=0, return_index=True, return_inverse=True)
+        inverses[symbol] = inverse.ravel()
+        distinct.append((bars[symbol], {name: values[first] for name, values in merged[symbol].items()}))
+    simulated = ordered_map(_simulated, None, distinct, parallel)
+    for symbol, (exit_bar, exit_price, returns) in zip(jobs, simulated, strict=True):
+        inverse = inverses[symbol]
+        _compare(
+            replays, agreements, bars[symbol], merged[symbol], exit_bar[inverse], exit_price[inverse], returns[inverse]
+        )
+    return agreements
+
+
+def _simulated(_: None, work: tuple[_SymbolBars, dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_simulate_by_span` of one symbol's distinct jobs (a unit of :func:`framework.parallel.ordered_map`)."""
+    try:
+        return _simulate_by_span(*work)
+    finally:
         # vectorbt's indexers hold bound methods of their portfolio: a cycle only the collector frees,
         # which kept each span's grids and records alive long after (gigabytes over ten symbols)
         gc.collect()
-    return agreements
 
 
 @dataclass(frozen=True)

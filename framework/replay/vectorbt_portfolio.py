@@ -5,7 +5,6 @@ its simulators cached (:func:`load_vectorbt`) and packing trades into columns (:
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import threading
 from typing import TYPE_CHECKING, Any
@@ -66,17 +65,6 @@ def load_vectorbt() -> Any:
 
 _CACHING = False
 _LOADING = threading.Lock()
-
-
-def start_loading_vectorbt() -> None:
-    """Import vectorbt on a background thread, for a process about to wait on its workers: a later
-    :func:`load_vectorbt` finds it loaded, or waits for it (or, if it failed, fails with the reason)."""
-    threading.Thread(target=_load_quietly, name="vectorbt import", daemon=True).start()
-
-
-def _load_quietly() -> None:
-    with contextlib.suppress(Exception):  # the check's own load_vectorbt() reports why
-        load_vectorbt()
 
 
 def portfolio(result: SweepResult, candidate: int = 0) -> Any:
