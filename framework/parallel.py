@@ -68,7 +68,7 @@ def _parallel(settings: ParallelSettings, shared: Any) -> Iterator[tuple[joblib.
     elif settings.backend == "threads":
         yield joblib.Parallel(n_jobs=n_jobs, backend="threading", **options), shared, _call
     elif settings.backend == "processes":
-        with _shared_file(shared) as path, _workers_released():
+        with _shared_file(shared) as path, _process_workers():
             # max_nbytes=None: no read-only memmaps of arrays, which numba would compile kernels anew for
             yield joblib.Parallel(n_jobs=n_jobs, backend="loky", max_nbytes=None, **options), path, _call_from_file
     else:
@@ -122,12 +122,41 @@ def _shared_file(shared: Any) -> Iterator[_SharedFile]:
 
 
 @contextmanager
-def _workers_released() -> Iterator[None]:
-    """The process workers told to stop when the map ends: they hold its shared input, and each takes a
-    second to exit, better spent while this process goes on than when it exits."""
+def workers_kept() -> Iterator[None]:
+    """The maps inside the block (or the function it decorates) share their process workers, told to
+    stop when it ends: a worker takes seconds to start (imports, kernels), and each map's shared input
+    replaces the last one's in it."""
+    global _KEEPING
+    _KEEPING += 1
     try:
         yield
     finally:
+        _KEEPING -= 1
+        _release_workers()
+
+
+_KEEPING = 0
+_WORKING = False
+"""Whether process workers were started since they were last told to stop."""
+
+
+@contextmanager
+def _process_workers() -> Iterator[None]:
+    """The process workers of a map, told to stop when it ends outside :func:`workers_kept`: they hold
+    its shared input, and each takes a second to exit, better spent while this process goes on than
+    when it exits."""
+    global _WORKING
+    _WORKING = True
+    try:
+        yield
+    finally:
+        _release_workers()
+
+
+def _release_workers() -> None:
+    global _WORKING
+    if _WORKING and not _KEEPING:
+        _WORKING = False
         get_reusable_executor(reuse=True).shutdown(wait=False)
 
 

@@ -66,7 +66,7 @@ from framework.out_of_sample import (
     signals_within,
     slot_evidence,
 )
-from framework.parallel import ordered_map
+from framework.parallel import ordered_map, workers_kept
 from framework.playbook import STRATEGY_WEIGHTS, ParameterChange, Playbook
 from framework.regimes import REGIMES, RegimeLabels
 from framework.replay import replay_tables, select, tables_for_changes, vectorbt_check
@@ -189,6 +189,7 @@ def plan_windows(trades: pd.DataFrame, settings: Settings) -> WindowPlan:
     return WindowPlan(search, holdout, layout.folds, text)
 
 
+@workers_kept()  # the tuning passes' process workers go on to the vectorbt check
 def run_gate(
     trades: pd.DataFrame,
     market: Market,

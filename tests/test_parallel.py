@@ -5,9 +5,11 @@ process workers, on threads and on a real local Dask cluster (scheduler and work
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 
 from framework.config import SERIAL_PARALLEL, ParallelSettings, Settings, load_settings
 from framework.errors import InputError
-from framework.parallel import ordered_map
+from framework.parallel import ordered_map, workers_kept
 from framework.pipeline import TuneFiles, run_tune
 from framework.sample import SampleSet, write_sample
 
@@ -85,6 +87,31 @@ def test_results_come_in_order_and_progress_is_told_before_each(backend: str) ->
     results = ordered_map(_square_plus, 100, items, ParallelSettings(backend=backend), before_each=told.append)
     assert list(results) == [100 + k * k for k in items]
     assert told == items
+
+
+def _worker_pid(_: None, item: int) -> int:
+    time.sleep(0.05)  # both workers take items
+    return os.getpid()
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+def test_maps_share_their_process_workers_inside_workers_kept_and_stop_them_after() -> None:
+    two = ParallelSettings(backend="processes", workers=2)
+    alone = set(ordered_map(_worker_pid, None, list(range(8)), two))
+    with workers_kept():
+        first = set(ordered_map(_worker_pid, None, list(range(8)), two))
+        second = set(ordered_map(_worker_pid, None, list(range(8)), two))
+        assert _alive(first) == first  # still there between the maps
+    assert os.getpid() not in first | alone and len(first) == 2
+    assert second == first  # the second map started no worker of its own
+    assert not alone & first  # outside the block a map's workers are told to stop when it ends
+    deadline = time.monotonic() + 30
+    while _alive(first | alone) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(first | alone)
 
 
 def test_serial_work_starts_as_it_is_told() -> None:
