@@ -10,8 +10,12 @@ trades; pass fewer symbols or trades for a quick look).
 - ``scale``: one ``tune`` of the scale case (:mod:`backtests.scale_case`, written once into
   ``--case-dir`` and reused), every trade in the lookback; targets ``SCALE_TARGET_S`` and
   ``SCALE_TARGET_MB``.
-Each ``tune`` is a subprocess of its own; its wall time, CPU time (user + system) and peak RSS are
-read from ``os.wait4``.
+  The default settings first (process workers, as the case has over ``[parallel] min_trades`` trades),
+  then ``serial``: ``--jobs 1``.
+Each ``tune`` is a subprocess of its own; its wall time, CPU time (user + system, its workers' included)
+and ``peak_rss_mb`` (of its largest process) are read from ``os.wait4``; ``tree_peak_pss_mb`` is the
+most its whole process tree held at once (the tune and its workers, PSS sampled every
+``TREE_SAMPLE_S`` s).
 - ``components``: in this process, on the scale case, each part of a tune's data built once as the
   tune builds it, with tracemalloc (numpy's arrays included): ``peak_mb`` while it is built and
   ``kept_mb`` after (what it holds while the tune runs), and its seconds (tracemalloc slows Python
@@ -28,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -41,17 +46,23 @@ from scale_case import write_scale_case
 SAMPLE_TARGET_S = 8.0
 SCALE_TARGET_S = 120.0
 SCALE_TARGET_MB = 2048.0
+TREE_SAMPLE_S = 0.5
 _TUNE = "import sys; from framework.cli import main; sys.argv = ['playbook-tuner', *sys.argv[1:]]; main()"
 
 
 def _tune(arguments: list[str], folder: Path) -> dict[str, float]:
-    """One ``tune`` in a subprocess: wall and CPU seconds, peak RSS in MB."""
+    """One ``tune`` in a subprocess: wall and CPU seconds (its workers' included), the peak RSS of its
+    largest process and the peak PSS of its whole process tree, in MB."""
     store = folder / f"store-{time.monotonic_ns()}.sqlite"
     command = [sys.executable, "-c", _TUNE, "tune", "--store", str(store), "--json", str(folder / "session.json")]
     started = time.perf_counter()
     with open(folder / "tune.log", "w") as log:
         process = subprocess.Popen([*command, *arguments], cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+        tree_peak = _TreePeak(process.pid)
+        tree_peak.start()
         _, status, usage = os.wait4(process.pid, 0)
+        tree_peak.stop.set()
+        tree_peak.join()
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
@@ -60,7 +71,47 @@ def _tune(arguments: list[str], folder: Path) -> dict[str, float]:
         "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "tree_peak_pss_mb": round(tree_peak.peak_kb / 1024, 1),
     }
+
+
+class _TreePeak(threading.Thread):
+    """The largest sum of PSS (proportional set size: shared pages split between the processes that
+    map them) over a process and its descendants, sampled every ``TREE_SAMPLE_S`` seconds."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.stop = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(TREE_SAMPLE_S):
+            self.peak_kb = max(self.peak_kb, sum(_pss_kb(pid) for pid in _tree(self.pid)))
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:  # gone meanwhile
+        return 0
+    return next((int(line.split()[1]) for line in lines if line.startswith("Pss:")), 0)
 
 
 def _sample(runs: int, folder: Path) -> dict[str, Any]:
@@ -74,6 +125,7 @@ def _sample(runs: int, folder: Path) -> dict[str, Any]:
         "max_wall_s": max(walls),
         "median_cpu_s": statistics.median(t["cpu_s"] for t in timed),
         "peak_rss_mb": max(t["peak_rss_mb"] for t in timed),
+        "tree_peak_pss_mb": max(t["tree_peak_pss_mb"] for t in timed),
         "target_s": SAMPLE_TARGET_S,
     }
 
@@ -83,8 +135,10 @@ def _scale(case: Any, folder: Path) -> dict[str, Any]:
     config.write_text(f"lookback_days = {case.bars // 1440 + 1}\n", encoding="utf-8")
     arguments = ["--trades", str(case.trades), "--prices", str(case.prices), "--playbook", str(case.playbook)]
     measured = _tune([*arguments, "--config", str(config)], folder)
+    serial = _tune([*arguments, "--config", str(config), "--jobs", "1"], folder)
     return {
         **measured,
+        "serial": serial,
         "symbols": case.symbols,
         "bars": case.bars * case.symbols,
         "trades": case.trade_count,
