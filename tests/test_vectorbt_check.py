@@ -10,6 +10,7 @@ the rest by reason; a replay made wrong on purpose is caught and refused, also b
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import ClassVar
 
@@ -159,14 +160,25 @@ def test_simulating_span_by_span_changes_nothing(
     running past their span's end) every count and largest difference is the same, and a planted
     late exit is still caught."""
     monkeypatch.setattr(vc, "SPAN_BARS", 500)
-    spans = vc.check(replays(swept))
+    assert_as_in_one_go(swept, agreements, vc.check)
+
+
+def assert_as_in_one_go(
+    swept: SweepResult,
+    agreements: dict[object, vc.Agreement],
+    check: Callable[[list[vc.Replayed]], dict[Hashable, vc.Agreement]],
+) -> None:
+    """``check`` gives every count and largest difference of ``agreements`` (the default check's), and
+    catches a planted late exit."""
+    other = check(replays(swept))
+    assert other.keys() == agreements.keys()
     for name, agreement in agreements.items():
-        assert dataclasses.replace(spans[name], seconds=0.0) == dataclasses.replace(agreement, seconds=0.0), name
+        assert dataclasses.replace(other[name], seconds=0.0) == dataclasses.replace(agreement, seconds=0.0), name
     honest = vc.replayed(swept, 1, group="stop", label="changed")
     late = honest.exit_ns.copy()
     stopped = np.flatnonzero(honest.taken & (honest.reason == kernels.STOP_LOSS))
     late[stopped[-1]] += honest.inputs.paths.timeframe_ns[stopped[-1]]
-    assert vc.check([dataclasses.replace(honest, exit_ns=late)])["stop"].disagreeing == 1
+    assert check([dataclasses.replace(honest, exit_ns=late)])["stop"].disagreeing == 1
 
 
 @pytest.mark.parametrize("backend", ["processes", "threads"])
@@ -177,15 +189,7 @@ def test_the_symbols_simulated_on_workers_give_the_same_agreements(
     count and largest difference is the serial check's, and a planted late exit is still caught."""
     assert len(swept.inputs.symbols) > 1
     parallel = ParallelSettings(backend=backend, workers=2)
-    on_workers = vc.check(replays(swept), parallel)
-    assert on_workers.keys() == agreements.keys()
-    for name, agreement in agreements.items():
-        assert dataclasses.replace(on_workers[name], seconds=0.0) == dataclasses.replace(agreement, seconds=0.0), name
-    honest = vc.replayed(swept, 1, group="stop", label="changed")
-    late = honest.exit_ns.copy()
-    stopped = np.flatnonzero(honest.taken & (honest.reason == kernels.STOP_LOSS))
-    late[stopped[-1]] += honest.inputs.paths.timeframe_ns[stopped[-1]]
-    assert vc.check([dataclasses.replace(honest, exit_ns=late)], parallel)["stop"].disagreeing == 1
+    assert_as_in_one_go(swept, agreements, lambda replayed: vc.check(replayed, parallel))
 
 
 def test_funding_charged_is_counted_not_compared(sample: Sample) -> None:
