@@ -149,10 +149,11 @@ def test_the_bots_tunes_use_the_configured_storage_and_keep_their_models_beside_
 
     monkeypatch.setattr(framework.pipeline, "run_gate", gate)
     desk_files = files(sample, tmp_path / "store.sqlite")
-    desk = TuningDesk(desk_files, Settings.model_validate(FAST | {"search_storage": "sqlite:///bot.db"}))
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    desk = TuningDesk(desk_files, Settings.model_validate(FAST | {"search_storage": url}))
     with pytest.raises(Stop):
         desk.tune()
-    assert seen["search_storage"] == "sqlite:///bot.db"
+    assert seen["search_storage"] == url
     assert seen["model_store"].directory == tmp_path / "models" == desk_files.models_path
 
 
