@@ -247,22 +247,22 @@ def _checked(replays: Sequence[Replayed], parallel: ParallelSettings) -> dict[Ha
             prepared = _jobs(replay, number, source, s, symbol_bars, agreement)
             if prepared is not None:
                 jobs.setdefault(symbol, []).append(prepared)
-    merged: dict[str, dict[str, np.ndarray]] = {}
-    inverses: dict[str, np.ndarray] = {}
+    merged = {
+        symbol: {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        for symbol, parts in jobs.items()
+    }
+    inverses: list[np.ndarray] = []
     distinct: list[tuple[_SymbolBars, dict[str, np.ndarray]]] = []
-    for symbol, parts in jobs.items():
-        merged[symbol] = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    for symbol, symbol_jobs in merged.items():
         # a trade replayed under the same parameters in several replays is simulated once
-        keys = np.column_stack([merged[symbol][name].astype(np.float64) for name in _SIMULATION_KEY])
+        keys = np.column_stack([symbol_jobs[name].astype(np.float64) for name in _SIMULATION_KEY])
         _, first, inverse = np.unique(np.nan_to_num(keys, nan=-1.0), axis=0, return_index=True, return_inverse=True)
-        inverses[symbol] = inverse.ravel()
-        distinct.append((bars[symbol], {name: values[first] for name, values in merged[symbol].items()}))
+        inverses.append(inverse.ravel())
+        distinct.append((bars[symbol], {name: values[first] for name, values in symbol_jobs.items()}))
     simulated = ordered_map(_simulated, None, distinct, parallel)
-    for symbol, (exit_bar, exit_price, returns) in zip(jobs, simulated, strict=True):
-        inverse = inverses[symbol]
-        _compare(
-            replays, agreements, bars[symbol], merged[symbol], exit_bar[inverse], exit_price[inverse], returns[inverse]
-        )
+    for (symbol, symbol_jobs), inverse, outcome in zip(merged.items(), inverses, simulated, strict=True):
+        exit_bar, exit_price, returns = (values[inverse] for values in outcome)
+        _compare(replays, agreements, bars[symbol], symbol_jobs, exit_bar, exit_price, returns)
     return agreements
 
 
